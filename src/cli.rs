@@ -1,0 +1,77 @@
+//! Command-line interface definitions (clap).
+
+use crate::ingest::Format;
+use crate::report::OutputFormat;
+use crate::rules::spec::Severity;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "grantscope", version, about = "Finds out why OAuth 2.0 / OpenID Connect logins and token refreshes fail", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Analyze HAR captures, access logs and JSON logs; print ranked diagnoses.
+    Analyze(AnalyzeArgs),
+    /// List the rules, or show one (`grantscope rules show code_reuse`).
+    Rules(RulesArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RuleOptions {
+    /// Folder of rule specs (*.toml) that add to or override the built-in ones.
+    #[arg(long = "rules", value_name = "DIR")]
+    pub rules_dir: Option<PathBuf>,
+    /// Tune a rule parameter, e.g. `--set code_expired.ttl=60s` (repeatable).
+    #[arg(long = "set", value_name = "ID.PARAM=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct AnalyzeArgs {
+    /// Files or folders to read (folders recursively; `-` = stdin). With none, stdin is read
+    /// when it is not a terminal.
+    pub inputs: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    pub format: OutputFormat,
+    /// Force the input format instead of detecting it per file.
+    #[arg(long, value_enum)]
+    pub input_format: Option<Format>,
+    /// Only read files in folders whose name matches this glob (repeatable), e.g. '*.log'.
+    #[arg(long)]
+    pub glob: Vec<String>,
+    /// Exit with status 1 when a diagnosis at or above this severity is found.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<Severity>,
+    /// Show every finding and evidence line in the table.
+    #[arg(long, short)]
+    pub verbose: bool,
+    /// Hex or text key for secret fingerprints, to make them stable across runs
+    /// (default: a random key per run).
+    #[arg(long, value_name = "KEY", env = "GRANTSCOPE_FINGERPRINT_KEY")]
+    pub fingerprint_key: Option<String>,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    #[command(flatten)]
+    pub rules: RuleOptions,
+}
+
+#[derive(Args, Debug)]
+pub struct RulesArgs {
+    #[command(subcommand)]
+    pub action: Option<RulesAction>,
+    #[command(flatten)]
+    pub rules: RuleOptions,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RulesAction {
+    /// Show one rule: description, parameters, signatures, advice.
+    Show { id: String },
+}

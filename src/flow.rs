@@ -1,0 +1,145 @@
+//! Flows: one login or one refresh lineage, rebuilt from merged events.
+//!
+//! Events are joined through any key they share — state, code, code_challenge, any token
+//! fingerprint (issued or presented), request / session / trace / grant ids — with a
+//! union-find, so a login seen partly in a HAR and partly in an app log becomes one
+//! timeline. A verifier's S256 is deliberately *not* a key: a verifier that answers another
+//! login's challenge is a finding (crossed sessions), not a reason to merge the two logins.
+
+use crate::event::*;
+use crate::fingerprint::Fingerprint;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone)]
+pub struct Flow {
+    /// Stable id shown to users (`f1`, `f2`, ... by first appearance).
+    pub id: String,
+    /// Indices into the event list, in time order.
+    pub events: Vec<usize>,
+    pub client_id: Option<String>,
+    pub first_ts: Option<Millis>,
+}
+
+impl Flow {
+    pub fn failures<'a>(&'a self, events: &'a [Event]) -> impl Iterator<Item = usize> + 'a {
+        self.events
+            .iter()
+            .copied()
+            .filter(|&i| events[i].is_failure())
+    }
+}
+
+struct UnionFind(Vec<usize>);
+
+impl UnionFind {
+    fn find(&mut self, mut x: usize) -> usize {
+        while self.0[x] != x {
+            self.0[x] = self.0[self.0[x]];
+            x = self.0[x];
+        }
+        x
+    }
+    fn union(&mut self, a: usize, b: usize) {
+        let (ra, rb) = (self.find(a), self.find(b));
+        if ra != rb {
+            self.0[ra.max(rb)] = ra.min(rb);
+        }
+    }
+}
+
+#[derive(Hash, PartialEq, Eq)]
+enum Key<'a> {
+    State(&'a str),
+    Challenge(&'a str),
+    Secret(Fingerprint),
+    RequestId(&'a str),
+    Session(&'a str),
+    Trace(&'a str),
+    Grant(&'a str),
+}
+
+fn keys(e: &Event) -> Vec<Key<'_>> {
+    let mut k = Vec::new();
+    if let Some(s) = &e.state {
+        k.push(Key::State(s));
+    }
+    for s in &e.other_states {
+        k.push(Key::State(s));
+    }
+    if let Some(c) = &e.code_challenge {
+        k.push(Key::Challenge(c));
+    }
+    for fp in [
+        e.code,
+        e.refresh_token,
+        e.revoked_token,
+        e.bearer.as_ref().map(|b| b.fp),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        k.push(Key::Secret(fp));
+    }
+    if let Some(i) = &e.issued {
+        for fp in [i.access_token, i.refresh_token, i.id_token]
+            .into_iter()
+            .flatten()
+        {
+            k.push(Key::Secret(fp));
+        }
+    }
+    for r in &e.request_ids {
+        k.push(Key::RequestId(r));
+    }
+    if let Some(s) = &e.session_id {
+        k.push(Key::Session(s));
+    }
+    if let Some(s) = &e.trace_id {
+        k.push(Key::Trace(s));
+    }
+    if let Some(s) = &e.grant_id {
+        k.push(Key::Grant(s));
+    }
+    k
+}
+
+/// Groups events into flows. `events` must be in time order (as `merge` leaves them).
+pub fn build(events: &[Event]) -> Vec<Flow> {
+    let mut uf = UnionFind((0..events.len()).collect());
+    let mut first: HashMap<Key<'_>, usize> = HashMap::new();
+    for (i, e) in events.iter().enumerate() {
+        for k in keys(e) {
+            match first.get(&k) {
+                Some(&j) => uf.union(i, j),
+                None => {
+                    first.insert(k, i);
+                }
+            }
+        }
+    }
+    let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+    for i in 0..events.len() {
+        let r = uf.find(i);
+        groups.entry(r).or_default().push(i);
+    }
+    let mut flows: Vec<Vec<usize>> = groups.into_values().collect();
+    for f in flows.iter_mut() {
+        f.sort_by_key(|&i| (events[i].ts.unwrap_or(i64::MAX), i));
+    }
+    flows.sort_by_key(|f| {
+        (
+            f.first().and_then(|&i| events[i].ts).unwrap_or(i64::MAX),
+            f[0],
+        )
+    });
+    flows
+        .into_iter()
+        .enumerate()
+        .map(|(n, evs)| Flow {
+            id: format!("f{}", n + 1),
+            client_id: evs.iter().find_map(|&i| events[i].client_id.clone()),
+            first_ts: evs.first().and_then(|&i| events[i].ts),
+            events: evs,
+        })
+        .collect()
+}

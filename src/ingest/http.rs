@@ -1,0 +1,593 @@
+//! Recognising OAuth exchanges by their shape, shared by every input format.
+//!
+//! A HAR entry, an access-log line and an IdP's request log all describe an HTTP exchange,
+//! each with a different slice of it. They are reduced to [`HttpExchange`] and classified
+//! here, once: authorize has `response_type`/`client_id`, a callback carries `code`/`error`
+//! with `state`, a token request is a POST with `grant_type`. Vendor paths are only hints
+//! for sources that cannot see the body.
+
+use crate::event::*;
+use crate::fingerprint::{s256, s256_std_base64, Fingerprint, SecretKind};
+use crate::redact::scrub;
+use base64::Engine;
+
+#[derive(Debug, Default)]
+pub struct HttpExchange {
+    pub ts: Option<Millis>,
+    /// When the response was complete (the moment a code in a redirect was issued).
+    pub end_ts: Option<Millis>,
+    pub method: Option<String>,
+    /// Absolute URL or origin-form target (`/path?query`).
+    pub url: String,
+    pub host: Option<String>,
+    pub form: Vec<(String, String)>,
+    pub body_json: bool,
+    /// True when the source could see request bodies (HAR); false for access logs.
+    pub body_visible: bool,
+    pub req_headers: Vec<(String, String)>,
+    pub status: Option<u16>,
+    pub no_response: bool,
+    pub location: Option<String>,
+    pub resp_headers: Vec<(String, String)>,
+    pub resp_body: Option<String>,
+    pub request_id: Option<String>,
+    pub trace_id: Option<String>,
+}
+
+pub struct SplitUrl {
+    pub host: Option<String>,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+}
+
+/// Splits an absolute or origin-form URL without failing on garbage.
+pub fn split_url(url: &str) -> SplitUrl {
+    let url = url.trim();
+    let (before_frag, frag) = match url.find('#') {
+        Some(i) => (&url[..i], Some(&url[i + 1..])),
+        None => (url, None),
+    };
+    let (mut host, rest) = if let Some(i) = before_frag.find("://") {
+        let after = &before_frag[i + 3..];
+        let end = after.find(['/', '?']).unwrap_or(after.len());
+        let authority = &after[..end];
+        let authority = authority.rsplit('@').next().unwrap_or(authority);
+        (Some(authority.to_ascii_lowercase()), &after[end..])
+    } else {
+        (None, before_frag)
+    };
+    if host.as_deref() == Some("") {
+        host = None;
+    }
+    let (path, q) = match rest.find('?') {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, ""),
+    };
+    let mut query: Vec<(String, String)> =
+        form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+    // Implicit / hybrid responses put the parameters in the fragment.
+    if let Some(f) = frag {
+        if f.contains('=') {
+            query.extend(form_urlencoded::parse(f.as_bytes()).into_owned());
+        }
+    }
+    SplitUrl {
+        host,
+        path: if path.is_empty() {
+            "/".to_string()
+        } else {
+            path.to_string()
+        },
+        query,
+    }
+}
+
+fn get<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn nonempty(s: Option<&str>) -> Option<String> {
+    s.filter(|v| !v.is_empty()).map(str::to_string)
+}
+
+const TOKEN_PATH_HINTS: &[&str] = &[
+    "/token",
+    "/oauth/token",
+    "/oauth2/token",
+    "/openid-connect/token",
+    "/v2.0/token",
+];
+const REVOKE_PATH_HINTS: &[&str] = &["/revoke", "/revocation", "/logout/revoke"];
+const AUTHORIZE_PATH_HINTS: &[&str] = &[
+    "/authorize",
+    "/auth",
+    "/openid-connect/auth",
+    "/oauth2/v1/authorize",
+];
+
+pub fn path_is_token(path: &str) -> bool {
+    let p = path.trim_end_matches('/').to_ascii_lowercase();
+    TOKEN_PATH_HINTS.iter().any(|h| p.ends_with(h))
+}
+
+pub fn path_is_revoke(path: &str) -> bool {
+    let p = path.trim_end_matches('/').to_ascii_lowercase();
+    REVOKE_PATH_HINTS.iter().any(|h| p.ends_with(h))
+}
+
+pub fn path_is_authorize(path: &str) -> bool {
+    let p = path.trim_end_matches('/').to_ascii_lowercase();
+    AUTHORIZE_PATH_HINTS.iter().any(|h| p.ends_with(h))
+}
+
+/// Decodes a JWT payload's claims we reason about. Never keeps the token.
+pub fn jwt_claims(token: &str) -> Option<JwtClaims> {
+    let mut parts = token.split('.');
+    let header = parts.next()?;
+    let payload = parts.next()?;
+    parts.next()?;
+    if !header.starts_with("eyJ") {
+        return None;
+    }
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let bytes = engine.decode(payload.trim_end_matches('=')).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let num = |k: &str| v.get(k).and_then(|x| x.as_f64()).map(|f| f as i64);
+    let typ = engine
+        .decode(header.trim_end_matches('='))
+        .ok()
+        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
+        .and_then(|h| h.get("typ").and_then(|t| t.as_str()).map(str::to_string));
+    Some(JwtClaims {
+        iat: num("iat"),
+        nbf: num("nbf"),
+        exp: num("exp"),
+        has_nonce: v.get("nonce").is_some(),
+        typ,
+    })
+}
+
+pub fn verifier_info(v: &str) -> Verifier {
+    Verifier {
+        s256: s256(v),
+        s256_std: s256_std_base64(v),
+        fp: Fingerprint::of(SecretKind::Verifier, v),
+        len: v.len(),
+        charset_ok: !v.is_empty()
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b)),
+    }
+}
+
+/// Parses an OAuth JSON response body into the event (errors and issued tokens).
+pub fn apply_token_response(ev: &mut Event, body: &str) {
+    let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(body.trim())
+    else {
+        return;
+    };
+    let s = |k: &str| map.get(k).and_then(|v| v.as_str());
+    if let Some(e) = s("error") {
+        ev.error = Some(e.to_string());
+    }
+    if let Some(d) = s("error_description") {
+        ev.error_description = Some(scrub(d).into_owned());
+    }
+    for k in ["error_detail", "error_hint", "hint"] {
+        if let Some(d) = s(k) {
+            ev.detail = Some(scrub(d).into_owned());
+        }
+    }
+    if let Some(codes) = map.get("error_codes").and_then(|c| c.as_array()) {
+        if ev.detail.is_none() && !codes.is_empty() {
+            let list: Vec<String> = codes.iter().map(|c| format!("AADSTS{c}")).collect();
+            ev.detail = Some(list.join(","));
+        }
+    }
+    let mut issued = Issued {
+        fields: map.keys().cloned().collect(),
+        ..Issued::default()
+    };
+    if let Some(t) = s("access_token") {
+        issued.access_token = Some(Fingerprint::of(SecretKind::AccessToken, t));
+        issued.access_token_claims = jwt_claims(t);
+    }
+    if let Some(t) = s("refresh_token") {
+        issued.refresh_token = Some(Fingerprint::of(SecretKind::RefreshToken, t));
+    }
+    if let Some(t) = s("id_token") {
+        issued.id_token = Some(Fingerprint::of(SecretKind::IdToken, t));
+        issued.id_token_claims = jwt_claims(t);
+    }
+    let int = |k: &str| {
+        map.get(k).and_then(|v| {
+            v.as_i64()
+                .or_else(|| v.as_str().and_then(|x| x.parse().ok()))
+        })
+    };
+    issued.expires_in = int("expires_in");
+    issued.refresh_expires_in =
+        int("refresh_expires_in").or_else(|| int("refresh_token_expires_in"));
+    if ev.error.is_none() {
+        ev.issued = Some(issued);
+    }
+}
+
+fn callback_from(
+    params: &[(String, String)],
+) -> Option<(
+    Option<Fingerprint>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+)> {
+    let code = get(params, "code").filter(|c| !c.is_empty());
+    let error = get(params, "error").filter(|c| !c.is_empty());
+    if code.is_none() && error.is_none() {
+        return None;
+    }
+    // A bare `code` without state could be anything (a product code); require the OAuth
+    // companions.
+    let state = nonempty(get(params, "state"));
+    if state.is_none()
+        && get(params, "iss").is_none()
+        && get(params, "session_state").is_none()
+        && error.is_none()
+    {
+        return None;
+    }
+    Some((
+        code.map(|c| Fingerprint::of(SecretKind::Code, c)),
+        state,
+        error.map(str::to_string),
+        get(params, "error_description").map(|d| scrub(d).into_owned()),
+    ))
+}
+
+fn base_event(kind: EventKind, src: &Source, ex: &HttpExchange, u: &SplitUrl) -> Event {
+    let mut ev = Event::new(kind, src.clone());
+    ev.ts = ex.ts;
+    ev.method = ex.method.clone();
+    ev.host = ex.host.clone().or_else(|| u.host.clone());
+    ev.path = Some(u.path.clone());
+    ev.target = Some(scrub(&origin_form(&ex.url)).into_owned());
+    ev.status = ex.status;
+    ev.no_response = ex.no_response;
+    ev.request_ids = ex.request_id.iter().cloned().collect();
+    ev.trace_id = ex.trace_id.clone();
+    ev
+}
+
+/// `/path?query` of a URL, for matching one request across sources.
+pub fn origin_form(url: &str) -> String {
+    let url = url.trim();
+    let rest = match url.find("://") {
+        Some(i) => {
+            let after = &url[i + 3..];
+            &after[after.find('/').unwrap_or(after.len())..]
+        }
+        None => url,
+    };
+    let rest = rest.split('#').next().unwrap_or(rest);
+    if rest.is_empty() {
+        "/".to_string()
+    } else {
+        rest.to_string()
+    }
+}
+
+/// Turns one HTTP exchange into zero or more OAuth events.
+pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
+    let mut out = Vec::new();
+    let u = split_url(&ex.url);
+    let method = ex.method.as_deref().unwrap_or("").to_ascii_uppercase();
+    let mut params: Vec<(String, String)> = u.query.clone();
+    params.extend(ex.form.iter().cloned());
+
+    let is_authorize = get(&params, "response_type").is_some()
+        || (get(&params, "client_id").is_some()
+            && get(&params, "redirect_uri").is_some()
+            && get(&params, "grant_type").is_none()
+            && path_is_authorize(&u.path));
+    let grant_type = get(&params, "grant_type");
+
+    if is_authorize && grant_type.is_none() {
+        let mut ev = base_event(EventKind::Authorize, src, ex, &u);
+        ev.client_id = nonempty(get(&params, "client_id"));
+        ev.redirect_uri = nonempty(get(&params, "redirect_uri"));
+        ev.state = nonempty(get(&params, "state"));
+        ev.code_challenge = nonempty(get(&params, "code_challenge"));
+        ev.code_challenge_method = nonempty(get(&params, "code_challenge_method"));
+        ev.scope = nonempty(get(&params, "scope"));
+        ev.response_type = nonempty(get(&params, "response_type"));
+        ev.prompt = nonempty(get(&params, "prompt"));
+        ev.params = params.iter().map(|(k, _)| k.clone()).collect();
+        // An authorize request rejected on the spot (no redirect back): error page or JSON.
+        if ex.status.is_some_and(|s| s >= 400) {
+            if let Some(body) = &ex.resp_body {
+                apply_token_response(&mut ev, body);
+                ev.issued = None;
+                if ev.error.is_none() {
+                    ev.error_description = error_page_text(body);
+                }
+            }
+        }
+        out.push(ev);
+    } else if let Some(gt) = grant_type.filter(|_| method != "GET") {
+        let mut ev = base_event(EventKind::Token, src, ex, &u);
+        ev.grant_type = Some(gt.to_string());
+        ev.params = params.iter().map(|(k, _)| k.clone()).collect();
+        ev.body_json = ex.body_json;
+        ev.code = get(&params, "code")
+            .filter(|c| !c.is_empty())
+            .map(|c| Fingerprint::of(SecretKind::Code, c));
+        ev.redirect_uri = get(&params, "redirect_uri").map(str::to_string);
+        ev.scope = nonempty(get(&params, "scope"));
+        if let Some(v) = get(&params, "code_verifier") {
+            ev.verifier_sent = true;
+            ev.verifier = Some(verifier_info(v));
+        }
+        ev.refresh_token = get(&params, "refresh_token")
+            .filter(|c| !c.is_empty())
+            .map(|c| Fingerprint::of(SecretKind::RefreshToken, c));
+        apply_client_auth(&mut ev, &params, &ex.req_headers);
+        if let Some(body) = &ex.resp_body {
+            apply_token_response(&mut ev, body);
+        }
+        if let Some(w) = header(&ex.resp_headers, "www-authenticate") {
+            ev.www_authenticate_error = www_auth_error(w);
+        }
+        out.push(ev);
+    } else if method != "GET" && path_is_token(&u.path) && !ex.body_visible {
+        // Access log / IdP request log: a POST to a token endpoint, body unseen.
+        let mut ev = base_event(EventKind::Token, src, ex, &u);
+        if let Some(body) = &ex.resp_body {
+            apply_token_response(&mut ev, body);
+        }
+        out.push(ev);
+    } else if method != "GET"
+        && (path_is_revoke(&u.path) || (get(&params, "token").is_some() && ex.body_visible))
+    {
+        let mut ev = base_event(EventKind::Revoke, src, ex, &u);
+        ev.revoked_token = get(&params, "token")
+            .filter(|t| !t.is_empty())
+            .map(|t| Fingerprint::of(SecretKind::Token, t));
+        apply_client_auth(&mut ev, &params, &ex.req_headers);
+        if let Some(body) = &ex.resp_body {
+            apply_token_response(&mut ev, body);
+            ev.issued = None;
+        }
+        out.push(ev);
+    } else if let Some((code, state, error, desc)) = callback_from(&params) {
+        let mut ev = base_event(EventKind::Callback, src, ex, &u);
+        ev.callback_side = Some(CallbackSide::Received);
+        ev.code = code;
+        ev.state = state;
+        ev.error = error;
+        ev.error_description = desc;
+        // The callback's own HTTP status is the app's, not an OAuth outcome.
+        ev.status = None;
+        ev.no_response = false;
+        out.push(ev);
+    } else if let Some(auth) = header(&ex.req_headers, "authorization").filter(|a| !is_basic(a)) {
+        let mut ev = base_event(EventKind::ApiCall, src, ex, &u);
+        ev.bearer = Some(bearer_info(auth));
+        if let Some(w) = header(&ex.resp_headers, "www-authenticate") {
+            ev.www_authenticate_error = www_auth_error(w);
+        }
+        if ex.status.is_some_and(|s| s >= 400) {
+            if let Some(body) = &ex.resp_body {
+                apply_token_response(&mut ev, body);
+                ev.issued = None;
+            }
+        }
+        out.push(ev);
+    } else if !ex.body_visible && ex.status.is_some_and(|s| s == 401)
+        || u.path.to_ascii_lowercase().contains("userinfo")
+    {
+        let mut ev = base_event(EventKind::ApiCall, src, ex, &u);
+        if let Some(w) = header(&ex.resp_headers, "www-authenticate") {
+            ev.www_authenticate_error = www_auth_error(w);
+        }
+        out.push(ev);
+    }
+
+    // The response redirects back to a client with a code or an error: the IdP issuing it.
+    if let Some(loc) = &ex.location {
+        let lu = split_url(loc);
+        if let Some((code, state, error, desc)) = callback_from(&lu.query) {
+            let mut ev = Event::new(EventKind::Callback, src.clone());
+            ev.ts = ex.end_ts.or(ex.ts);
+            ev.callback_side = Some(CallbackSide::Issued);
+            ev.host = lu.host.clone();
+            ev.path = Some(lu.path.clone());
+            ev.code = code;
+            ev.state = state;
+            ev.error = error;
+            ev.error_description = desc;
+            ev.request_ids = ex.request_id.iter().cloned().collect();
+            ev.redirect_uri = lu.host.as_ref().map(|h| format!("https://{h}{}", lu.path));
+            out.push(ev);
+        }
+    }
+    out
+}
+
+fn is_basic(auth: &str) -> bool {
+    auth.trim_start()
+        .get(..6)
+        .is_some_and(|p| p.eq_ignore_ascii_case("basic "))
+}
+
+fn apply_client_auth(ev: &mut Event, params: &[(String, String)], headers: &[(String, String)]) {
+    if let Some(auth) = header(headers, "authorization").filter(|a| is_basic(a)) {
+        ev.client_auth = Some(ClientAuth::Basic);
+        let b64 = auth.trim_start()[6..].trim();
+        if let Ok(bytes) = base64::engine::general_purpose::STANDARD.decode(b64) {
+            let text = String::from_utf8_lossy(&bytes);
+            if let Some((id, secret)) = text.split_once(':') {
+                let id: String = form_urlencoded::parse(format!("x={id}").as_bytes())
+                    .map(|(_, v)| v.into_owned())
+                    .next()
+                    .unwrap_or_default();
+                ev.client_id = Some(id);
+                ev.client_secret = Some(Fingerprint::of(SecretKind::ClientSecret, secret));
+            }
+        }
+    } else if let Some(secret) = get(params, "client_secret") {
+        ev.client_auth = Some(ClientAuth::Post);
+        ev.client_secret = Some(Fingerprint::of(SecretKind::ClientSecret, secret));
+    } else if get(params, "client_assertion").is_some() {
+        ev.client_auth = Some(ClientAuth::Jwt);
+    } else if get(params, "client_id").is_some() {
+        ev.client_auth = Some(ClientAuth::None);
+    }
+    if ev.client_id.is_none() {
+        ev.client_id = nonempty(get(params, "client_id"));
+    }
+}
+
+/// Inspects an Authorization header value for shape problems and the token it carries.
+pub fn bearer_info(auth: &str) -> Bearer {
+    let raw = auth;
+    let trimmed = auth.trim();
+    let (scheme, rest) = match trimmed.split_once(char::is_whitespace) {
+        Some((s, r)) => (s, r),
+        None => ("", trimmed),
+    };
+    let mut malformed = None;
+    let token = if scheme.eq_ignore_ascii_case("bearer") || scheme.eq_ignore_ascii_case("dpop") {
+        let t = rest;
+        if t.starts_with(char::is_whitespace) || raw.starts_with(' ') || raw.ends_with(' ') {
+            malformed = Some("extra spaces around the token");
+        }
+        let t = t.trim();
+        if t.starts_with('"') || t.ends_with('"') || t.starts_with('\'') {
+            malformed = Some("token wrapped in quotes");
+        }
+        if scheme != "Bearer" && scheme.eq_ignore_ascii_case("bearer") && malformed.is_none() {
+            // RFC 6750 scheme names are case-insensitive, but some servers compare exactly.
+        }
+        t.trim_matches(|c| c == '"' || c == '\'').to_string()
+    } else if scheme.is_empty() {
+        malformed = Some("no `Bearer` scheme before the token");
+        trimmed.trim_matches('"').to_string()
+    } else {
+        malformed = Some("unexpected authorization scheme");
+        rest.trim().to_string()
+    };
+    Bearer {
+        fp: Fingerprint::of(SecretKind::AccessToken, &token),
+        malformed,
+        jwt: jwt_claims(&token),
+    }
+}
+
+fn www_auth_error(w: &str) -> Option<String> {
+    let i = w.find("error=")?;
+    let rest = w[i + 6..].trim_start_matches('"');
+    let end = rest.find(['"', ',']).unwrap_or(rest.len());
+    Some(rest[..end].to_string())
+}
+
+/// The visible text of an HTML error page, trimmed, for signature matching.
+fn error_page_text(body: &str) -> Option<String> {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in body.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            _ if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if words.is_empty() {
+        return None;
+    }
+    let joined = words.join(" ");
+    let cut: String = joined.chars().take(300).collect();
+    Some(scrub(&cut).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn src() -> Source {
+        Source {
+            file: Arc::from("t"),
+            loc: Locator::Line(1),
+        }
+    }
+
+    #[test]
+    fn authorize_and_issued_callback() {
+        let ex = HttpExchange {
+            method: Some("GET".into()),
+            url: "https://idp/auth?response_type=code&client_id=c&redirect_uri=https%3A%2F%2Fa%2Fcb&state=s1&code_challenge=x&code_challenge_method=S256".into(),
+            status: Some(302),
+            location: Some("https://a/cb?code=abc&state=s1".into()),
+            ..Default::default()
+        };
+        let evs = classify(&ex, &src());
+        assert_eq!(evs.len(), 2);
+        assert_eq!(evs[0].kind(), EventKind::Authorize);
+        assert_eq!(evs[0].redirect_uri.as_deref(), Some("https://a/cb"));
+        assert_eq!(evs[1].kind(), EventKind::Callback);
+        assert_eq!(evs[1].state.as_deref(), Some("s1"));
+        assert!(evs[1].code.is_some());
+    }
+
+    #[test]
+    fn basic_auth_token_request() {
+        let ex = HttpExchange {
+            method: Some("POST".into()),
+            url: "https://idp/token".into(),
+            form: vec![
+                ("grant_type".into(), "authorization_code".into()),
+                ("code".into(), "abc".into()),
+            ],
+            body_visible: true,
+            req_headers: vec![(
+                "Authorization".into(),
+                "Basic cG9ydGFsLXdlYjpzM2NyM3Q=".into(),
+            )],
+            status: Some(400),
+            resp_body: Some(
+                r#"{"error":"invalid_grant","error_description":"grant request is invalid"}"#
+                    .into(),
+            ),
+            ..Default::default()
+        };
+        let evs = classify(&ex, &src());
+        assert_eq!(evs[0].client_id.as_deref(), Some("portal-web"));
+        assert_eq!(evs[0].client_auth, Some(ClientAuth::Basic));
+        assert!(evs[0].is_failure());
+    }
+
+    #[test]
+    fn bearer_shapes() {
+        assert!(bearer_info("Bearer abc").malformed.is_none());
+        assert!(bearer_info("abc").malformed.is_some());
+        assert!(bearer_info("Bearer \"abc\"").malformed.is_some());
+        assert_eq!(
+            bearer_info("Bearer abc").fp,
+            bearer_info("Bearer \"abc\"").fp
+        );
+    }
+}

@@ -1,0 +1,467 @@
+//! Ingest: inputs (files, folders, stdin, `.gz`) -> format detection -> parallel parsing
+//! into [`Event`]s, with a per-input report of what was read and what was skipped.
+//!
+//! One file per format (`har`, `access_log`, `json_log`); the shape of an OAuth exchange is
+//! recognised once, in `http`. Bad input never stops the run: each problem is recorded as
+//! `file:line: why`, counted as skipped, and parsing goes on.
+
+pub mod access_log;
+pub mod har;
+pub mod http;
+pub mod json_log;
+pub mod time;
+
+use crate::event::Event;
+use aho_corasick::AhoCorasick;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+/// Lines longer than this are skipped: no OAuth record is that long, and holding one would
+/// let a single corrupt line exhaust memory.
+pub const MAX_LINE: usize = 16 * 1024 * 1024;
+/// Problems kept per input for the report; the rest are counted.
+const KEEP_PROBLEMS: usize = 5;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Har,
+    AccessLog,
+    JsonLog,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Har => "har",
+            Format::AccessLog => "access_log",
+            Format::JsonLog => "json_log",
+        }
+    }
+}
+
+/// What reading one input produced; serialized into the JSON `inputs` section.
+#[derive(Debug, Clone, Serialize)]
+pub struct InputReport {
+    pub file: String,
+    pub format: String,
+    pub records: u64,
+    pub events: u64,
+    pub skipped: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    pub more_problems: u64,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unreadable: bool,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+impl InputReport {
+    pub fn new(file: &str, format: &str) -> InputReport {
+        InputReport {
+            file: file.to_string(),
+            format: format.to_string(),
+            records: 0,
+            events: 0,
+            skipped: 0,
+            problems: Vec::new(),
+            more_problems: 0,
+            unreadable: false,
+        }
+    }
+
+    /// Records a problem at a 1-based line (0 = the whole file).
+    pub fn problem(&mut self, line: u64, why: String) {
+        let msg = if line == 0 {
+            format!("{}: {why}", self.file)
+        } else {
+            format!("{}:{line}: {why}", self.file)
+        };
+        self.push(msg);
+    }
+
+    pub fn problem_entry(&mut self, entry: u64, why: String) {
+        let msg = format!("{} entry {entry}: {why}", self.file);
+        self.push(msg);
+    }
+
+    fn push(&mut self, msg: String) {
+        if self.problems.len() < KEEP_PROBLEMS {
+            self.problems.push(msg);
+        } else {
+            self.more_problems += 1;
+        }
+    }
+
+    fn merge(&mut self, o: InputReport) {
+        self.records += o.records;
+        self.events += o.events;
+        self.skipped += o.skipped;
+        for p in o.problems {
+            self.push(p);
+        }
+        self.more_problems += o.more_problems;
+    }
+}
+
+/// One input as the user named it.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Path(PathBuf),
+    Stdin,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct IngestOptions {
+    pub format: Option<Format>,
+    /// Only files whose name matches one of these globs (folders only).
+    pub globs: Vec<String>,
+}
+
+pub struct Ingested {
+    pub events: Vec<Event>,
+    pub reports: Vec<InputReport>,
+}
+
+/// Expands folders recursively (sorted, so output is stable) and keeps files as given.
+pub fn expand(
+    inputs: &[Input],
+    opts: &IngestOptions,
+    reports: &mut Vec<InputReport>,
+) -> Vec<(String, Input)> {
+    let mut out = Vec::new();
+    for input in inputs {
+        match input {
+            Input::Stdin => out.push(("-".to_string(), Input::Stdin)),
+            Input::Path(p) if p.is_dir() => {
+                let mut files: Vec<PathBuf> = Vec::new();
+                for entry in walkdir::WalkDir::new(p)
+                    .follow_links(true)
+                    .sort_by_file_name()
+                {
+                    match entry {
+                        Ok(e) if e.file_type().is_file() => {
+                            if glob_ok(e.path(), &opts.globs) {
+                                files.push(e.path().to_path_buf());
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(err) => {
+                            let mut r = InputReport::new(&p.display().to_string(), "unknown");
+                            r.problem(0, format!("cannot walk folder: {err}"));
+                            reports.push(r);
+                        }
+                    }
+                }
+                out.extend(
+                    files
+                        .into_iter()
+                        .map(|f| (f.display().to_string(), Input::Path(f))),
+                );
+            }
+            Input::Path(p) => out.push((p.display().to_string(), Input::Path(p.clone()))),
+        }
+    }
+    out
+}
+
+fn glob_ok(path: &Path, globs: &[String]) -> bool {
+    if globs.is_empty() {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        // Hidden files and our own labels are not logs.
+        return !name.starts_with('.');
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    globs.iter().any(|g| glob_match(g, name))
+}
+
+/// `*` and `?` wildcards against a file name.
+pub fn glob_match(pattern: &str, name: &str) -> bool {
+    let p: Vec<char> = pattern.chars().collect();
+    let n: Vec<char> = name.chars().collect();
+    let (mut pi, mut ni, mut star, mut mark) = (0, 0, None, 0);
+    while ni < n.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+            pi += 1;
+            ni += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ni;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ni = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+/// Reads every input in parallel and returns all events plus one report per input.
+pub fn ingest(inputs: &[Input], opts: &IngestOptions) -> Ingested {
+    let mut reports = Vec::new();
+    let files = expand(inputs, opts, &mut reports);
+    let results: Vec<(Vec<Event>, InputReport)> = files
+        .par_iter()
+        .map(|(name, input)| read_one(name, input, opts))
+        .collect();
+    let mut events = Vec::new();
+    for (evs, rep) in results {
+        events.extend(evs);
+        reports.push(rep);
+    }
+    Ingested { events, reports }
+}
+
+fn load(input: &Input) -> std::io::Result<Vec<u8>> {
+    match input {
+        Input::Stdin => {
+            let mut buf = Vec::new();
+            std::io::stdin().lock().read_to_end(&mut buf)?;
+            Ok(buf)
+        }
+        Input::Path(p) => std::fs::read(p),
+    }
+}
+
+fn read_one(name: &str, input: &Input, opts: &IngestOptions) -> (Vec<Event>, InputReport) {
+    let file: Arc<str> = Arc::from(name);
+    let mut report = InputReport::new(name, "unknown");
+    let mut bytes = match load(input) {
+        Ok(b) => b,
+        Err(e) => {
+            report.unreadable = true;
+            report.problem(0, format!("cannot read: {e}"));
+            return (Vec::new(), report);
+        }
+    };
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        let mut dec = flate2::read::MultiGzDecoder::new(&bytes[..]);
+        if let Err(e) = dec.read_to_end(&mut out) {
+            report.problem(
+                0,
+                format!(
+                    "gzip stream damaged ({e}); using the {} bytes before the damage",
+                    out.len()
+                ),
+            );
+            report.skipped += 1;
+        }
+        bytes = out;
+    }
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        report.problem(0, "empty input".to_string());
+        return (Vec::new(), report);
+    }
+    let format = match opts.format.or_else(|| detect(&bytes)) {
+        Some(f) => f,
+        None => {
+            report.problem(0, "not a recognised format (HAR, access log, JSON lines); skipped — use --input-format to force one".to_string());
+            report.skipped += 1;
+            return (Vec::new(), report);
+        }
+    };
+    report.format = format.name().to_string();
+    let events = match format {
+        Format::Har => har::parse(&file, &bytes, &mut report),
+        Format::AccessLog | Format::JsonLog => parse_lines(&file, &bytes, format, &mut report),
+    };
+    (events, report)
+}
+
+/// Detects a format from the first bytes of an input.
+pub fn detect(bytes: &[u8]) -> Option<Format> {
+    if har::sniff(bytes) {
+        return Some(Format::Har);
+    }
+    let head = &bytes[..bytes.len().min(64 * 1024)];
+    let text = String::from_utf8_lossy(head);
+    let mut lines: Vec<&str> = text.lines().collect();
+    if head.len() < bytes.len() {
+        lines.pop(); // possibly cut
+    }
+    if json_log::sniff(&lines) {
+        return Some(Format::JsonLog);
+    }
+    if access_log::sniff(&lines) {
+        return Some(Format::AccessLog);
+    }
+    None
+}
+
+fn prefilter(format: Format) -> &'static AhoCorasick {
+    static JSON: OnceLock<AhoCorasick> = OnceLock::new();
+    static ACCESS: OnceLock<AhoCorasick> = OnceLock::new();
+    let build = |words: &[&str]| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(words)
+            .expect("static patterns")
+    };
+    match format {
+        Format::AccessLog => ACCESS.get_or_init(|| {
+            build(&[
+                "code=",
+                "state=",
+                "error=",
+                "response_type",
+                "token",
+                "authoriz",
+                "revoke",
+                "revocation",
+                "userinfo",
+                "\" 401 ",
+                "\" 403 ",
+                "\" 499 ",
+                "\" 5",
+            ])
+        }),
+        _ => JSON.get_or_init(|| {
+            build(&[
+                "grant", "token", "state", "error", "oauth", "authoriz", "callback", "code",
+                "client", "aadsts", "revoke", "refresh", "consent", "login", "\"fe", "\"se",
+                "\"type\"", "401", "403", "redirect",
+            ])
+        }),
+    }
+}
+
+/// Splits a line-oriented input into newline-aligned chunks and parses them in parallel;
+/// line numbers stay exact because each chunk knows how many lines precede it.
+fn parse_lines(
+    file: &Arc<str>,
+    bytes: &[u8],
+    format: Format,
+    report: &mut InputReport,
+) -> Vec<Event> {
+    const CHUNK: usize = 4 * 1024 * 1024;
+    let mut bounds = Vec::new();
+    let mut start = 0;
+    while start < bytes.len() {
+        let mut end = (start + CHUNK).min(bytes.len());
+        if end < bytes.len() {
+            end = match memchr::memchr(b'\n', &bytes[end..]) {
+                Some(i) => end + i + 1,
+                None => bytes.len(),
+            };
+        }
+        bounds.push((start, end));
+        start = end;
+    }
+    let line_counts: Vec<u64> = bounds
+        .par_iter()
+        .map(|&(s, e)| memchr::memchr_iter(b'\n', &bytes[s..e]).count() as u64)
+        .collect();
+    let mut first_line = Vec::with_capacity(bounds.len());
+    let mut acc = 1u64;
+    for c in &line_counts {
+        first_line.push(acc);
+        acc += c;
+    }
+    let filter = prefilter(format);
+    let parts: Vec<(Vec<Event>, InputReport)> = bounds
+        .par_iter()
+        .zip(first_line.par_iter())
+        .map(|(&(s, e), &first)| {
+            let mut rep = InputReport::new(&report.file, format.name());
+            let mut evs = Vec::new();
+            for (i, raw) in bytes[s..e].split(|&b| b == b'\n').enumerate() {
+                let lineno = first + i as u64;
+                if raw.is_empty() || raw.iter().all(|b| b.is_ascii_whitespace()) {
+                    continue;
+                }
+                if raw.len() > MAX_LINE {
+                    rep.records += 1;
+                    rep.skipped += 1;
+                    rep.problem(
+                        lineno,
+                        format!(
+                            "line of {} bytes is longer than the {} MiB limit; skipped",
+                            raw.len(),
+                            MAX_LINE >> 20
+                        ),
+                    );
+                    continue;
+                }
+                if !filter.is_match(raw) {
+                    rep.records += 1;
+                    continue;
+                }
+                let line = match std::str::from_utf8(raw) {
+                    Ok(l) => l,
+                    Err(err) => {
+                        rep.records += 1;
+                        rep.skipped += 1;
+                        rep.problem(
+                            lineno,
+                            format!("invalid UTF-8 at byte {}; line skipped", err.valid_up_to()),
+                        );
+                        continue;
+                    }
+                };
+                if line.contains('\0') {
+                    rep.records += 1;
+                    rep.skipped += 1;
+                    rep.problem(lineno, "NUL byte in line; skipped".to_string());
+                    continue;
+                }
+                let got = match format {
+                    Format::AccessLog => access_log::parse_record(file, lineno, line, &mut rep),
+                    _ => json_log::parse_record(file, lineno, line, &mut rep),
+                };
+                evs.extend(got);
+            }
+            (evs, rep)
+        })
+        .collect();
+    let mut out = Vec::new();
+    for (evs, rep) in parts {
+        out.extend(evs);
+        report.merge(rep);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globbing() {
+        assert!(glob_match("*.log", "access.log"));
+        assert!(glob_match("app-??.jsonl", "app-01.jsonl"));
+        assert!(!glob_match("*.log", "access.log.gz"));
+    }
+
+    #[test]
+    fn detection() {
+        assert_eq!(
+            detect(br#"{"log":{"version":"1.2","entries":[]}}"#),
+            Some(Format::Har)
+        );
+        assert_eq!(
+            detect(b"{\"ts\":1,\"msg\":\"x\"}\n{\"ts\":2}\n"),
+            Some(Format::JsonLog)
+        );
+        assert_eq!(
+            detect(
+                b"1.2.3.4 - - [24/Nov/2026:06:26:39 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"ua\"\n"
+            ),
+            Some(Format::AccessLog)
+        );
+        assert_eq!(detect(b"hello world\nthis is prose\n"), None);
+    }
+}

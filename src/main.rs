@@ -1,0 +1,131 @@
+//! grantscope binary: parse the CLI, run the library, map outcomes to exit codes.
+//! Exit status (analyze): 0 ran; 1 `--fail-on` matched; 2 usage error or unreadable input.
+
+use anyhow::{Context as _, Result};
+use clap::Parser;
+use grantscope::cli::{Cli, Command, RuleOptions, RulesAction};
+use grantscope::ingest::{IngestOptions, Input};
+use grantscope::rules::spec::SpecSet;
+use grantscope::{analyze, report, rules_cmd};
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+fn specs(opts: &RuleOptions) -> Result<SpecSet> {
+    let mut set = SpecSet::builtin()?;
+    if let Some(dir) = &opts.rules_dir {
+        set.load_dir(dir)?;
+    }
+    for s in &opts.set {
+        set.set(s)?;
+    }
+    Ok(set)
+}
+
+fn run() -> Result<ExitCode> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Rules(args) => {
+            let set = specs(&args.rules)?;
+            let text = match args.action {
+                None => rules_cmd::list(&set),
+                Some(RulesAction::Show { id }) => rules_cmd::show(&set, &id)
+                    .with_context(|| format!("no rule `{id}`; `grantscope rules` lists them"))?,
+            };
+            print!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Analyze(args) => {
+            if let Some(k) = &args.fingerprint_key {
+                grantscope::fingerprint::set_key(k.as_bytes());
+            }
+            if let Some(n) = args.threads {
+                rayon::ThreadPoolBuilder::new()
+                    .num_threads(n.max(1))
+                    .build_global()
+                    .context("--threads")?;
+            }
+            let set = specs(&args.rules)?;
+            let mut inputs: Vec<Input> = args
+                .inputs
+                .iter()
+                .map(|p| {
+                    if p.as_os_str() == "-" {
+                        Input::Stdin
+                    } else {
+                        Input::Path(p.clone())
+                    }
+                })
+                .collect();
+            if inputs.is_empty() {
+                if std::io::stdin().is_terminal() {
+                    anyhow::bail!("no input: name files or folders, or pipe logs on stdin (e.g. `kubectl logs deploy/web | grantscope analyze -`)");
+                }
+                inputs.push(Input::Stdin);
+            }
+            let opts = IngestOptions {
+                format: args.input_format,
+                globs: args.glob.clone(),
+            };
+            let analysis = analyze(&inputs, &opts, &set);
+            let mut warned = 0;
+            let mut stderr = std::io::stderr().lock();
+            for r in &analysis.inputs {
+                for p in &r.problems {
+                    if warned < 20 {
+                        let _ = writeln!(stderr, "warning: {p}");
+                    }
+                    warned += 1;
+                }
+                if r.more_problems > 0 {
+                    let _ = writeln!(
+                        stderr,
+                        "warning: {}: {} more problems not shown",
+                        r.file, r.more_problems
+                    );
+                }
+            }
+            if warned > 20 {
+                let _ = writeln!(
+                    stderr,
+                    "warning: {} more problems not shown (see the JSON `inputs` section)",
+                    warned - 20
+                );
+            }
+            drop(stderr);
+            let out = report::render(&analysis, args.format, args.verbose);
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout
+                .write_all(out.as_bytes())
+                .and_then(|_| stdout.flush())
+            {
+                if e.kind() != std::io::ErrorKind::BrokenPipe {
+                    return Err(e).context("writing output");
+                }
+            }
+            if analysis.had_unreadable_input() {
+                return Ok(ExitCode::from(2));
+            }
+            if let Some(level) = args.fail_on {
+                if analysis
+                    .ranked
+                    .diagnoses
+                    .iter()
+                    .any(|d| d.severity >= level)
+                {
+                    return Ok(ExitCode::from(1));
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

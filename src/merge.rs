@@ -1,0 +1,205 @@
+//! Merging: the same exchange seen by several sources becomes one event.
+//!
+//! A token request can be in the HAR, the proxy's access log, the IdP's request log, the
+//! IdP's grant event and the app's error log at once. Counting each as a failure would
+//! inflate every number the user reads, so records that agree on every field they both
+//! know, share an anchor (request id, request target, state, code, token) and lie close in
+//! time are folded into one event carrying all their sources. Two records of the same file
+//! never merge unless they carry the same request id: one file records an exchange once.
+
+use crate::event::*;
+
+/// How far apart two sightings of one exchange may be, by the anchor that joins them.
+const NEAR_MS: i64 = 3_000;
+const ID_MS: i64 = 15_000;
+const STATE_MS: i64 = 120_000;
+
+pub fn merge(mut events: Vec<Event>) -> Vec<Event> {
+    events.sort_by_key(|e| (e.ts.is_none(), e.ts.unwrap_or(0), e.ts_coarse));
+    let mut out: Vec<Event> = Vec::with_capacity(events.len());
+    for e in events {
+        let Some(t) = e.ts else {
+            out.push(e);
+            continue;
+        };
+        let mut best: Option<(usize, i64)> = None;
+        for (i, c) in out.iter().enumerate().rev() {
+            let Some(ct) = c.ts else { continue };
+            let dt = (t - ct).abs();
+            if t - ct > STATE_MS {
+                break;
+            }
+            if let Some(limit) = mergeable(c, &e) {
+                if dt <= limit && best.is_none_or(|(_, d)| dt < d) {
+                    best = Some((i, dt));
+                }
+            }
+        }
+        match best {
+            Some((i, _)) => fold(&mut out[i], e),
+            None => out.push(e),
+        }
+    }
+    out
+}
+
+fn same<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> Option<bool> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x == y),
+        _ => None,
+    }
+}
+
+/// Returns the time window within which `c` and `e` are one exchange, or None if they
+/// cannot be.
+fn mergeable(c: &Event, e: &Event) -> Option<i64> {
+    let same_request_id = c.request_ids.iter().any(|r| e.request_ids.contains(r));
+    if c.kind != e.kind
+        && !(same_request_id
+            && (c.kind() == EventKind::LogError || e.kind() == EventKind::LogError))
+    {
+        return None;
+    }
+    let shares_file = c
+        .sources
+        .iter()
+        .any(|s| e.sources.iter().any(|x| x.file == s.file));
+    if shares_file && !same_request_id {
+        return None;
+    }
+    // Any disagreement rules a merge out.
+    let conflicts = [
+        same(
+            &c.method.as_ref().map(|m| m.to_ascii_uppercase()),
+            &e.method.as_ref().map(|m| m.to_ascii_uppercase()),
+        ),
+        same(&c.status, &e.status),
+        same(&c.target, &e.target),
+        same(&c.client_id, &e.client_id),
+        same(&c.grant_type, &e.grant_type),
+        same(&c.state, &e.state),
+        same(&c.code, &e.code),
+        same(&c.refresh_token, &e.refresh_token),
+        same(&c.revoked_token, &e.revoked_token),
+        same(
+            &c.bearer.as_ref().map(|b| b.fp),
+            &e.bearer.as_ref().map(|b| b.fp),
+        ),
+        same(&c.error, &e.error),
+    ];
+    if conflicts.contains(&Some(false)) {
+        return None;
+    }
+    if same_request_id {
+        return Some(ID_MS);
+    }
+    let strong = [
+        same(&c.state, &e.state),
+        same(&c.code, &e.code),
+        same(&c.refresh_token, &e.refresh_token),
+    ];
+    if strong.contains(&Some(true)) {
+        return Some(STATE_MS);
+    }
+    let anchors = [
+        same(&c.target, &e.target),
+        same(
+            &c.bearer.as_ref().map(|b| b.fp),
+            &e.bearer.as_ref().map(|b| b.fp),
+        ),
+        same(&c.revoked_token, &e.revoked_token),
+    ];
+    if anchors.contains(&Some(true)) {
+        return Some(NEAR_MS);
+    }
+    // Exchanges known only by status (an app's error log, an IdP grant event): the same
+    // status on the same kind of exchange, and nothing disagrees.
+    let status_anchor = same(&c.status, &e.status) == Some(true)
+        || (c.is_failure() && e.is_failure() && same(&c.error, &e.error) == Some(true));
+    if status_anchor
+        && matches!(
+            c.kind(),
+            EventKind::Token | EventKind::ApiCall | EventKind::Revoke
+        )
+    {
+        return Some(NEAR_MS);
+    }
+    None
+}
+
+fn fill<T>(a: &mut Option<T>, b: Option<T>) {
+    if a.is_none() {
+        *a = b;
+    }
+}
+
+fn fold(c: &mut Event, e: Event) {
+    if c.ts_coarse && !e.ts_coarse {
+        c.ts = e.ts;
+        c.ts_coarse = false;
+    }
+    if c.kind() == EventKind::LogError && e.kind() != EventKind::LogError {
+        c.kind = e.kind;
+    }
+    c.sources.extend(e.sources);
+    c.no_response |= e.no_response;
+    c.verifier_sent |= e.verifier_sent;
+    c.body_json |= e.body_json;
+    fill(&mut c.method, e.method);
+    fill(&mut c.host, e.host);
+    fill(&mut c.path, e.path);
+    fill(&mut c.target, e.target);
+    fill(&mut c.status, e.status);
+    fill(&mut c.client_id, e.client_id);
+    fill(&mut c.redirect_uri, e.redirect_uri);
+    fill(&mut c.state, e.state);
+    fill(&mut c.code_challenge, e.code_challenge);
+    fill(&mut c.code_challenge_method, e.code_challenge_method);
+    fill(&mut c.scope, e.scope);
+    fill(&mut c.response_type, e.response_type);
+    fill(&mut c.prompt, e.prompt);
+    if e.callback_side == Some(CallbackSide::Issued) {
+        c.callback_side = e.callback_side;
+    } else {
+        fill(&mut c.callback_side, e.callback_side);
+    }
+    fill(&mut c.grant_type, e.grant_type);
+    fill(&mut c.code, e.code);
+    fill(&mut c.verifier, e.verifier);
+    fill(&mut c.refresh_token, e.refresh_token);
+    fill(&mut c.client_auth, e.client_auth);
+    fill(&mut c.client_secret, e.client_secret);
+    if c.params.is_empty() {
+        c.params = e.params;
+    }
+    match (&mut c.issued, e.issued) {
+        (Some(a), Some(b)) => {
+            fill(&mut a.access_token, b.access_token);
+            fill(&mut a.refresh_token, b.refresh_token);
+            fill(&mut a.id_token, b.id_token);
+            fill(&mut a.expires_in, b.expires_in);
+            fill(&mut a.refresh_expires_in, b.refresh_expires_in);
+        }
+        (a @ None, b) => *a = b,
+        _ => {}
+    }
+    fill(&mut c.revoked_token, e.revoked_token);
+    fill(&mut c.bearer, e.bearer);
+    fill(&mut c.www_authenticate_error, e.www_authenticate_error);
+    fill(&mut c.error, e.error);
+    fill(&mut c.error_description, e.error_description);
+    // The server-side detail is the most telling text; app-side messages are kept too.
+    fill(&mut c.detail, e.detail);
+    fill(&mut c.event_type, e.event_type);
+    fill(&mut c.message, e.message);
+    fill(&mut c.level, e.level);
+    for r in e.request_ids {
+        if !c.request_ids.contains(&r) {
+            c.request_ids.push(r);
+        }
+    }
+    fill(&mut c.session_id, e.session_id);
+    fill(&mut c.trace_id, e.trace_id);
+    fill(&mut c.grant_id, e.grant_id);
+    c.other_states.extend(e.other_states);
+}

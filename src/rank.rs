@@ -1,0 +1,204 @@
+//! Ranking: findings -> diagnoses.
+//!
+//! Every failure is counted once, under its most confident explanation: findings are taken
+//! in order of confidence and each keeps only the failures no better finding claimed
+//! (a finding left with none is dropped — it was a weaker reading of the same failure).
+//! Diagnoses group findings by rule and are ordered by failures explained × severity ×
+//! confidence. Failures nobody explains are kept as `unexplained`, never hidden.
+
+use crate::event::{Event, EventKind, Millis};
+use crate::flow::Flow;
+use crate::rules::spec::{Severity, SpecSet};
+use crate::rules::Finding;
+use std::collections::{BTreeMap, HashMap};
+
+#[derive(Debug, Clone)]
+pub struct Diagnosis {
+    pub rank: usize,
+    pub rule: String,
+    pub title: String,
+    pub severity: Severity,
+    pub score: f64,
+    pub count: usize,
+    pub first_seen: Option<Millis>,
+    pub last_seen: Option<Millis>,
+    pub clients: Vec<String>,
+    pub advice: String,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Unexplained {
+    pub flow: usize,
+    pub events: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub flows: usize,
+    pub failed_flows: usize,
+    pub failures: usize,
+    pub explained: usize,
+}
+
+pub struct Ranked {
+    pub diagnoses: Vec<Diagnosis>,
+    pub unexplained: Vec<Unexplained>,
+    pub summary: Summary,
+}
+
+/// Window within which an unmerged record of a failure (an app's error line the merge
+/// could not pin to an exchange) is taken to be the same failure as an explained one.
+const ECHO_MS: i64 = 3_000;
+
+pub fn rank(
+    events: &[Event],
+    flows: &[Flow],
+    mut findings: Vec<Finding>,
+    specs: &SpecSet,
+) -> Ranked {
+    findings.sort_by(|a, b| {
+        b.confidence
+            .partial_cmp(&a.confidence)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.flow.cmp(&b.flow))
+            .then(a.rule.cmp(b.rule))
+    });
+    let mut claimed: HashMap<usize, usize> = HashMap::new();
+    let mut kept: Vec<Finding> = Vec::new();
+    for mut f in findings {
+        // Evidence stays inside the finding's own flow: another login's events are context
+        // for the summary, not evidence of this failure.
+        let own = &flows[f.flow].events;
+        f.evidence.retain(|e| own.contains(&e.event));
+        f.explains
+            .retain(|e| !claimed.contains_key(e) && events[*e].is_failure() && own.contains(e));
+        if f.explains.is_empty() {
+            continue;
+        }
+        let k = kept.len();
+        for &e in &f.explains {
+            claimed.insert(e, k);
+        }
+        kept.push(f);
+    }
+
+    // Echoes: the same failure recorded by a source the merge could not pin down.
+    let mut unexplained = Vec::new();
+    let mut total_failures = 0;
+    let mut failed_flows = 0;
+    for (fi, flow) in flows.iter().enumerate() {
+        let failures: Vec<usize> = flow.failures(events).collect();
+        total_failures += failures.len();
+        if !failures.is_empty() {
+            failed_flows += 1;
+        }
+        let mut left = Vec::new();
+        for &u in &failures {
+            if claimed.contains_key(&u) {
+                continue;
+            }
+            let ue = &events[u];
+            let echo = failures
+                .iter()
+                .copied()
+                .filter(|c| claimed.contains_key(c))
+                .find(|&c| {
+                    let ce = &events[c];
+                    let near = ue
+                        .ts
+                        .zip(ce.ts)
+                        .is_some_and(|(a, b)| (a - b).abs() <= ECHO_MS);
+                    let kinds = ue.kind() == ce.kind() || ue.kind() == EventKind::LogError;
+                    let agree =
+                        ue.status.is_none() || ce.status.is_none() || ue.status == ce.status;
+                    near && kinds && agree
+                });
+            match echo {
+                Some(c) => {
+                    let k = claimed[&c];
+                    claimed.insert(u, k);
+                    kept[k] = kept[k].clone().explains(
+                        u,
+                        format!("same failure, as logged here: {}", ue.describe()),
+                    );
+                }
+                None => left.push(u),
+            }
+        }
+        if !left.is_empty() {
+            unexplained.push(Unexplained {
+                flow: fi,
+                events: left,
+            });
+        }
+    }
+
+    let mut by_rule: BTreeMap<&'static str, Vec<Finding>> = BTreeMap::new();
+    for f in kept {
+        by_rule.entry(f.rule).or_default().push(f);
+    }
+    let mut diagnoses: Vec<Diagnosis> = by_rule
+        .into_iter()
+        .map(|(rule, mut fs)| {
+            fs.sort_by(|a, b| {
+                b.confidence
+                    .partial_cmp(&a.confidence)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(a.flow.cmp(&b.flow))
+            });
+            let spec = specs.get(rule);
+            let severity = spec.map(|s| s.severity).unwrap_or(Severity::Medium);
+            let count: usize = fs.iter().map(|f| f.explains.len()).sum();
+            let weighted: f64 = fs
+                .iter()
+                .map(|f| f.explains.len() as f64 * f.confidence)
+                .sum();
+            let times: Vec<Millis> = fs
+                .iter()
+                .flat_map(|f| f.explains.iter().filter_map(|&e| events[e].ts))
+                .collect();
+            let mut clients: Vec<String> = fs
+                .iter()
+                .filter_map(|f| flows[f.flow].client_id.clone())
+                .collect();
+            clients.sort();
+            clients.dedup();
+            Diagnosis {
+                rank: 0,
+                rule: rule.to_string(),
+                title: spec
+                    .map(|s| s.title.clone())
+                    .unwrap_or_else(|| rule.to_string()),
+                severity,
+                score: (weighted * severity.weight() * 100.0).round() / 100.0,
+                count,
+                first_seen: times.iter().min().copied(),
+                last_seen: times.iter().max().copied(),
+                clients,
+                advice: spec.map(|s| s.advice.clone()).unwrap_or_default(),
+                findings: fs,
+            }
+        })
+        .collect();
+    diagnoses.sort_by(|a, b| {
+        b.score
+            .partial_cmp(&a.score)
+            .unwrap_or(std::cmp::Ordering::Equal)
+            .then(a.rule.cmp(&b.rule))
+    });
+    for (i, d) in diagnoses.iter_mut().enumerate() {
+        d.rank = i + 1;
+    }
+    let explained = claimed.len();
+    Ranked {
+        diagnoses,
+        unexplained,
+        summary: Summary {
+            flows: flows.len(),
+            failed_flows,
+            failures: total_failures,
+            explained,
+        },
+    }
+}

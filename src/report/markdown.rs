@@ -1,0 +1,80 @@
+//! Markdown for postmortems: summary, ranked causes with fixes, timeline of failures.
+
+use super::{locators, ts};
+use crate::Analysis;
+use std::fmt::Write;
+
+pub fn render(a: &Analysis) -> String {
+    let r = &a.ranked;
+    let s = &r.summary;
+    let mut out = String::new();
+    let _ = writeln!(out, "# OAuth failure analysis\n");
+    let _ = writeln!(
+        out,
+        "{} flows, {} failed; {} failures, {} explained, {} unexplained.\n",
+        s.flows,
+        s.failed_flows,
+        s.failures,
+        s.explained,
+        s.failures - s.explained
+    );
+    if !r.diagnoses.is_empty() {
+        let _ = writeln!(out, "| # | cause | severity | failures | clients | first seen | last seen |\n|---|---|---|---|---|---|---|");
+        for d in &r.diagnoses {
+            let _ = writeln!(
+                out,
+                "| {} | `{}` {} | {} | {} | {} | {} | {} |",
+                d.rank,
+                d.rule,
+                d.title,
+                d.severity.name(),
+                d.count,
+                d.clients.join(", "),
+                ts(d.first_seen),
+                ts(d.last_seen)
+            );
+        }
+    }
+    for d in &r.diagnoses {
+        let _ = writeln!(out, "\n## {}. {} (`{}`)\n", d.rank, d.title, d.rule);
+        let _ = writeln!(
+            out,
+            "**Fix:** {}\n",
+            d.advice.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
+        for f in &d.findings {
+            let _ = writeln!(
+                out,
+                "- flow {} — *{}* — {} (confidence {:.2})",
+                a.flows[f.flow].id, f.variant, f.summary, f.confidence
+            );
+            for ev in &f.evidence {
+                let e = &a.events[ev.event];
+                let _ = writeln!(
+                    out,
+                    "  - {} {} — `{}`",
+                    ts(e.ts),
+                    ev.note,
+                    locators(e).join("`, `")
+                );
+            }
+        }
+    }
+    if !r.unexplained.is_empty() {
+        let _ = writeln!(out, "\n## Unexplained failures\n");
+        for u in &r.unexplained {
+            for &e in &u.events {
+                let ev = &a.events[e];
+                let _ = writeln!(
+                    out,
+                    "- flow {} {} {} — `{}`",
+                    a.flows[u.flow].id,
+                    ts(ev.ts),
+                    ev.describe(),
+                    locators(ev).join("`, `")
+                );
+            }
+        }
+    }
+    out
+}

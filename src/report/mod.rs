@@ -1,0 +1,41 @@
+//! Reports: the same [`Analysis`](crate::Analysis) rendered as a table, JSON (contract
+//! version 1), or Markdown. Every string that can carry input text goes through the
+//! redaction in `event`/`redact`, so no format can print a secret.
+
+pub mod json;
+pub mod markdown;
+pub mod table;
+
+use crate::event::{Event, Locator};
+use crate::ingest::time::format_ts;
+use crate::Analysis;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+    Markdown,
+}
+
+pub fn render(a: &Analysis, format: OutputFormat, verbose: bool) -> String {
+    match format {
+        OutputFormat::Table => table::render(a, verbose),
+        OutputFormat::Json => json::render(a),
+        OutputFormat::Markdown => markdown::render(a),
+    }
+}
+
+/// `file:line` / `file#entryN` locators of an event, for human-readable output.
+pub fn locators(e: &Event) -> Vec<String> {
+    e.sources
+        .iter()
+        .map(|s| match s.loc {
+            Locator::Line(n) => format!("{}:{n}", s.file),
+            Locator::Entry(n) => format!("{} entry {n}", s.file),
+        })
+        .collect()
+}
+
+pub fn ts(t: Option<i64>) -> String {
+    t.map(format_ts).unwrap_or_else(|| "-".into())
+}

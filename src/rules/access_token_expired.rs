@@ -1,0 +1,85 @@
+//! `access_token_expired`: an API call rejected because its access token had outlived
+//! `expires_in` (or its JWT `exp`), typically because the client never refreshed.
+
+use super::*;
+
+pub struct AccessTokenExpired;
+
+impl Rule for AccessTokenExpired {
+    fn id(&self) -> &'static str {
+        "access_token_expired"
+    }
+
+    fn check(&self, cx: &Context, fi: usize, out: &mut Vec<Finding>) {
+        let flow = &cx.flows[fi];
+        let leeway = cx
+            .spec(self.id())
+            .map(|s| s.duration_ms("leeway"))
+            .unwrap_or(0);
+        for &i in &flow.events {
+            let e = cx.ev(i);
+            if e.kind() != EventKind::ApiCall
+                || !e.is_failure()
+                || e.status.is_some_and(|s| s != 401)
+            {
+                continue;
+            }
+            let Some(ts) = e.ts else { continue };
+            let Some(b) = &e.bearer else { continue };
+            let issued = cx
+                .issued_by
+                .get(&b.fp)
+                .filter(|(_, r)| *r == TokenRole::Access)
+                .map(|&(s, _)| s);
+            let lifetime = issued
+                .and_then(|s| cx.ev(s).issued.as_ref()?.expires_in)
+                .map(|x| x * 1000);
+            let age = issued.and_then(|s| cx.ev(s).ts).map(|t| ts - t);
+            let jwt_exp = b.jwt.as_ref().and_then(|c| c.exp).map(|x| x * 1000);
+            let (conf, why) = match (age, lifetime, jwt_exp) {
+                (Some(a), Some(l), _) if a > l + leeway => (
+                    0.88,
+                    format!(
+                        "the access token was used {} after it was issued with expires_in {}",
+                        secs(a),
+                        secs(l)
+                    ),
+                ),
+                (_, _, Some(exp)) if ts > exp + leeway => (
+                    0.85,
+                    format!(
+                        "the access token's exp passed {} before this call",
+                        secs(ts - exp)
+                    ),
+                ),
+                _ => continue,
+            };
+            let refreshed = issued.is_some_and(|s| {
+                cx.later(flow, s, |x| {
+                    x.kind() == EventKind::Token
+                        && x.is_refresh()
+                        && x.is_success()
+                        && x.ts.is_some_and(|t| t < ts)
+                })
+                .next()
+                .is_some()
+            });
+            let variant = if refreshed {
+                "used_stale_token"
+            } else {
+                "no_refresh_attempted"
+            };
+            let advice = if refreshed {
+                "; the client had refreshed but kept using the old access token"
+            } else {
+                "; the client did not refresh before calling"
+            };
+            let mut f = Finding::new(self.id(), variant, conf, fi, format!("{why}{advice}"))
+                .explains(i, e.describe());
+            if let Some(s) = issued {
+                f = f.evidence(s, format!("{} issued", b.fp));
+            }
+            out.push(cx.corroborate(f, i));
+        }
+    }
+}

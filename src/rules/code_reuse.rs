@@ -1,0 +1,111 @@
+//! `code_reuse`: one authorization code presented more than once.
+//!
+//! The second exchange of a code fails and, on most servers, revokes what the first one
+//! issued — so the later API 401s and refresh failures of that login are consequences and
+//! are claimed here rather than diagnosed again.
+
+use super::*;
+
+pub struct CodeReuse;
+
+impl Rule for CodeReuse {
+    fn id(&self) -> &'static str {
+        "code_reuse"
+    }
+
+    fn check(&self, cx: &Context, fi: usize, out: &mut Vec<Finding>) {
+        let flow = &cx.flows[fi];
+        let window = cx
+            .spec(self.id())
+            .map(|s| s.duration_ms("double_submit_window"))
+            .unwrap_or(5_000);
+        let mut done: Vec<Fingerprint> = Vec::new();
+        for t in failed_tokens(cx, flow, "authorization_code") {
+            let ev = cx.ev(t);
+            let Some(code) = ev.code else { continue };
+            if done.contains(&code) {
+                continue;
+            }
+            let earlier: Vec<usize> = cx
+                .earlier(flow, t, |e| {
+                    e.kind() == EventKind::Token && e.code == Some(code)
+                })
+                .collect();
+            let Some(&first) = earlier.first() else {
+                continue;
+            };
+            done.push(code);
+            let f = cx.ev(first);
+            let dt = ev.ts.zip(f.ts).map(|(a, b)| a - b).unwrap_or(0);
+            let first_gave_up = f.no_response || f.status.is_some_and(|s| s >= 500);
+            let first_rejected = f.status.is_some_and(|s| (400..500).contains(&s));
+            let variant = if first_gave_up {
+                "retry"
+            } else if dt <= window {
+                "double_submit"
+            } else {
+                "replay"
+            };
+            // If the first attempt was itself rejected, the code may never have been
+            // redeemed: reuse is then a weaker explanation of the second failure.
+            let confidence = if first_rejected { 0.5 } else { 0.95 };
+            let summary = match variant {
+                "retry" => format!("{code} was exchanged again {} after an attempt that got no usable answer; the server had already redeemed it", secs(dt)),
+                "double_submit" => format!("{code} was exchanged twice within {} (callback handled twice)", secs(dt)),
+                _ => format!("{code} was replayed {} after it was first redeemed", secs(dt)),
+            };
+            let mut finding = Finding::new(self.id(), variant, confidence, fi, summary)
+                .evidence(first, format!("first exchange of {code}: {}", f.describe()));
+            for &e in &earlier[1..] {
+                finding = finding.explains(e, format!("repeated exchange of {code}"));
+            }
+            if first_gave_up {
+                finding = finding.explains(first, "first attempt got no usable answer");
+            }
+            finding = finding.explains(t, format!("{code} presented again: {}", ev.describe()));
+            // Callbacks that delivered the same code twice show where the repeat came from.
+            for cb in
+                flow.events.iter().copied().filter(|&i| {
+                    cx.ev(i).kind() == EventKind::Callback && cx.ev(i).code == Some(code)
+                })
+            {
+                finding = finding.evidence(cb, format!("callback carrying {code}"));
+            }
+            finding = cx.corroborate(finding, t);
+            // Consequences: tokens issued from this code are revoked by the server.
+            if !first_rejected {
+                let reuse_ts = ev.ts.unwrap_or(i64::MIN);
+                let mut family: Vec<Fingerprint> = Vec::new();
+                for &i in earlier.iter() {
+                    if let Some(iss) = &cx.ev(i).issued {
+                        family.extend(
+                            [iss.access_token, iss.refresh_token, iss.id_token]
+                                .into_iter()
+                                .flatten(),
+                        );
+                    }
+                }
+                for later in cx.later(flow, t, |e| e.is_failure()) {
+                    let l = cx.ev(later);
+                    if l.ts.unwrap_or(i64::MAX) < reuse_ts {
+                        continue;
+                    }
+                    let uses_family = l.bearer.as_ref().is_some_and(|b| family.contains(&b.fp))
+                        || l.refresh_token.is_some_and(|r| family.contains(&r));
+                    let unknown_token = l.kind() == EventKind::ApiCall && l.bearer.is_none()
+                        || l.kind() == EventKind::LogError;
+                    if uses_family || unknown_token {
+                        finding = finding.explains(
+                            later,
+                            format!(
+                                "consequence: tokens of the reused code were revoked — {}",
+                                l.describe()
+                            ),
+                        );
+                    }
+                }
+            }
+            out.push(finding);
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! `invalid_client`: client authentication failed at the token endpoint.
+//!
+//! The variant comes from comparing with this client's successful requests: another
+//! secret (wrong or rotated secret), another authentication method (basic vs post), or
+//! another issuer host (sandbox credentials against production).
+
+use super::*;
+
+pub struct InvalidClient;
+
+impl Rule for InvalidClient {
+    fn id(&self) -> &'static str {
+        "invalid_client"
+    }
+
+    fn check(&self, cx: &Context, fi: usize, out: &mut Vec<Finding>) {
+        let flow = &cx.flows[fi];
+        for &t in &flow.events {
+            let ev = cx.ev(t);
+            if !matches!(
+                ev.kind(),
+                EventKind::Token | EventKind::Revoke | EventKind::LogError
+            ) || !ev.is_failure()
+            {
+                continue;
+            }
+            let sig = cx.signature(self.id(), t);
+            let is_ic = ev.error.as_deref() == Some("invalid_client")
+                || ev.kind() == EventKind::Token && ev.status == Some(401) && ev.error.is_none();
+            if !is_ic && !sig.as_ref().is_some_and(|s| s.0 == Weight::Strong) {
+                continue;
+            }
+            let client = ev.client_id.clone();
+            let successes: Vec<usize> = cx
+                .events
+                .iter()
+                .enumerate()
+                .filter(|(_, e)| {
+                    e.kind() == EventKind::Token
+                        && e.is_success()
+                        && e.client_id.is_some()
+                        && e.client_id == client
+                })
+                .map(|(i, _)| i)
+                .collect();
+            let ok = |p: &dyn Fn(&Event) -> bool| successes.iter().copied().find(|&i| p(cx.ev(i)));
+            let name = client.as_deref().unwrap_or("?");
+            let (variant, conf, summary, reference) = if let Some(s) =
+                ok(&|e| ev.host.is_some() && e.host.is_some() && e.host != ev.host)
+            {
+                ("environment_mismatch", 0.9, format!("client {name} authenticates at {} but fails at {}: credentials of one environment used against another", cx.ev(s).host.as_deref().unwrap_or("?"), ev.host.as_deref().unwrap_or("?")), Some(s))
+            } else if let Some(s) = ok(&|e| {
+                ev.client_auth.is_some()
+                    && e.client_auth.is_some()
+                    && e.client_auth != ev.client_auth
+            }) {
+                (
+                    "auth_method",
+                    0.9,
+                    format!(
+                        "client {name} authenticated with {} here but succeeds with {}",
+                        ev.client_auth.map(|a| a.name()).unwrap_or("?"),
+                        cx.ev(s).client_auth.map(|a| a.name()).unwrap_or("?")
+                    ),
+                    Some(s),
+                )
+            } else if let Some(s) = ok(&|e| {
+                ev.client_secret.is_some()
+                    && e.client_secret.is_some()
+                    && e.client_secret != ev.client_secret
+            }) {
+                ("wrong_secret", 0.92, format!("client {name} sent {} but succeeds with {}: wrong or rotated client secret", fp(ev.client_secret), fp(cx.ev(s).client_secret)), Some(s))
+            } else if sig.as_ref().and_then(|s| s.2.as_deref()) == Some("client_mismatch") {
+                (
+                    "client_mismatch",
+                    0.85,
+                    format!("the grant was issued to another client than {name}"),
+                    None,
+                )
+            } else {
+                let why = sig
+                    .as_ref()
+                    .map(|s| s.1.clone())
+                    .or_else(|| ev.error_description.clone())
+                    .unwrap_or_else(|| "client authentication failed".into());
+                (
+                    "authentication_failed",
+                    0.82,
+                    format!("client {name} failed to authenticate: {why}"),
+                    None,
+                )
+            };
+            let mut f =
+                Finding::new(self.id(), variant, conf, fi, summary).explains(t, ev.describe());
+            if let Some(s) = reference {
+                f = f.evidence(s, format!("successful authentication of {name}"));
+            }
+            out.push(cx.corroborate(f, t));
+        }
+    }
+}
+
+fn fp(f: Option<Fingerprint>) -> String {
+    f.map(|f| f.to_string()).unwrap_or_else(|| "?".into())
+}

@@ -1,0 +1,60 @@
+//! `invalid_scope`: a scope the client may not request (authorize or refresh), or an API
+//! call whose token lacks the scope it needs (insufficient_scope).
+
+use super::*;
+
+pub struct InvalidScope;
+
+impl Rule for InvalidScope {
+    fn id(&self) -> &'static str {
+        "invalid_scope"
+    }
+
+    fn check(&self, cx: &Context, fi: usize, out: &mut Vec<Finding>) {
+        let flow = &cx.flows[fi];
+        for &i in &flow.events {
+            let e = cx.ev(i);
+            if !e.is_failure() {
+                continue;
+            }
+            let err = error_of(e).unwrap_or("");
+            let scope = e.scope.clone().or_else(|| {
+                flow.events.iter().find_map(|&a| {
+                    (cx.ev(a).kind() == EventKind::Authorize)
+                        .then(|| cx.ev(a).scope.clone())
+                        .flatten()
+                })
+            });
+            let (conf, variant, summary) = match err {
+                "invalid_scope" => (
+                    0.9,
+                    if e.is_refresh() {
+                        "refresh_broader_scope"
+                    } else {
+                        "not_allowed"
+                    },
+                    format!(
+                        "requested scope {} is not allowed for client {}",
+                        scope.as_deref().unwrap_or("?"),
+                        e.client_id.as_deref().unwrap_or("?")
+                    ),
+                ),
+                "insufficient_scope" => (
+                    0.85,
+                    "insufficient_scope",
+                    "the access token lacks the scope this API requires".to_string(),
+                ),
+                _ => match cx.signature(self.id(), i) {
+                    Some((Weight::Strong, text, _)) => {
+                        (0.74, "reported", format!("scope rejected: {text}"))
+                    }
+                    _ => continue,
+                },
+            };
+            out.push(cx.corroborate(
+                Finding::new(self.id(), variant, conf, fi, summary).explains(i, e.describe()),
+                i,
+            ));
+        }
+    }
+}

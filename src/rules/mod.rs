@@ -1,0 +1,371 @@
+//! The rules engine: detectors find structural evidence in flows; specs (`rules/*.toml`)
+//! give each rule its title, severity, parameters, vendor signatures and advice.
+//!
+//! A detector looks at one flow at a time (with global indexes for what crosses flows, such
+//! as another login's PKCE challenge) and emits [`Finding`]s naming the failures it explains.
+//! Direct structural evidence carries high confidence; a vendor string alone (the
+//! `signatures` pass) carries less, so "the same code seen twice" outranks "the server said
+//! invalid_grant". Ranking later gives every failure to its most confident explanation.
+
+pub mod spec;
+
+mod access_denied;
+mod access_token_expired;
+mod clock_skew;
+mod code_expired;
+mod code_reuse;
+mod invalid_client;
+mod invalid_scope;
+mod login_timeout;
+mod malformed_token_response;
+mod missing_parameter;
+mod pkce_mismatch;
+mod redirect_mismatch;
+mod refresh_expired;
+mod refresh_reuse;
+mod refresh_revoked;
+mod server_error;
+mod signatures;
+mod state_mismatch;
+mod token_confusion;
+mod unauthorized_client;
+
+use crate::event::*;
+use crate::fingerprint::Fingerprint;
+use crate::flow::Flow;
+use spec::{Spec, SpecSet, Weight};
+use std::collections::HashMap;
+
+/// One explanation of one or more failures in a flow.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    pub rule: &'static str,
+    pub variant: String,
+    pub confidence: f64,
+    pub summary: String,
+    pub flow: usize,
+    pub evidence: Vec<Evidence>,
+    /// Failure events (indices) this finding accounts for.
+    pub explains: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Evidence {
+    pub event: usize,
+    pub note: String,
+}
+
+impl Finding {
+    pub fn new(
+        rule: &'static str,
+        variant: &str,
+        confidence: f64,
+        flow: usize,
+        summary: String,
+    ) -> Finding {
+        Finding {
+            rule,
+            variant: variant.to_string(),
+            confidence,
+            summary,
+            flow,
+            evidence: Vec::new(),
+            explains: Vec::new(),
+        }
+    }
+
+    pub fn evidence(mut self, event: usize, note: impl Into<String>) -> Finding {
+        if !self.evidence.iter().any(|e| e.event == event) {
+            self.evidence.push(Evidence {
+                event,
+                note: note.into(),
+            });
+        }
+        self
+    }
+
+    /// Marks `event` as a failure this finding explains (and cites it).
+    pub fn explains(mut self, event: usize, note: impl Into<String>) -> Finding {
+        if !self.explains.contains(&event) {
+            self.explains.push(event);
+        }
+        self.evidence(event, note)
+    }
+}
+
+/// What a detector sees.
+pub struct Context<'a> {
+    pub events: &'a [Event],
+    pub flows: &'a [Flow],
+    pub specs: &'a SpecSet,
+    /// Token fingerprint -> the token exchange that issued it and as what.
+    pub issued_by: HashMap<Fingerprint, (usize, TokenRole)>,
+    /// code_challenge -> authorize events that sent it.
+    pub challenges: HashMap<&'a str, Vec<usize>>,
+    /// Event index -> flow index.
+    pub flow_of: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenRole {
+    Access,
+    Refresh,
+    Id,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(events: &'a [Event], flows: &'a [Flow], specs: &'a SpecSet) -> Context<'a> {
+        let mut issued_by = HashMap::new();
+        let mut challenges: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut flow_of = vec![0; events.len()];
+        for (fi, f) in flows.iter().enumerate() {
+            for &i in &f.events {
+                flow_of[i] = fi;
+            }
+        }
+        for (i, e) in events.iter().enumerate() {
+            if let Some(iss) = &e.issued {
+                for (fp, role) in [
+                    (iss.access_token, TokenRole::Access),
+                    (iss.refresh_token, TokenRole::Refresh),
+                    (iss.id_token, TokenRole::Id),
+                ] {
+                    if let Some(fp) = fp {
+                        issued_by.entry(fp).or_insert((i, role));
+                    }
+                }
+            }
+            if e.kind() == EventKind::Authorize {
+                if let Some(c) = &e.code_challenge {
+                    challenges.entry(c.as_str()).or_default().push(i);
+                }
+            }
+        }
+        Context {
+            events,
+            flows,
+            specs,
+            issued_by,
+            challenges,
+            flow_of,
+        }
+    }
+
+    pub fn spec(&self, id: &str) -> Option<&Spec> {
+        self.specs.get(id)
+    }
+
+    pub fn ev(&self, i: usize) -> &Event {
+        &self.events[i]
+    }
+
+    /// The callback that delivered `code` (preferring the IdP's issuing redirect).
+    pub fn callback_for_code(&self, flow: &Flow, code: Fingerprint) -> Option<usize> {
+        let cbs = flow.events.iter().copied().filter(|&i| {
+            self.events[i].kind() == EventKind::Callback && self.events[i].code == Some(code)
+        });
+        let all: Vec<usize> = cbs.collect();
+        all.iter()
+            .copied()
+            .find(|&i| self.events[i].callback_side == Some(CallbackSide::Issued))
+            .or_else(|| all.first().copied())
+    }
+
+    /// The authorize request a token exchange belongs to: through the code's callback and
+    /// its state, else the latest authorize of the same client before it in the flow.
+    pub fn authorize_for(&self, flow: &Flow, token: usize) -> Option<usize> {
+        let t = &self.events[token];
+        if let Some(code) = t.code {
+            if let Some(cb) = self.callback_for_code(flow, code) {
+                if let Some(state) = &self.events[cb].state {
+                    let found = flow
+                        .events
+                        .iter()
+                        .copied()
+                        .filter(|&i| {
+                            self.events[i].kind() == EventKind::Authorize
+                                && self.events[i].state.as_ref() == Some(state)
+                        })
+                        .max_by_key(|&i| authorize_richness(&self.events[i]));
+                    if found.is_some() {
+                        return found;
+                    }
+                }
+            }
+        }
+        let ts = t.ts.unwrap_or(i64::MAX);
+        flow.events
+            .iter()
+            .copied()
+            .filter(|&i| {
+                let a = &self.events[i];
+                a.kind() == EventKind::Authorize
+                    && a.ts.unwrap_or(0) <= ts
+                    && (t.client_id.is_none()
+                        || a.client_id.is_none()
+                        || a.client_id == t.client_id)
+            })
+            .max_by_key(|&i| (self.events[i].ts, authorize_richness(&self.events[i])))
+    }
+
+    /// When the code was issued: the IdP's redirect, else the first time it was seen.
+    pub fn code_issued_at(&self, flow: &Flow, code: Fingerprint) -> Option<(usize, Millis)> {
+        let cb = self.callback_for_code(flow, code)?;
+        Some((cb, self.events[cb].ts?))
+    }
+
+    /// Events of a flow matching a predicate, strictly before event `before` in time order.
+    pub fn earlier<'b>(
+        &'b self,
+        flow: &'b Flow,
+        before: usize,
+        pred: impl Fn(&Event) -> bool + 'b,
+    ) -> impl Iterator<Item = usize> + 'b {
+        let pos = flow
+            .events
+            .iter()
+            .position(|&i| i == before)
+            .unwrap_or(flow.events.len());
+        flow.events[..pos]
+            .iter()
+            .copied()
+            .filter(move |&i| pred(&self.events[i]))
+    }
+
+    pub fn later<'b>(
+        &'b self,
+        flow: &'b Flow,
+        after: usize,
+        pred: impl Fn(&Event) -> bool + 'b,
+    ) -> impl Iterator<Item = usize> + 'b {
+        let pos = flow
+            .events
+            .iter()
+            .position(|&i| i == after)
+            .map(|p| p + 1)
+            .unwrap_or(flow.events.len());
+        flow.events[pos..]
+            .iter()
+            .copied()
+            .filter(move |&i| pred(&self.events[i]))
+    }
+
+    /// The strongest signature of `rule` matching the event, as (weight, matched text).
+    pub fn signature(&self, rule: &str, event: usize) -> Option<(Weight, String, Option<String>)> {
+        let spec = self.spec(rule)?;
+        let texts: Vec<(&'static str, &str)> = self.events[event].texts().collect();
+        let mut best: Option<(Weight, String, Option<String>)> = None;
+        for s in &spec.signatures {
+            if let Some(t) = s.matches(&texts) {
+                if best
+                    .as_ref()
+                    .is_none_or(|b| b.0 == Weight::Weak && s.weight == Weight::Strong)
+                {
+                    best = Some((s.weight, t.to_string(), s.variant.clone()));
+                }
+            }
+        }
+        best
+    }
+
+    /// Raises a structural finding's confidence when a signature of the same rule agrees.
+    pub fn corroborate(&self, mut f: Finding, event: usize) -> Finding {
+        if let Some((w, text, _)) = self.signature(f.rule, event) {
+            f.confidence = (f.confidence + if w == Weight::Strong { 0.04 } else { 0.01 }).min(0.99);
+            f = f.evidence(event, format!("server says: {text}"));
+        }
+        f
+    }
+}
+
+/// Prefers the authorize record with the most parameters (HAR/proxy over an app's summary).
+fn authorize_richness(e: &Event) -> usize {
+    [
+        e.redirect_uri.is_some(),
+        e.code_challenge.is_some(),
+        e.client_id.is_some(),
+        e.scope.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count()
+}
+
+/// A detector: structural evidence for one rule.
+pub trait Rule: Sync {
+    fn id(&self) -> &'static str;
+    fn check(&self, cx: &Context, flow_index: usize, out: &mut Vec<Finding>);
+}
+
+/// Every detector, in no particular order (ranking decides).
+pub fn registry() -> Vec<Box<dyn Rule>> {
+    vec![
+        Box::new(code_reuse::CodeReuse),
+        Box::new(code_expired::CodeExpired),
+        Box::new(redirect_mismatch::RedirectMismatch),
+        Box::new(pkce_mismatch::PkceMismatch),
+        Box::new(refresh_reuse::RefreshReuse),
+        Box::new(refresh_expired::RefreshExpired),
+        Box::new(refresh_revoked::RefreshRevoked),
+        Box::new(invalid_client::InvalidClient),
+        Box::new(state_mismatch::StateMismatch),
+        Box::new(access_denied::AccessDenied),
+        Box::new(token_confusion::TokenConfusion),
+        Box::new(access_token_expired::AccessTokenExpired),
+        Box::new(login_timeout::LoginTimeout),
+        Box::new(missing_parameter::MissingParameter),
+        Box::new(unauthorized_client::UnauthorizedClient),
+        Box::new(invalid_scope::InvalidScope),
+        Box::new(malformed_token_response::MalformedTokenResponse),
+        Box::new(clock_skew::ClockSkew),
+        Box::new(server_error::ServerError),
+        Box::new(signatures::Signatures),
+    ]
+}
+
+/// Runs every detector over every flow (in parallel) and returns all findings.
+pub fn run(cx: &Context, rules: &[Box<dyn Rule>]) -> Vec<Finding> {
+    use rayon::prelude::*;
+    (0..cx.flows.len())
+        .into_par_iter()
+        .flat_map_iter(|fi| {
+            let mut out = Vec::new();
+            for r in rules {
+                r.check(cx, fi, &mut out);
+            }
+            out
+        })
+        .collect()
+}
+
+/// Failing token exchanges of a flow with the given grant type.
+pub fn failed_tokens<'a>(
+    cx: &'a Context,
+    flow: &'a Flow,
+    grant: &'a str,
+) -> impl Iterator<Item = usize> + 'a {
+    flow.events.iter().copied().filter(move |&i| {
+        let e = &cx.events[i];
+        e.kind() == EventKind::Token
+            && e.is_failure()
+            && match grant {
+                "refresh_token" => e.is_refresh(),
+                "authorization_code" => e.is_code_exchange(),
+                _ => true,
+            }
+    })
+}
+
+/// Error code of an event, from the wire or the WWW-Authenticate header.
+pub fn error_of(e: &Event) -> Option<&str> {
+    e.error.as_deref().or(e.www_authenticate_error.as_deref())
+}
+
+/// Seconds, for summaries.
+pub fn secs(ms: i64) -> String {
+    if ms.abs() >= 10_000 || ms % 1000 == 0 {
+        format!("{}s", ms / 1000)
+    } else {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    }
+}

@@ -1,0 +1,91 @@
+//! `refresh_expired`: a refresh token used past its lifetime.
+//!
+//! The lifetime comes from the token response (`refresh_expires_in`, Keycloak and others),
+//! from the `ttl` parameter, from the server's own words, or — as a weaker inference — from
+//! this client's successful refreshes all being much younger than the failing one.
+
+use super::*;
+
+pub struct RefreshExpired;
+
+impl Rule for RefreshExpired {
+    fn id(&self) -> &'static str {
+        "refresh_expired"
+    }
+
+    fn check(&self, cx: &Context, fi: usize, out: &mut Vec<Finding>) {
+        let flow = &cx.flows[fi];
+        let ttl = cx
+            .spec(self.id())
+            .map(|s| s.duration_ms("ttl"))
+            .unwrap_or(0);
+        for t in failed_tokens(cx, flow, "refresh_token") {
+            let ev = cx.ev(t);
+            if ev.no_response
+                || ev.status.is_some_and(|s| s >= 500)
+                || ev.error.as_deref() == Some("invalid_client")
+            {
+                continue;
+            }
+            let Some(rt) = ev.refresh_token.or_else(|| {
+                // An app log without the token: the latest refresh token issued in this flow.
+                flow.events
+                    .iter()
+                    .rev()
+                    .filter_map(|&i| {
+                        cx.ev(i)
+                            .issued
+                            .as_ref()
+                            .and_then(|x| x.refresh_token)
+                            .filter(|_| cx.ev(i).ts <= ev.ts)
+                    })
+                    .next()
+            }) else {
+                continue;
+            };
+            let issued = cx.issued_by.get(&rt).map(|&(i, _)| i);
+            let age = issued.and_then(|i| ev.ts.zip(cx.ev(i).ts).map(|(a, b)| a - b));
+            let server_ttl = issued
+                .and_then(|i| cx.ev(i).issued.as_ref()?.refresh_expires_in)
+                .filter(|s| *s > 0)
+                .map(|s| s * 1000);
+            let sig = cx.signature(self.id(), t);
+            let (conf, variant, summary) = match (age, server_ttl) {
+                (Some(a), Some(l)) if a > l => (0.9, "past_lifetime", format!("{rt} used {} after it was issued; the server gave it {} (refresh_expires_in)", secs(a), secs(l))),
+                (Some(a), _) if ttl > 0 && a > ttl => (0.85, "past_lifetime", format!("{rt} used {} after it was issued; refresh tokens live {} (ttl)", secs(a), secs(ttl))),
+                _ if sig.as_ref().is_some_and(|s| s.0 == Weight::Strong) => {
+                    let text = sig.as_ref().map(|s| s.1.clone()).unwrap_or_default();
+                    let aged = age.map(|a| format!(" {} after it was issued", secs(a))).unwrap_or_default();
+                    (0.78, "server_reported", format!("{rt} used{aged}; the server reports it expired: {text}"))
+                }
+                (Some(a), _) => {
+                    // Bracket from this client's successful refreshes.
+                    let max_ok = cx
+                        .flows
+                        .iter()
+                        .flat_map(|f| f.events.iter().copied())
+                        .filter(|&i| {
+                            let e = cx.ev(i);
+                            e.kind() == EventKind::Token && e.is_refresh() && e.is_success() && e.client_id == ev.client_id
+                        })
+                        .filter_map(|i| {
+                            let e = cx.ev(i);
+                            let src = cx.issued_by.get(&e.refresh_token?)?.0;
+                            Some(e.ts? - cx.ev(src).ts?)
+                        })
+                        .max();
+                    let Some(ok) = max_ok.filter(|ok| a > 2 * ok.max(&1_000) && a >= 5_000) else { continue };
+                    let sig_weak = sig.is_some();
+                    (if sig_weak { 0.6 } else { 0.5 }, "past_server_lifetime", format!("{rt} used {} after it was issued; this client's refreshes succeeded with tokens up to {} old", secs(a), secs(ok)))
+                }
+                _ => continue,
+            };
+            let mut f = Finding::new(self.id(), variant, conf, fi, summary);
+            if let Some(i) = issued {
+                f = f.evidence(i, format!("{rt} issued"));
+            }
+            f = f.explains(t, ev.describe());
+            out.push(cx.corroborate(f, t));
+        }
+    }
+}

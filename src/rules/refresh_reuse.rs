@@ -1,0 +1,129 @@
+//! `refresh_reuse`: a refresh token used again after rotation replaced it.
+//!
+//! With rotation, presenting a consumed refresh token looks like theft to the server, which
+//! revokes the whole token family: the newest refresh token and its access tokens fail too.
+//! Those later failures are claimed here as consequences of the one root cause.
+
+use super::*;
+
+pub struct RefreshReuse;
+
+impl Rule for RefreshReuse {
+    fn id(&self) -> &'static str {
+        "refresh_reuse"
+    }
+
+    fn check(&self, cx: &Context, fi: usize, out: &mut Vec<Finding>) {
+        let flow = &cx.flows[fi];
+        let spec = cx.spec(self.id());
+        let window = spec
+            .map(|s| s.duration_ms("concurrent_window"))
+            .unwrap_or(2_000);
+        let grace = spec.map(|s| s.duration_ms("grace")).unwrap_or(0);
+        let mut claimed: Vec<usize> = Vec::new();
+        for t in failed_tokens(cx, flow, "refresh_token") {
+            if claimed.contains(&t) {
+                continue;
+            }
+            let ev = cx.ev(t);
+            let Some(rt) = ev.refresh_token else { continue };
+            let ts = ev.ts.unwrap_or(0);
+            // The exchange that consumed this token and rotated it.
+            let rotated = flow.events.iter().copied().find(|&i| {
+                let e = cx.ev(i);
+                i != t
+                    && e.kind() == EventKind::Token
+                    && e.refresh_token == Some(rt)
+                    && !e.is_failure()
+                    && e.issued
+                        .as_ref()
+                        .is_some_and(|x| x.refresh_token.is_some_and(|n| n != rt))
+                    && e.ts.is_some_and(|x| x <= ts + window)
+            });
+            let lost = cx
+                .earlier(flow, t, |e| {
+                    e.kind() == EventKind::Token
+                        && e.refresh_token == Some(rt)
+                        && (e.no_response || e.status.is_some_and(|s| s >= 500))
+                })
+                .next();
+            let (first, variant) = match (rotated, lost) {
+                (Some(r), _) => {
+                    let dt = (ts - cx.ev(r).ts.unwrap_or(ts)).abs();
+                    if grace > 0 && dt <= grace {
+                        continue;
+                    }
+                    (
+                        r,
+                        if dt <= window {
+                            "concurrent"
+                        } else {
+                            "stale_store"
+                        },
+                    )
+                }
+                (None, Some(l)) => (l, "lost_response"),
+                (None, None) => continue,
+            };
+            let fe = cx.ev(first);
+            let dt = ts - fe.ts.unwrap_or(ts);
+            let summary = match variant {
+                "concurrent" => format!("two refreshes raced with {rt} ({} apart): one rotated it, the other presented the consumed token", secs(dt.abs())),
+                "lost_response" => format!("{rt} was presented again after a refresh whose answer was lost; the server had already rotated it"),
+                _ => format!("{rt} was used again {} after it had been rotated: a stale copy of the old refresh token", secs(dt)),
+            };
+            let mut f = Finding::new(self.id(), variant, 0.93, fi, summary)
+                .evidence(
+                    first,
+                    format!("{rt} consumed and rotated: {}", fe.describe()),
+                )
+                .explains(t, format!("{rt} presented again: {}", ev.describe()));
+            if variant == "lost_response" {
+                f = f.explains(first, "refresh without a usable answer");
+            }
+            f = cx.corroborate(f, t);
+            // The revoked family: everything issued from the first rotation on.
+            let mut family: Vec<Fingerprint> = Vec::new();
+            if let Some(iss) = &fe.issued {
+                family.extend(
+                    [iss.access_token, iss.refresh_token, iss.id_token]
+                        .into_iter()
+                        .flatten(),
+                );
+            }
+            for &i in &flow.events {
+                let e = cx.ev(i);
+                if e.kind() == EventKind::Token
+                    && !e.is_failure()
+                    && e.refresh_token.is_some_and(|r| family.contains(&r))
+                {
+                    if let Some(iss) = &e.issued {
+                        family.extend(
+                            [iss.access_token, iss.refresh_token, iss.id_token]
+                                .into_iter()
+                                .flatten(),
+                        );
+                    }
+                }
+            }
+            for later in cx.later(flow, t, |e| e.is_failure()) {
+                let l = cx.ev(later);
+                let uses = l
+                    .refresh_token
+                    .is_some_and(|r| family.contains(&r) || r == rt)
+                    || l.bearer.as_ref().is_some_and(|b| family.contains(&b.fp));
+                if uses && l.ts.unwrap_or(i64::MAX) >= ts {
+                    f = f.explains(
+                        later,
+                        format!(
+                            "consequence: the token family was revoked — {}",
+                            l.describe()
+                        ),
+                    );
+                    claimed.push(later);
+                }
+            }
+            out.push(f);
+        }
+    }
+}

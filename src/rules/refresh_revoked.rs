@@ -1,0 +1,45 @@
+//! `refresh_revoked`: a refresh with a token that was revoked earlier (sign-out, admin).
+
+use super::*;
+
+pub struct RefreshRevoked;
+
+impl Rule for RefreshRevoked {
+    fn id(&self) -> &'static str {
+        "refresh_revoked"
+    }
+
+    fn check(&self, cx: &Context, fi: usize, out: &mut Vec<Finding>) {
+        let flow = &cx.flows[fi];
+        for t in failed_tokens(cx, flow, "refresh_token") {
+            let ev = cx.ev(t);
+            let Some(rt) = ev.refresh_token else { continue };
+            let revoke = cx
+                .earlier(flow, t, |e| {
+                    e.kind() == EventKind::Revoke && e.revoked_token == Some(rt) && !e.is_failure()
+                })
+                .last();
+            if let Some(r) = revoke {
+                let dt = ev.ts.zip(cx.ev(r).ts).map(|(a, b)| a - b).unwrap_or(0);
+                let f = Finding::new(self.id(), "revoked_then_used", 0.93, fi, format!("{rt} was revoked {} before this refresh used it (sign-out or admin revocation; a background job kept the old token)", secs(dt)))
+                    .evidence(r, format!("revocation of {rt}"))
+                    .explains(t, ev.describe());
+                out.push(cx.corroborate(f, t));
+                continue;
+            }
+            // The server said so, with no revocation in sight.
+            if let Some((Weight::Strong, text, _)) = cx.signature(self.id(), t) {
+                out.push(
+                    Finding::new(
+                        self.id(),
+                        "server_reported",
+                        0.72,
+                        fi,
+                        format!("the server reports {rt} as revoked: {text}"),
+                    )
+                    .explains(t, ev.describe()),
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! `server_error`: the authorization server or a proxy failed (5xx, timeouts,
+//! temporarily_unavailable): infrastructure, not the client.
+
+use super::*;
+
+pub struct ServerError;
+
+impl Rule for ServerError {
+    fn id(&self) -> &'static str {
+        "server_error"
+    }
+
+    fn check(&self, cx: &Context, fi: usize, out: &mut Vec<Finding>) {
+        let flow = &cx.flows[fi];
+        for &i in &flow.events {
+            let e = cx.ev(i);
+            if !e.is_failure()
+                || !matches!(
+                    e.kind(),
+                    EventKind::Token
+                        | EventKind::Authorize
+                        | EventKind::Callback
+                        | EventKind::Revoke
+                        | EventKind::LogError
+                        | EventKind::ApiCall
+                )
+            {
+                continue;
+            }
+            let err = e.error.as_deref().unwrap_or("");
+            let variant = match (e.status, err) {
+                (_, "temporarily_unavailable") => "temporarily_unavailable",
+                (_, "server_error") => "server_error",
+                (Some(502), _) => "bad_gateway",
+                (Some(503), _) => "unavailable",
+                (Some(504), _) => "gateway_timeout",
+                (Some(s), _) if s >= 500 => "internal_error",
+                (_, _) if e.no_response => "no_response",
+                _ => continue,
+            };
+            let where_ = match e.kind() {
+                EventKind::Token => "the token endpoint",
+                EventKind::Authorize | EventKind::Callback => "the authorization endpoint",
+                EventKind::ApiCall => "the API",
+                _ => "the server",
+            };
+            let summary = match variant {
+                "no_response" => format!("{where_} gave no answer (client or proxy timeout)"),
+                _ => format!(
+                    "{where_} failed: {}{}",
+                    e.status.map(|s| s.to_string()).unwrap_or_default(),
+                    if err.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {err}")
+                    }
+                ),
+            };
+            out.push(Finding::new(self.id(), variant, 0.8, fi, summary).explains(i, e.describe()));
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The signature pass: failures no detector explains structurally, matched against every
+//! rule's vendor signatures. A strong signature (the vendor names the cause) is a usable
+//! diagnosis; a weak one (a string several causes share) is reported with low confidence.
+
+use super::*;
+
+pub struct Signatures;
+
+impl Rule for Signatures {
+    fn id(&self) -> &'static str {
+        "signatures"
+    }
+
+    fn check(&self, cx: &Context, fi: usize, out: &mut Vec<Finding>) {
+        let flow = &cx.flows[fi];
+        for i in flow.failures(cx.events) {
+            let e = cx.ev(i);
+            let texts: Vec<(&'static str, &str)> = e.texts().collect();
+            let mut strong: Vec<(&'static str, String, Option<String>, String)> = Vec::new();
+            let mut weak: Vec<(&'static str, String)> = Vec::new();
+            for (id, _) in spec::BUILTIN.iter().map(|(id, t)| (*id, t)) {
+                let Some(spec) = cx.spec(id) else { continue };
+                for s in &spec.signatures {
+                    if let Some(t) = s.matches(&texts) {
+                        match s.weight {
+                            Weight::Strong => strong.push((
+                                id,
+                                t.to_string(),
+                                s.variant.clone(),
+                                s.vendor.clone(),
+                            )),
+                            Weight::Weak => weak.push((id, t.to_string())),
+                        }
+                        break;
+                    }
+                }
+            }
+            if let Some((id, text, variant, vendor)) = strong.first() {
+                let conf = if strong.iter().all(|s| s.0 == *id) {
+                    0.7
+                } else {
+                    0.5
+                };
+                out.push(
+                    Finding::new(
+                        id,
+                        variant.as_deref().unwrap_or("reported"),
+                        conf,
+                        fi,
+                        format!("the server's own words name the cause ({vendor}): {text}"),
+                    )
+                    .explains(i, e.describe()),
+                );
+            } else if !weak.is_empty() {
+                let mut ids: Vec<&str> = weak.iter().map(|w| w.0).collect();
+                ids.dedup();
+                let (id, text) = &weak[0];
+                out.push(
+                    Finding::new(
+                        id,
+                        "ambiguous",
+                        0.3 / ids.len() as f64,
+                        fi,
+                        format!(
+                            "only an ambiguous server message: {text} (could be {})",
+                            ids.join(", ")
+                        ),
+                    )
+                    .explains(i, e.describe()),
+                );
+            }
+        }
+    }
+}

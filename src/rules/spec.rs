@@ -1,0 +1,448 @@
+//! Rule specs: the metadata of every rule lives in `rules/<id>.toml`, not in code.
+//!
+//! Titles, severities, advice, tunable parameters and vendor error signatures change far
+//! more often than detectors do, and users need to tune them (`--set`, `--rules DIR`)
+//! without rebuilding. Specs are embedded at build time; a directory can add or override
+//! them at run time. Every problem names the file and the key.
+
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum SpecError {
+    #[error("{file}: {msg}")]
+    Invalid { file: String, msg: String },
+    #[error("--set {arg}: {msg}")]
+    BadSetting { arg: String, msg: String },
+    #[error("cannot read rules folder {dir}: {source}")]
+    Io { dir: String, source: std::io::Error },
+}
+
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    pub fn weight(self) -> f64 {
+        match self {
+            Severity::Info => 0.5,
+            Severity::Low => 1.0,
+            Severity::Medium => 2.0,
+            Severity::High => 3.0,
+            Severity::Critical => 4.0,
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Weight {
+    Strong,
+    Weak,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSpec {
+    id: String,
+    title: String,
+    severity: Severity,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    advice: String,
+    #[serde(default)]
+    references: Vec<String>,
+    #[serde(default)]
+    parameters: BTreeMap<String, RawParam>,
+    #[serde(default)]
+    signatures: Vec<RawSignature>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParam {
+    default: toml::Value,
+    #[serde(default)]
+    description: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSignature {
+    #[serde(default = "generic")]
+    vendor: String,
+    #[serde(default = "any")]
+    field: String,
+    pattern: String,
+    #[serde(default)]
+    variant: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+    #[serde(default = "weak")]
+    weight: Weight,
+}
+
+fn generic() -> String {
+    "generic".into()
+}
+fn any() -> String {
+    "any".into()
+}
+fn weak() -> Weight {
+    Weight::Weak
+}
+
+const FIELDS: &[&str] = &[
+    "any",
+    "error",
+    "error_description",
+    "detail",
+    "event_type",
+    "message",
+];
+
+#[derive(Debug, Clone)]
+pub struct Signature {
+    pub vendor: String,
+    pub field: String,
+    pub pattern: Regex,
+    pub variant: Option<String>,
+    pub note: Option<String>,
+    pub weight: Weight,
+}
+
+impl Signature {
+    /// Does this signature match one of the event's texts? Returns the matched text.
+    pub fn matches<'a>(&self, texts: &[(&'static str, &'a str)]) -> Option<&'a str> {
+        texts
+            .iter()
+            .find(|(k, v)| (self.field == "any" || self.field == *k) && self.pattern.is_match(v))
+            .map(|(_, v)| *v)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    /// Milliseconds.
+    Duration(i64),
+    Number(f64),
+    Text(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub value: ParamValue,
+    pub default_text: String,
+    pub description: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub description: String,
+    pub advice: String,
+    pub references: Vec<String>,
+    pub parameters: BTreeMap<String, Param>,
+    pub signatures: Vec<Signature>,
+    /// Where the spec came from: `builtin` or a file path.
+    pub origin: String,
+}
+
+impl Spec {
+    /// A duration parameter in milliseconds (0 when absent: detectors treat 0 as unknown).
+    pub fn duration_ms(&self, name: &str) -> i64 {
+        match self.parameters.get(name).map(|p| &p.value) {
+            Some(ParamValue::Duration(ms)) => *ms,
+            Some(ParamValue::Number(n)) => (*n * 1000.0) as i64,
+            _ => 0,
+        }
+    }
+}
+
+/// Parses `600s`, `10m`, `1h`, `1d`, `250ms`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Option<i64> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: f64 = num.parse().ok()?;
+    let mult = match unit.trim() {
+        "" | "s" | "sec" | "secs" => 1000.0,
+        "ms" => 1.0,
+        "m" | "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
+        _ => return None,
+    };
+    Some((n * mult) as i64)
+}
+
+fn param_value(v: &toml::Value) -> Option<ParamValue> {
+    match v {
+        toml::Value::Integer(i) => Some(ParamValue::Number(*i as f64)),
+        toml::Value::Float(f) => Some(ParamValue::Number(*f)),
+        toml::Value::String(s) => Some(
+            parse_duration(s)
+                .map(ParamValue::Duration)
+                .unwrap_or(ParamValue::Text(s.clone())),
+        ),
+        _ => None,
+    }
+}
+
+pub fn parse_spec(text: &str, origin: &str) -> Result<Spec, SpecError> {
+    let invalid = |msg: String| SpecError::Invalid {
+        file: origin.to_string(),
+        msg,
+    };
+    let raw: RawSpec =
+        toml::from_str(text).map_err(|e| invalid(e.to_string().trim().to_string()))?;
+    if raw.id.is_empty()
+        || !raw
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(invalid(format!(
+            "key `id`: {:?} is not a rule id (lowercase letters, digits, _)",
+            raw.id
+        )));
+    }
+    let mut parameters = BTreeMap::new();
+    for (name, p) in raw.parameters {
+        let value = param_value(&p.default).ok_or_else(|| invalid(format!("key `parameters.{name}.default`: must be a number or a duration string like \"600s\"")))?;
+        parameters.insert(
+            name,
+            Param {
+                value,
+                default_text: p.default.to_string().trim_matches('"').to_string(),
+                description: p.description,
+            },
+        );
+    }
+    let mut signatures = Vec::new();
+    for (i, s) in raw.signatures.into_iter().enumerate() {
+        if !FIELDS.contains(&s.field.as_str()) {
+            return Err(invalid(format!(
+                "key `signatures[{i}].field`: {:?} is not one of {}",
+                s.field,
+                FIELDS.join(", ")
+            )));
+        }
+        let pattern = Regex::new(&s.pattern)
+            .map_err(|e| invalid(format!("key `signatures[{i}].pattern`: {e}")))?;
+        signatures.push(Signature {
+            vendor: s.vendor,
+            field: s.field,
+            pattern,
+            variant: s.variant,
+            note: s.note,
+            weight: s.weight,
+        });
+    }
+    Ok(Spec {
+        id: raw.id,
+        title: raw.title,
+        severity: raw.severity,
+        description: raw.description.trim().to_string(),
+        advice: raw.advice.trim().to_string(),
+        references: raw.references,
+        parameters,
+        signatures,
+        origin: origin.to_string(),
+    })
+}
+
+macro_rules! builtin {
+    ($($id:literal),* $(,)?) => {
+        &[$(($id, include_str!(concat!("../../rules/", $id, ".toml")))),*]
+    };
+}
+
+/// The specs compiled into the binary, one per public rule id.
+pub const BUILTIN: &[(&str, &str)] = builtin!(
+    "code_reuse",
+    "code_expired",
+    "redirect_mismatch",
+    "pkce_mismatch",
+    "refresh_reuse",
+    "refresh_expired",
+    "refresh_revoked",
+    "invalid_client",
+    "state_mismatch",
+    "access_denied",
+    "token_confusion",
+    "access_token_expired",
+    "login_timeout",
+    "missing_parameter",
+    "unauthorized_client",
+    "invalid_scope",
+    "malformed_token_response",
+    "clock_skew",
+    "server_error",
+);
+
+/// All specs by id.
+#[derive(Debug, Clone)]
+pub struct SpecSet {
+    pub specs: BTreeMap<String, Spec>,
+}
+
+impl SpecSet {
+    pub fn builtin() -> Result<SpecSet, SpecError> {
+        let mut specs = BTreeMap::new();
+        for (id, text) in BUILTIN {
+            let s = parse_spec(text, &format!("rules/{id}.toml"))?;
+            specs.insert(s.id.clone(), s);
+        }
+        Ok(SpecSet { specs })
+    }
+
+    /// Adds or overrides specs from every `*.toml` in `dir`.
+    pub fn load_dir(&mut self, dir: &Path) -> Result<(), SpecError> {
+        let io = |e| SpecError::Io {
+            dir: dir.display().to_string(),
+            source: e,
+        };
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .map_err(io)?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            let origin = p.display().to_string();
+            let text = std::fs::read_to_string(&p).map_err(|e| SpecError::Invalid {
+                file: origin.clone(),
+                msg: e.to_string(),
+            })?;
+            let s = parse_spec(&text, &origin)?;
+            self.specs.insert(s.id.clone(), s);
+        }
+        Ok(())
+    }
+
+    /// Applies `ID.PARAM=VALUE`.
+    pub fn set(&mut self, arg: &str) -> Result<(), SpecError> {
+        let bad = |msg: String| SpecError::BadSetting {
+            arg: arg.to_string(),
+            msg,
+        };
+        let (key, value) = arg
+            .split_once('=')
+            .ok_or_else(|| bad("expected ID.PARAM=VALUE, e.g. code_expired.ttl=60s".into()))?;
+        let (id, param) = key
+            .split_once('.')
+            .ok_or_else(|| bad("expected ID.PARAM=VALUE, e.g. code_expired.ttl=60s".into()))?;
+        let spec = self
+            .specs
+            .get_mut(id.trim())
+            .ok_or_else(|| bad(format!("no rule `{id}` (see `grantscope rules`)")))?;
+        let known: Vec<String> = spec.parameters.keys().cloned().collect();
+        let p = spec.parameters.get_mut(param.trim()).ok_or_else(|| {
+            bad(format!(
+                "rule `{id}` has no parameter `{param}`; it has: {}",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?;
+        p.value = match &p.value {
+            ParamValue::Duration(_) => {
+                ParamValue::Duration(parse_duration(value).ok_or_else(|| {
+                    bad(format!("{value:?} is not a duration (e.g. 60s, 10m, 1h)"))
+                })?)
+            }
+            ParamValue::Number(_) => ParamValue::Number(
+                value
+                    .trim()
+                    .parse()
+                    .map_err(|_| bad(format!("{value:?} is not a number")))?,
+            ),
+            ParamValue::Text(_) => ParamValue::Text(value.to_string()),
+        };
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Spec> {
+        self.specs.get(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_specs_parse_and_cover_every_rule() {
+        let set = SpecSet::builtin().unwrap();
+        assert_eq!(set.specs.len(), BUILTIN.len());
+        for s in set.specs.values() {
+            assert!(
+                !s.title.is_empty() && !s.advice.is_empty(),
+                "{} lacks title or advice",
+                s.id
+            );
+        }
+    }
+
+    #[test]
+    fn set_and_errors() {
+        let mut set = SpecSet::builtin().unwrap();
+        set.set("code_expired.ttl=60s").unwrap();
+        assert_eq!(set.get("code_expired").unwrap().duration_ms("ttl"), 60_000);
+        assert!(set
+            .set("code_expired.nope=1")
+            .unwrap_err()
+            .to_string()
+            .contains("no parameter"));
+        assert!(set.set("nope.ttl=1").is_err());
+        assert!(set.set("code_expired.ttl=soon").is_err());
+        let e = parse_spec(
+            "id = \"x\"\ntitle = \"t\"\nseverity = \"high\"\n[[signatures]]\npattern = \"(\"\n",
+            "my.toml",
+        )
+        .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("my.toml: key `signatures[0].pattern`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("600s"), Some(600_000));
+        assert_eq!(parse_duration("10m"), Some(600_000));
+        assert_eq!(parse_duration("250ms"), Some(250));
+        assert_eq!(parse_duration("5"), Some(5000));
+        assert_eq!(parse_duration("x"), None);
+    }
+}

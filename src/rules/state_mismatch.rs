@@ -1,0 +1,110 @@
+//! `state_mismatch`: the callback's state does not match the login the client expects.
+//!
+//! Only the client checks state, so its log is usually the only witness. Structure tells
+//! the story: a newer authorize in the same browser session overwrote the stored state (two
+//! tabs), the callback has no state at all, or one state was used by two logins.
+
+use super::*;
+
+pub struct StateMismatch;
+
+impl Rule for StateMismatch {
+    fn id(&self) -> &'static str {
+        "state_mismatch"
+    }
+
+    fn check(&self, cx: &Context, fi: usize, out: &mut Vec<Finding>) {
+        let flow = &cx.flows[fi];
+        for &i in &flow.events {
+            let e = cx.ev(i);
+            if !e.is_failure() || !matches!(e.kind(), EventKind::Callback | EventKind::LogError) {
+                continue;
+            }
+            let sig = cx.signature(self.id(), i);
+            let named = sig.as_ref().is_some_and(|s| s.0 == Weight::Strong)
+                || e.error.as_deref().is_some_and(|x| x.contains("state"));
+            if !named {
+                continue;
+            }
+            let authorizes: Vec<usize> = flow
+                .events
+                .iter()
+                .copied()
+                .filter(|&a| cx.ev(a).kind() == EventKind::Authorize && cx.ev(a).ts <= e.ts)
+                .collect();
+            let received = e.other_states.first().or(e.state.as_ref());
+            let (variant, conf, summary) = if e.other_states.is_empty() && e.state.is_none() {
+                (
+                    "missing_state",
+                    0.85,
+                    "the callback carried no state (or the stored state was lost)".to_string(),
+                )
+            } else {
+                let distinct: std::collections::BTreeSet<&str> = authorizes
+                    .iter()
+                    .filter_map(|&a| cx.ev(a).state.as_deref())
+                    .collect();
+                if distinct.len() >= 2 {
+                    ("overwritten", 0.93, format!("{} logins were started in one session; the newer one overwrote the stored state, so the older tab's callback was rejected", distinct.len()))
+                } else if received.is_some_and(|r| !distinct.contains(r.as_str())) {
+                    ("unknown_state", 0.88, "the callback's state matches no login this client started (session lost, or a forged/replayed callback)".to_string())
+                } else {
+                    (
+                        "rejected",
+                        0.85,
+                        format!(
+                            "the client rejected the callback's state: {}",
+                            e.error_description
+                                .as_deref()
+                                .or(e.message.as_deref())
+                                .unwrap_or("state mismatch")
+                        ),
+                    )
+                }
+            };
+            let mut f =
+                Finding::new(self.id(), variant, conf, fi, summary).explains(i, e.describe());
+            for a in authorizes {
+                f = f.evidence(
+                    a,
+                    format!(
+                        "login started with state {}",
+                        cx.ev(a).state.as_deref().unwrap_or("(none)")
+                    ),
+                );
+            }
+            out.push(f);
+        }
+        // One state value used by two distinct authorize requests seen in the same source.
+        let mut seen: Vec<(&str, usize)> = Vec::new();
+        for &a in &flow.events {
+            let e = cx.ev(a);
+            if e.kind() != EventKind::Authorize {
+                continue;
+            }
+            let Some(s) = e.state.as_deref() else {
+                continue;
+            };
+            if let Some(&(_, prev)) = seen.iter().find(|(x, p)| {
+                *x == s
+                    && cx
+                        .ev(*p)
+                        .sources
+                        .iter()
+                        .any(|ps| e.sources.iter().any(|es| es.file == ps.file))
+                    && cx.ev(*p).code_challenge != e.code_challenge
+            }) {
+                // Only a problem when something failed afterwards in this flow.
+                if let Some(fail) = cx.later(flow, a, |x| x.is_failure()).next() {
+                    out.push(
+                        Finding::new(self.id(), "reused_state", 0.6, fi, "one state value was used for two logins: state must be fresh per authorization request".to_string())
+                            .evidence(prev, "first login with this state")
+                            .evidence(a, "second login with the same state")
+                            .explains(fail, cx.ev(fail).describe()),
+                    );
+                }
+            }
+            seen.push((s, a));
+        }
+    }
+}

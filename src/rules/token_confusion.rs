@@ -1,0 +1,39 @@
+//! `token_confusion`: the Bearer credential is not an access token (an id_token or a
+//! refresh token handed out earlier), or the Authorization header is malformed.
+
+use super::*;
+
+pub struct TokenConfusion;
+
+impl Rule for TokenConfusion {
+    fn id(&self) -> &'static str {
+        "token_confusion"
+    }
+
+    fn check(&self, cx: &Context, fi: usize, out: &mut Vec<Finding>) {
+        let flow = &cx.flows[fi];
+        for &i in &flow.events {
+            let e = cx.ev(i);
+            if e.kind() != EventKind::ApiCall || !e.is_failure() {
+                continue;
+            }
+            let Some(b) = &e.bearer else { continue };
+            let issued = cx.issued_by.get(&b.fp).copied();
+            let (variant, conf, summary) = match issued {
+                Some((_, TokenRole::Id)) => ("id_token", 0.94, format!("the API was called with the id_token ({}) as Bearer; use the access_token", b.fp.with_kind(crate::fingerprint::SecretKind::IdToken))),
+                Some((_, TokenRole::Refresh)) => ("refresh_token", 0.94, format!("the API was called with the refresh token ({}) as Bearer; use the access_token", b.fp.with_kind(crate::fingerprint::SecretKind::RefreshToken))),
+                _ if b.malformed.is_some() => ("malformed_header", 0.88, format!("malformed Authorization header: {}", b.malformed.unwrap_or(""))),
+                None if b.jwt.as_ref().is_some_and(|c| c.has_nonce || c.typ.as_deref().is_some_and(|t| t.to_ascii_lowercase().contains("id"))) => {
+                    ("id_token", 0.8, "the Bearer credential is a JWT with id_token claims (nonce): an id_token used as access token".to_string())
+                }
+                _ => continue,
+            };
+            let mut f =
+                Finding::new(self.id(), variant, conf, fi, summary).explains(i, e.describe());
+            if let Some((src, _)) = issued {
+                f = f.evidence(src, format!("{} issued here", b.fp));
+            }
+            out.push(f);
+        }
+    }
+}
