@@ -149,6 +149,10 @@ pub struct Event {
     pub ts: Option<Millis>,
     /// The source only has whole seconds (access logs): other sources' times are better.
     pub ts_coarse: bool,
+    /// A transient failure (5xx, no answer) whose retry succeeded: not a failure of the flow.
+    pub recovered: bool,
+    /// When the response completed, where the source says (HAR `time`).
+    pub end_ts: Option<Millis>,
     /// Every record this event was assembled from.
     pub sources: Vec<Source>,
 
@@ -232,6 +236,9 @@ impl Event {
 
     /// Did this exchange fail, as far as any source saw?
     pub fn is_failure(&self) -> bool {
+        if self.recovered {
+            return false;
+        }
         if self.no_response {
             return true;
         }
@@ -249,6 +256,11 @@ impl Event {
             }
         }
         false
+    }
+
+    /// A failure the same request could succeed on when retried: 5xx, 429, no answer.
+    pub fn is_transient_failure(&self) -> bool {
+        self.no_response || self.status.is_some_and(|s| s >= 500 || s == 429)
     }
 
     pub fn is_success(&self) -> bool {

@@ -103,6 +103,34 @@ fn keys(e: &Event) -> Vec<Key<'_>> {
     k
 }
 
+/// Marks transient failures that a later retry of the same request in the same flow
+/// turned into a success: the user got through, so they are not failures to explain.
+pub fn mark_recovered(events: &mut [Event], flows: &[Flow]) {
+    const RETRY_WINDOW_MS: i64 = 300_000;
+    for f in flows {
+        for (pos, &i) in f.events.iter().enumerate() {
+            let e = &events[i];
+            if !e.is_transient_failure() {
+                continue;
+            }
+            let recovered = f.events[pos + 1..].iter().any(|&j| {
+                let r = &events[j];
+                r.kind == e.kind
+                    && r.grant_type == e.grant_type
+                    && r.code == e.code
+                    && r.refresh_token == e.refresh_token
+                    && r.is_success()
+                    && r.ts
+                        .zip(e.ts)
+                        .is_some_and(|(a, b)| a - b <= RETRY_WINDOW_MS)
+            });
+            if recovered {
+                events[i].recovered = true;
+            }
+        }
+    }
+}
+
 /// Groups events into flows. `events` must be in time order (as `merge` leaves them).
 pub fn build(events: &[Event]) -> Vec<Flow> {
     let mut uf = UnionFind((0..events.len()).collect());

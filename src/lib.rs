@@ -39,8 +39,9 @@ impl Analysis {
 
 /// Runs the whole pipeline on already-ingested events.
 pub fn analyze_events(inputs: Vec<InputReport>, events: Vec<Event>, specs: &SpecSet) -> Analysis {
-    let events = merge::merge(events);
+    let mut events = merge::merge(events);
     let flows = flow::build(&events);
+    flow::mark_recovered(&mut events, &flows);
     let cx = rules::Context::new(&events, &flows, specs);
     let registry = rules::registry();
     let findings = rules::run(&cx, &registry);

@@ -25,7 +25,15 @@ pub fn merge(mut events: Vec<Event>) -> Vec<Event> {
         let mut best: Option<(usize, i64)> = None;
         for (i, c) in out.iter().enumerate().rev() {
             let Some(ct) = c.ts else { continue };
-            let dt = (t - ct).abs();
+            // Proxies log when the response ended; HARs when the request started.
+            let mut dt = (t - ct).abs();
+            if e.ts_coarse || c.ts_coarse {
+                for (a, b) in [(Some(t), c.end_ts), (e.end_ts, Some(ct))] {
+                    if let (Some(a), Some(b)) = (a, b) {
+                        dt = dt.min((a - b).abs());
+                    }
+                }
+            }
             if t - ct > STATE_MS {
                 break;
             }
@@ -145,6 +153,7 @@ fn fold(c: &mut Event, e: Event) {
     c.no_response |= e.no_response;
     c.verifier_sent |= e.verifier_sent;
     c.body_json |= e.body_json;
+    fill(&mut c.end_ts, e.end_ts);
     fill(&mut c.method, e.method);
     fill(&mut c.host, e.host);
     fill(&mut c.path, e.path);

@@ -177,7 +177,7 @@ pub fn apply_token_response(ev: &mut Event, body: &str) {
     };
     let s = |k: &str| map.get(k).and_then(|v| v.as_str());
     if let Some(e) = s("error") {
-        ev.error = Some(e.to_string());
+        ev.error = Some(scrub(e).into_owned());
     }
     if let Some(d) = s("error_description") {
         ev.error_description = Some(scrub(d).into_owned());
@@ -256,6 +256,7 @@ fn callback_from(
 fn base_event(kind: EventKind, src: &Source, ex: &HttpExchange, u: &SplitUrl) -> Event {
     let mut ev = Event::new(kind, src.clone());
     ev.ts = ex.ts;
+    ev.end_ts = ex.end_ts.filter(|e| Some(*e) != ex.ts);
     ev.method = ex.method.clone();
     ev.host = ex.host.clone().or_else(|| u.host.clone());
     ev.path = Some(u.path.clone());
@@ -372,7 +373,7 @@ pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
         ev.callback_side = Some(CallbackSide::Received);
         ev.code = code;
         ev.state = state;
-        ev.error = error;
+        ev.error = error.map(|e| scrub(&e).into_owned());
         ev.error_description = desc;
         // The callback's own HTTP status is the app's, not an OAuth outcome.
         ev.status = None;
@@ -412,7 +413,7 @@ pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
             ev.path = Some(lu.path.clone());
             ev.code = code;
             ev.state = state;
-            ev.error = error;
+            ev.error = error.map(|e| scrub(&e).into_owned());
             ev.error_description = desc;
             ev.request_ids = ex.request_id.iter().cloned().collect();
             ev.redirect_uri = lu.host.as_ref().map(|h| format!("https://{h}{}", lu.path));

@@ -318,12 +318,13 @@ fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
         Value::Number(n) => n.as_f64().and_then(epoch),
         _ => None,
     });
-    let event_type = f.str(EVENT);
+    let event_type = f.str(EVENT).map(|t| scrub(&t).into_owned());
     let message = f.str(MESSAGE).map(|m| scrub(&m).into_owned());
     let level = f.str(LEVEL);
     let mut error = f
         .str(ERROR)
-        .filter(|e| !e.eq_ignore_ascii_case("null") && e != "0");
+        .filter(|e| !e.eq_ignore_ascii_case("null") && e != "0")
+        .map(|e| scrub(&e).into_owned());
     let mut error_description = f.str(ERROR_DESC).map(|d| scrub(&d).into_owned());
     let mut detail = f.str(DETAIL).map(|d| scrub(&d).into_owned());
     let status = f
@@ -342,10 +343,11 @@ fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
     if et.ends_with("_ERROR") && et.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
         failed_by_vendor = true;
         if let Some(e) = error.take() {
-            detail = Some(match detail {
-                Some(r) => format!("{e}: {r}"),
-                None => e,
-            });
+            // The Keycloak error code is the server-side cause; its reason is free text.
+            if let Some(r) = detail.take() {
+                error_description = error_description.or(Some(r));
+            }
+            detail = Some(e);
         }
         if grant_type.is_none() {
             if et.starts_with("CODE_TO_TOKEN") {

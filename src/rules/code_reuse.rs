@@ -23,6 +23,10 @@ impl Rule for CodeReuse {
         for t in failed_tokens(cx, flow, "authorization_code") {
             let ev = cx.ev(t);
             let Some(code) = ev.code else { continue };
+            // A repeat that also got no answer (server down) is not evidence of reuse.
+            if ev.no_response || ev.status.is_some_and(|s| s >= 500) {
+                continue;
+            }
             if done.contains(&code) {
                 continue;
             }

@@ -53,9 +53,16 @@ impl Rule for RefreshReuse {
                     if grace > 0 && dt <= grace {
                         continue;
                     }
+                    // A race when the two requests overlapped (the failing one started before
+                    // the rotating one had its answer); without response times, by window.
+                    let re = cx.ev(r);
+                    let overlapped = match (re.ts, re.end_ts) {
+                        (Some(start), Some(end)) => ts < end || ts < start,
+                        _ => dt <= window,
+                    };
                     (
                         r,
-                        if dt <= window {
+                        if overlapped {
                             "concurrent"
                         } else {
                             "stale_store"

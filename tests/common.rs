@@ -1,0 +1,128 @@
+//! Shared helpers for the integration tests: run the real binary, score its JSON output
+//! against a labels.json the way `shared/tools/score.py` does.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn fixture(p: &str) -> PathBuf {
+    root().join("fixtures").join(p)
+}
+
+/// Runs `grantscope analyze --format json ARGS...` and parses stdout.
+pub fn analyze_json(args: &[&str]) -> Value {
+    let out = Command::cargo_bin("grantscope")
+        .unwrap()
+        .arg("analyze")
+        .arg("--format")
+        .arg("json")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_some_and(|c| c == 0 || c == 1),
+        "exit {:?}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+pub fn paths(dir: &Path, names: &[&str]) -> Vec<String> {
+    names
+        .iter()
+        .map(|n| dir.join(n))
+        .filter(|p| p.exists())
+        .map(|p| p.display().to_string())
+        .collect()
+}
+
+/// Per labeled session: the rules whose findings touch it, best first (confidence, rank).
+pub fn touches(labels: &Value, out: &Value) -> HashMap<String, Vec<(f64, i64, String)>> {
+    let files = [
+        ("har_entries", "session.har"),
+        ("access_log_lines", "access.log"),
+        ("app_log_lines", "app.jsonl"),
+        ("idp_log_lines", "idp.jsonl"),
+    ];
+    let mut owner: HashMap<(String, i64), String> = HashMap::new();
+    for s in labels.as_array().unwrap() {
+        let id = s["id"].as_str().unwrap().to_string();
+        for (key, file) in files {
+            for loc in s["evidence"][key].as_array().into_iter().flatten() {
+                owner.insert((file.to_string(), loc.as_i64().unwrap()), id.clone());
+            }
+        }
+    }
+    let mut touch: HashMap<String, Vec<(f64, i64, String)>> = HashMap::new();
+    for d in out["diagnoses"].as_array().unwrap() {
+        let rank = d["rank"].as_i64().unwrap();
+        for f in d["findings"].as_array().unwrap() {
+            let conf = f["confidence"].as_f64().unwrap();
+            let mut seen = Vec::new();
+            for ev in f["evidence"].as_array().unwrap() {
+                let base = Path::new(ev["file"].as_str().unwrap())
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string();
+                let loc = ev
+                    .get("entry")
+                    .or_else(|| ev.get("line"))
+                    .and_then(|v| v.as_i64());
+                if let Some(sid) = loc.and_then(|l| owner.get(&(base, l))) {
+                    if !seen.contains(sid) {
+                        seen.push(sid.clone());
+                        touch.entry(sid.clone()).or_default().push((
+                            conf,
+                            -rank,
+                            d["rule"].as_str().unwrap().to_string(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for v in touch.values_mut() {
+        v.sort_by(|a, b| b.partial_cmp(a).unwrap());
+    }
+    touch
+}
+
+/// session id -> (label, top rule or None); and the clean sessions that got a diagnosis.
+pub fn score(
+    labels: &Value,
+    out: &Value,
+) -> (BTreeMap<String, (String, Option<String>)>, Vec<String>) {
+    let t = touches(labels, out);
+    let mut failing = BTreeMap::new();
+    let mut false_pos = Vec::new();
+    for s in labels.as_array().unwrap() {
+        let id = s["id"].as_str().unwrap().to_string();
+        let label = s["label"].as_str().unwrap().to_string();
+        let top = t.get(&id).and_then(|v| v.first()).map(|x| x.2.clone());
+        if label == "none" {
+            if top.is_some() {
+                false_pos.push(id);
+            }
+        } else {
+            failing.insert(id, (label, top));
+        }
+    }
+    (failing, false_pos)
+}
+
+pub fn read_json(p: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+}

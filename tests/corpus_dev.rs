@@ -1,0 +1,81 @@
+//! The real-server dev corpus (../shared/corpus-dev): every labeled failing session gets its
+//! labeled cause as top diagnosis, clean sessions get none. Skips (with the reason) where
+//! the corpus is not present, as in a user's clone.
+
+mod common;
+use common::*;
+
+#[test]
+fn every_labeled_session_is_diagnosed_and_clean_ones_are_not() {
+    let dir = root().join("../shared/corpus-dev");
+    if !dir.join("labels.json").exists() {
+        eprintln!(
+            "SKIP corpus_dev: {} not present (only in the development workspace)",
+            dir.display()
+        );
+        return;
+    }
+    let labels = read_json(&dir.join("labels.json"));
+    let out = analyze_json(
+        &paths(
+            &dir,
+            &["session.har", "access.log", "app.jsonl", "idp.jsonl"],
+        )
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    );
+    let (failing, false_pos) = score(&labels, &out);
+    let misses: Vec<String> = failing
+        .iter()
+        .filter(|(_, (l, top))| top.as_deref() != Some(l.as_str()))
+        .map(|(id, (l, top))| format!("{id}: labeled {l}, top {top:?}"))
+        .collect();
+    assert!(
+        misses.is_empty(),
+        "sessions not diagnosed as labeled:\n{}",
+        misses.join("\n")
+    );
+    assert!(
+        false_pos.is_empty(),
+        "clean sessions diagnosed: {false_pos:?}"
+    );
+    // Nothing left unexplained in a fully labeled corpus.
+    assert_eq!(
+        out["summary"]["failures"], out["summary"]["explained"],
+        "{}",
+        out["summary"]
+    );
+}
+
+#[test]
+fn core_causes_are_found_from_the_har_alone() {
+    let dir = root().join("../shared/corpus-dev");
+    if !dir.join("labels.json").exists() {
+        eprintln!("SKIP corpus_dev: {} not present", dir.display());
+        return;
+    }
+    let labels = read_json(&dir.join("labels.json"));
+    let out = analyze_json(&[dir.join("session.har").to_str().unwrap()]);
+    let (failing, false_pos) = score(&labels, &out);
+    for (id, (label, top)) in &failing {
+        if [
+            "code_reuse",
+            "redirect_mismatch",
+            "pkce_mismatch",
+            "refresh_reuse",
+        ]
+        .contains(&label.as_str())
+        {
+            assert_eq!(
+                top.as_deref(),
+                Some(label.as_str()),
+                "{id} from the HAR alone"
+            );
+        }
+    }
+    assert!(
+        false_pos.is_empty(),
+        "clean sessions diagnosed from HAR alone: {false_pos:?}"
+    );
+}
