@@ -115,6 +115,14 @@ impl fmt::Debug for Fingerprint {
 
 /// BASE64URL(SHA-256(verifier)) without padding: the S256 code_challenge the verifier
 /// answers. Public by design (the challenge travels in the clear at authorize time).
+///
+/// ```
+/// // RFC 7636, appendix B
+/// assert_eq!(
+///     grantscope::fingerprint::s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+///     "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+/// );
+/// ```
 pub fn s256(verifier: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))

@@ -222,14 +222,15 @@ pub fn apply_token_response(ev: &mut Event, body: &str) {
     }
 }
 
-fn callback_from(
-    params: &[(String, String)],
-) -> Option<(
+/// What a redirect back to the client carries: code, state, error, error_description.
+type CallbackParts = (
     Option<Fingerprint>,
     Option<String>,
     Option<String>,
     Option<String>,
-)> {
+);
+
+fn callback_from(params: &[(String, String)]) -> Option<CallbackParts> {
     let code = get(params, "code").filter(|c| !c.is_empty());
     let error = get(params, "error").filter(|c| !c.is_empty());
     if code.is_none() && error.is_none() {

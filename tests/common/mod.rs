@@ -101,10 +101,9 @@ pub fn touches(labels: &Value, out: &Value) -> HashMap<String, Vec<(f64, i64, St
 }
 
 /// session id -> (label, top rule or None); and the clean sessions that got a diagnosis.
-pub fn score(
-    labels: &Value,
-    out: &Value,
-) -> (BTreeMap<String, (String, Option<String>)>, Vec<String>) {
+pub type Scored = (BTreeMap<String, (String, Option<String>)>, Vec<String>);
+
+pub fn score(labels: &Value, out: &Value) -> Scored {
     let t = touches(labels, out);
     let mut failing = BTreeMap::new();
     let mut false_pos = Vec::new();

@@ -1,0 +1,391 @@
+//! End-to-end CLI behaviour as a user meets it: the README's demo, the JSON contract,
+//! stdin, exit codes, the rules catalogue, bad input, and secrets never reaching output.
+
+mod common;
+use assert_cmd::Command;
+use common::*;
+use serde_json::Value;
+use std::io::Write;
+
+fn bin() -> Command {
+    Command::cargo_bin("grantscope").unwrap()
+}
+
+#[test]
+fn demo_table_names_the_causes() {
+    let out = bin()
+        .args(["analyze", fixture("demo").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for rule in [
+        "code_reuse",
+        "refresh_reuse",
+        "redirect_mismatch",
+        "pkce_mismatch",
+        "access_token_expired",
+    ] {
+        assert!(text.contains(rule), "demo table lacks {rule}:\n{text}");
+    }
+    assert!(text.contains("fix:"), "no advice in table");
+    assert!(
+        text.contains("session.har entry") && text.contains("access.log:"),
+        "no file:line evidence in table"
+    );
+}
+
+#[test]
+fn json_contract_version_1() {
+    let out = analyze_json(&[fixture("demo").to_str().unwrap()]);
+    assert_eq!(out["version"], 1);
+    let inputs = out["inputs"].as_array().unwrap();
+    let formats: Vec<&str> = inputs
+        .iter()
+        .map(|i| i["format"].as_str().unwrap())
+        .collect();
+    for f in ["har", "access_log", "json_log"] {
+        assert!(formats.contains(&f), "inputs lack {f}: {formats:?}");
+    }
+    for i in inputs {
+        for k in ["file", "format", "records", "skipped"] {
+            assert!(i.get(k).is_some(), "input lacks {k}: {i}");
+        }
+    }
+    for k in ["flows", "failed_flows", "failures", "explained"] {
+        assert!(out["summary"][k].is_u64(), "summary.{k}");
+    }
+    let diags = out["diagnoses"].as_array().unwrap();
+    assert!(!diags.is_empty());
+    for (n, d) in diags.iter().enumerate() {
+        assert_eq!(d["rank"], n as u64 + 1);
+        for k in ["rule", "title", "severity", "advice"] {
+            assert!(d[k].is_string(), "diagnosis.{k}: {d}");
+        }
+        for k in ["score", "count"] {
+            assert!(d[k].is_number(), "diagnosis.{k}");
+        }
+        assert!(d["first_seen"].as_str().unwrap().ends_with('Z'));
+        assert!(d["clients"].is_array());
+        for f in d["findings"].as_array().unwrap() {
+            assert!(f["flow"].as_str().unwrap().starts_with('f'));
+            assert!(
+                f["confidence"].as_f64().unwrap() > 0.0 && f["confidence"].as_f64().unwrap() <= 1.0
+            );
+            let ev = f["evidence"].as_array().unwrap();
+            assert!(!ev.is_empty());
+            for e in ev {
+                assert!(e["file"].is_string());
+                let har = e["file"].as_str().unwrap().ends_with(".har");
+                assert!(
+                    if har {
+                        e["entry"].is_u64() && e.get("line").is_none()
+                    } else {
+                        e["line"].as_u64().unwrap() >= 1
+                    },
+                    "locator: {e}"
+                );
+            }
+        }
+    }
+    // Scores are ordered.
+    let scores: Vec<f64> = diags.iter().map(|d| d["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "{scores:?}");
+    assert!(out["unexplained"].is_array());
+}
+
+#[test]
+fn stdin_gives_the_same_diagnoses_as_the_file() {
+    let har = fixture("rules/code_reuse/positive/session.har");
+    let from_file = analyze_json(&[har.to_str().unwrap()]);
+    let data = std::fs::read(&har).unwrap();
+    let out = bin()
+        .args(["analyze", "--format", "json", "-"])
+        .write_stdin(data)
+        .output()
+        .unwrap();
+    let from_stdin: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(from_stdin["inputs"][0]["file"], "-");
+    let rules = |v: &Value| {
+        v["diagnoses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| (d["rule"].clone(), d["count"].clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rules(&from_file), rules(&from_stdin));
+}
+
+#[test]
+fn fail_on_severity_sets_exit_status() {
+    let demo = fixture("demo");
+    bin()
+        .args(["analyze", "--fail-on", "high", demo.to_str().unwrap()])
+        .assert()
+        .code(1);
+    let clean = fixture("rules/code_reuse/negative");
+    bin()
+        .args(["analyze", "--fail-on", "low", clean.to_str().unwrap()])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn rules_catalogue_and_tuning_errors() {
+    let out = bin().arg("rules").output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.lines().count(), 19, "{text}");
+    let show = bin()
+        .args(["rules", "show", "code_expired"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(show.stdout).unwrap();
+    assert!(
+        text.contains("ttl") && text.contains("600s") && text.contains("advice"),
+        "{text}"
+    );
+    let bad = bin()
+        .args([
+            "analyze",
+            "--set",
+            "code_expired.nope=1",
+            fixture("demo").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("no parameter `nope`"));
+}
+
+#[test]
+fn rules_dir_overrides_a_spec_and_bad_spec_names_file_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = std::fs::read_to_string(common::root().join("rules/code_reuse.toml"))
+        .unwrap()
+        .replace("severity = \"high\"", "severity = \"critical\"");
+    std::fs::write(dir.path().join("code_reuse.toml"), spec).unwrap();
+    let out = analyze_json(&[
+        "--rules",
+        dir.path().to_str().unwrap(),
+        fixture("rules/code_reuse/positive").to_str().unwrap(),
+    ]);
+    assert_eq!(out["diagnoses"][0]["severity"], "critical");
+    std::fs::write(
+        dir.path().join("broken.toml"),
+        "id = \"x\"\ntitle = \"t\"\nseverity = \"loud\"\n",
+    )
+    .unwrap();
+    let bad = bin()
+        .args([
+            "analyze",
+            "--rules",
+            dir.path().to_str().unwrap(),
+            fixture("demo").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("broken.toml") && err.contains("severity"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_input_is_reported_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n);
+    std::fs::write(p("notes.txt"), "meeting notes\nnothing to see here\n").unwrap();
+    std::fs::write(p("empty.log"), "").unwrap();
+    let har = std::fs::read(fixture("rules/code_reuse/positive/session.har")).unwrap();
+    // Cut inside the last entry, as an interrupted export would.
+    std::fs::write(p("cut.har"), &har[..har.len() - 300]).unwrap();
+    let mut bad_utf8 = std::fs::read(fixture("rules/invalid_client/positive/app.jsonl")).unwrap();
+    bad_utf8.extend_from_slice(
+        b"{\"error\":\"invalid_grant\",\"msg\":\"\xff\xfe\"}\nnot json at all but mentions token\n",
+    );
+    std::fs::write(p("app.jsonl"), bad_utf8).unwrap();
+    let out = bin()
+        .args([
+            "analyze",
+            "--format",
+            "json",
+            dir.path().to_str().unwrap(),
+            p("missing.log").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    // An input that could not be read at all makes the exit status 2; the rest is analyzed.
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    for needle in [
+        "notes.txt",
+        "empty.log",
+        "cut.har",
+        "entries recovered",
+        "app.jsonl:",
+        "invalid UTF-8",
+        "missing.log",
+    ] {
+        assert!(err.contains(needle), "stderr lacks {needle}:\n{err}");
+    }
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rules: Vec<&str> = v["diagnoses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["rule"].as_str().unwrap())
+        .collect();
+    assert!(rules.contains(&"invalid_client"), "{rules:?}");
+    assert!(
+        rules.contains(&"code_reuse"),
+        "entries before the cut of the truncated HAR were lost: {rules:?}"
+    );
+    let app = v["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["file"].as_str().unwrap().ends_with("app.jsonl"))
+        .unwrap();
+    assert_eq!(app["skipped"], 2, "{app}");
+}
+
+/// Every secret value in a HAR: body parameters, token response fields, Authorization and
+/// Cookie headers, codes in redirect URLs.
+fn har_secrets(path: &std::path::Path) -> Vec<String> {
+    let har: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let mut out = Vec::new();
+    let keys = [
+        "code",
+        "code_verifier",
+        "refresh_token",
+        "access_token",
+        "id_token",
+        "client_secret",
+        "password",
+        "token",
+    ];
+    for e in har["log"]["entries"].as_array().unwrap() {
+        let req = &e["request"];
+        if let Some(t) = req["postData"]["text"].as_str() {
+            for (k, v) in form_pairs(t) {
+                if keys.contains(&k.as_str()) {
+                    out.push(v);
+                }
+            }
+        }
+        for h in req["headers"].as_array().into_iter().flatten() {
+            let name = h["name"].as_str().unwrap().to_ascii_lowercase();
+            let value = h["value"].as_str().unwrap();
+            if name == "authorization" {
+                out.push(value.split_whitespace().last().unwrap().to_string());
+            }
+            if name == "cookie" {
+                out.extend(
+                    value
+                        .split(';')
+                        .filter_map(|c| c.split_once('='))
+                        .map(|(_, v)| v.trim().to_string()),
+                );
+            }
+        }
+        if let Ok(Value::Object(m)) =
+            serde_json::from_str::<Value>(e["response"]["content"]["text"].as_str().unwrap_or(""))
+        {
+            for k in ["access_token", "refresh_token", "id_token"] {
+                if let Some(v) = m.get(k).and_then(|v| v.as_str()) {
+                    out.push(v.to_string());
+                }
+            }
+        }
+        if let Some(loc) = e["response"]["redirectURL"].as_str() {
+            if let Some((_, q)) = loc.split_once('?') {
+                out.extend(
+                    form_pairs(q)
+                        .into_iter()
+                        .filter(|(k, _)| k == "code")
+                        .map(|(_, v)| v),
+                );
+            }
+        }
+    }
+    out.retain(|s| s.len() >= 8);
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn form_pairs(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                v.replace('+', " ")
+                    .replace("%40", "@")
+                    .replace("%3D", "=")
+                    .replace("%2F", "/")
+                    .replace("%2B", "+"),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn no_secret_reaches_any_output_format() {
+    let demo = fixture("demo");
+    let mut secrets = har_secrets(&demo.join("session.har"));
+    // The recorded fixture adds retries, authorize-time errors and error pages.
+    secrets.extend(har_secrets(&fixture("recorded/session.har")));
+    assert!(
+        secrets.len() > 50,
+        "too few secrets collected: {}",
+        secrets.len()
+    );
+    // A log line that quotes secrets in free text and in URL / JSON fields.
+    let dir = tempfile::tempdir().unwrap();
+    let planted = [
+        "SplxlOBeZQQYbYS6WxSbIAplanted",
+        "tGzv3JOkF0XG5Qx2TlKWIAplanted",
+        "dBjftJeZ4CVPmB92K27uhbUJU1p1rwW1gFWFOEjXkplanted",
+    ];
+    let mut f = std::fs::File::create(dir.path().join("leaky.jsonl")).unwrap();
+    writeln!(
+        f,
+        r#"{{"ts":"2026-11-24T06:27:00Z","level":"error","message":"token exchange failed for code={} with Bearer {}","error":"invalid_grant","error_description":"refresh_token={} rejected","callback_url":"https://app.example.test/cb?code={}&state=zz"}}"#,
+        planted[0], planted[1], planted[2], planted[0]
+    )
+    .unwrap();
+    secrets.extend(planted.iter().map(|s| s.to_string()));
+    for format in ["table", "json", "markdown"] {
+        let out = bin()
+            .args([
+                "analyze",
+                "--verbose",
+                "--format",
+                format,
+                demo.to_str().unwrap(),
+                fixture("recorded").to_str().unwrap(),
+                dir.path().to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        assert!(text.len() > 1000, "{format}: suspiciously short output");
+        for s in &secrets {
+            assert!(
+                !text.contains(s.as_str()),
+                "{format} output leaks a secret ({}...)",
+                &s[..6]
+            );
+        }
+    }
+}
