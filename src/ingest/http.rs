@@ -494,7 +494,8 @@ pub fn bearer_info(auth: &str) -> Bearer {
     }
 }
 
-fn www_auth_error(w: &str) -> Option<String> {
+/// The `error=` of a WWW-Authenticate header value.
+pub fn www_auth_error(w: &str) -> Option<String> {
     let i = w.find("error=")?;
     let rest = w[i + 6..].trim_start_matches('"');
     let end = rest.find(['"', ',']).unwrap_or(rest.len());

@@ -591,11 +591,7 @@ fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
         ev.session_id = f.str(SESSION_ID);
         ev.grant_id = f.str(GRANT_ID);
         if let Some(w) = f.str(WWW_AUTH) {
-            if let Some(i) = w.find("error=") {
-                let rest = w[i + 6..].trim_start_matches('"');
-                let end = rest.find(['"', ',']).unwrap_or(rest.len());
-                ev.www_authenticate_error = Some(rest[..end].to_string());
-            }
+            ev.www_authenticate_error = http::www_auth_error(&w);
         }
         for k in [
             "received_state",
