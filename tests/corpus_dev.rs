@@ -15,31 +15,7 @@ fn every_labeled_session_is_diagnosed_and_clean_ones_are_not() {
         );
         return;
     }
-    let labels = read_json(&dir.join("labels.json"));
-    let out = analyze_json(
-        &paths(
-            &dir,
-            &["session.har", "access.log", "app.jsonl", "idp.jsonl"],
-        )
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>(),
-    );
-    let (failing, false_pos) = score(&labels, &out);
-    let misses: Vec<String> = failing
-        .iter()
-        .filter(|(_, (l, top))| top.as_deref() != Some(l.as_str()))
-        .map(|(id, (l, top))| format!("{id}: labeled {l}, top {top:?}"))
-        .collect();
-    assert!(
-        misses.is_empty(),
-        "sessions not diagnosed as labeled:\n{}",
-        misses.join("\n")
-    );
-    assert!(
-        false_pos.is_empty(),
-        "clean sessions diagnosed: {false_pos:?}"
-    );
+    let (out, _) = assert_labels_hold(&dir);
     // Nothing left unexplained in a fully labeled corpus.
     assert_eq!(
         out["summary"]["failures"], out["summary"]["explained"],

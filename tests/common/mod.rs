@@ -125,3 +125,31 @@ pub fn score(labels: &Value, out: &Value) -> Scored {
 pub fn read_json(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
+
+/// Analyzes a labeled recording folder (all four sources) and asserts every failing
+/// session's top diagnosis is its label and no clean session is diagnosed. Returns the
+/// JSON output and the number of failing sessions.
+pub fn assert_labels_hold(dir: &Path) -> (Value, usize) {
+    let labels = read_json(&dir.join("labels.json"));
+    let files = paths(
+        dir,
+        &["session.har", "access.log", "app.jsonl", "idp.jsonl"],
+    );
+    let out = analyze_json(&files.iter().map(String::as_str).collect::<Vec<_>>());
+    let (failing, false_pos) = score(&labels, &out);
+    let misses: Vec<String> = failing
+        .iter()
+        .filter(|(_, (l, top))| top.as_deref() != Some(l.as_str()))
+        .map(|(id, (l, top))| format!("{id}: labeled {l}, top {top:?}"))
+        .collect();
+    assert!(
+        misses.is_empty(),
+        "sessions not diagnosed as labeled:\n{}",
+        misses.join("\n")
+    );
+    assert!(
+        false_pos.is_empty(),
+        "clean sessions diagnosed: {false_pos:?}"
+    );
+    (out, failing.len())
+}
