@@ -122,6 +122,55 @@ fn stdin_gives_the_same_diagnoses_as_the_file() {
     assert_eq!(rules(&from_file), rules(&from_stdin));
 }
 
+/// `tail -f app.log | grantscope analyze -`: the pipe delivers the log in many small
+/// writes with pauses; the diagnoses at the end of input are the file's.
+#[test]
+fn stdin_in_many_small_writes_gives_the_same_diagnoses() {
+    let log = fixture("recorded/idp.jsonl");
+    let key = ["--fingerprint-key", "stable-for-comparison"];
+    let run_file = bin()
+        .args(["analyze", "--format", "json"])
+        .args(key)
+        .arg(&log)
+        .output()
+        .unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("grantscope"))
+        .args(["analyze", "--format", "json"])
+        .args(key)
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let data = std::fs::read(&log).unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        // Odd-sized pieces so that writes end mid-line and mid-UTF-8 sequence.
+        for (i, piece) in data.chunks(997).enumerate() {
+            stdin.write_all(piece).unwrap();
+            stdin.flush().unwrap();
+            if i % 50 == 0 {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+        }
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    // Evidence names the input: the path in one run, `-` in the other.
+    let file_out = String::from_utf8(run_file.stdout)
+        .unwrap()
+        .replace(&format!("\"{}\"", log.display()), "\"-\"");
+    let from_file: Value = serde_json::from_str(&file_out).unwrap();
+    let from_pipe: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(from_file["diagnoses"].as_array().unwrap().len() >= 3);
+    assert_eq!(from_file["diagnoses"], from_pipe["diagnoses"]);
+    assert_eq!(from_file["summary"], from_pipe["summary"]);
+    assert_eq!(
+        from_file["inputs"][0]["records"],
+        from_pipe["inputs"][0]["records"]
+    );
+}
+
 #[test]
 fn fail_on_severity_sets_exit_status() {
     let demo = fixture("demo");
@@ -202,7 +251,13 @@ fn rules_dir_overrides_a_spec_and_bad_spec_names_file_and_key() {
 fn bad_input_is_reported_and_the_run_goes_on() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n);
+    // Prose is read as plain text (and yields nothing); binary data is refused by name.
     std::fs::write(p("notes.txt"), "meeting notes\nnothing to see here\n").unwrap();
+    std::fs::write(
+        p("logo.png"),
+        b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00",
+    )
+    .unwrap();
     std::fs::write(p("empty.log"), "").unwrap();
     let har = std::fs::read(fixture("rules/code_reuse/positive/session.har")).unwrap();
     // Cut inside the last entry, as an interrupted export would.
@@ -226,7 +281,7 @@ fn bad_input_is_reported_and_the_run_goes_on() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     for needle in [
-        "notes.txt",
+        "logo.png",
         "empty.log",
         "cut.har",
         "entries recovered",

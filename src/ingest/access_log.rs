@@ -1,4 +1,5 @@
-//! nginx / Apache access logs in `combined` or `common` format.
+//! Access logs in the NCSA family: nginx and Apache `combined` / `common`, Traefik's CLF
+//! (combined plus router, backend and duration, which are ignored).
 //!
 //! The grammar (nom) is kept apart from what the fields mean: [`parse_line`] only splits a
 //! line into [`AccessLine`]; the OAuth meaning comes from [`super::http::classify`], the
@@ -76,15 +77,7 @@ pub fn parse_line(i: &str) -> IResult<&str, AccessLine<'_>> {
 }
 
 pub fn sniff(lines: &[&str]) -> bool {
-    let mut ok = 0;
-    let mut seen = 0;
-    for l in lines.iter().filter(|l| !l.trim().is_empty()).take(20) {
-        seen += 1;
-        if parse_line(l.trim_end_matches('\r')).is_ok() {
-            ok += 1;
-        }
-    }
-    seen > 0 && ok * 2 >= seen
+    sniff_with(lines, |l| parse_line(l).is_ok())
 }
 
 pub fn parse_record(
@@ -109,28 +102,68 @@ pub fn parse_record(
     let mut parts = rec.request.split(' ');
     let method = parts.next().unwrap_or("");
     let target = parts.next().unwrap_or("");
-    if target.is_empty() {
-        // `"-"` or a garbage request line (TLS handshake on a plain port): nothing OAuth.
-        return Vec::new();
-    }
     let ts = parse_time(rec.time);
     if ts.is_none() {
         report.problem(lineno, format!("unreadable time [{}]", rec.time));
     }
-    let extra_id = rec
+    let request_id = rec
         .extra
         .split_whitespace()
         .map(|t| t.trim_matches('"'))
         .find(|t| t.len() >= 16 && t.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'));
-    let ex = HttpExchange {
+    let proxy = ProxyRecord {
         ts,
-        end_ts: ts,
-        method: Some(method.to_string()),
-        url: target.to_string(),
-        status: Some(rec.status).filter(|s| *s != 0),
-        // 499: the client closed the connection before the answer; 504: the proxy gave up.
+        method,
+        target,
+        host: None,
+        status: rec.status,
+        // 499: the client closed the connection before the answer.
         no_response: rec.status == 499 || rec.status == 0,
-        request_id: extra_id.map(str::to_string),
+        request_id,
+        trace_id: None,
+    };
+    record_events(file, lineno, &proxy, report)
+}
+
+/// What one proxy access line says about a request, whatever the dialect: every access-log
+/// grammar (CLF, Envoy, HAProxy, ALB) fills this, and [`record_events`] gives it meaning.
+#[derive(Debug, Default)]
+pub struct ProxyRecord<'a> {
+    pub ts: Option<Millis>,
+    pub method: &'a str,
+    /// Origin-form (`/path?query`) or absolute URL.
+    pub target: &'a str,
+    pub host: Option<&'a str>,
+    /// 0 = no status (the proxy never answered).
+    pub status: u16,
+    /// The client never got an answer (client gave up, connection reset).
+    pub no_response: bool,
+    pub request_id: Option<&'a str>,
+    pub trace_id: Option<&'a str>,
+}
+
+/// Turns a proxy record into OAuth events. Access logs see neither bodies nor headers, so
+/// token requests appear by path and status only, and their times are coarse.
+pub fn record_events(
+    file: &Arc<str>,
+    lineno: u64,
+    rec: &ProxyRecord<'_>,
+    report: &mut InputReport,
+) -> Vec<Event> {
+    if rec.target.is_empty() || rec.method.is_empty() {
+        // `"-"` or a garbage request line (TLS handshake on a plain port): nothing OAuth.
+        return Vec::new();
+    }
+    let ex = HttpExchange {
+        ts: rec.ts,
+        end_ts: rec.ts,
+        method: Some(rec.method.to_string()),
+        url: rec.target.to_string(),
+        host: rec.host.map(str::to_string),
+        status: Some(rec.status).filter(|s| *s != 0),
+        no_response: rec.no_response || rec.status == 0,
+        request_id: rec.request_id.map(str::to_string),
+        trace_id: rec.trace_id.map(str::to_string),
         ..HttpExchange::default()
     };
     let src = Source {
@@ -143,6 +176,20 @@ pub fn parse_record(
     }
     report.events += evs.len() as u64;
     evs
+}
+
+/// Share of the first non-empty lines a grammar must accept for a file to be taken as its
+/// format: half, so that a few odd lines (TLS garbage, a truncated first line) don't matter.
+pub fn sniff_with(lines: &[&str], accepts: impl Fn(&str) -> bool) -> bool {
+    let mut ok = 0;
+    let mut seen = 0;
+    for l in lines.iter().filter(|l| !l.trim().is_empty()).take(20) {
+        seen += 1;
+        if accepts(l.trim_end_matches('\r')) {
+            ok += 1;
+        }
+    }
+    seen > 0 && ok * 2 >= seen
 }
 
 #[cfg(test)]

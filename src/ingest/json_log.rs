@@ -311,7 +311,7 @@ pub fn parse_record(
     evs
 }
 
-fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
+pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
     let f = Fields::new(v);
     let ts = f.value(TIME).and_then(|t| match t {
         Value::String(s) => parse_time(s),

@@ -1,21 +1,29 @@
 //! Ingest: inputs (files, folders, stdin, `.gz`) -> format detection -> parallel parsing
 //! into [`Event`]s, with a per-input report of what was read and what was skipped.
 //!
-//! One file per format (`har`, `access_log`, `json_log`); the shape of an OAuth exchange is
-//! recognised once, in `http`. Bad input never stops the run: each problem is recorded as
+//! One file per format (`har`; access logs `access_log` (NCSA/CLF), `envoy`, `haproxy`,
+//! `alb`; application logs `json_log`, `logfmt`, `text`), each a grammar plus a
+//! `parse_record`; the shape of an OAuth exchange is recognised once, in `http`. Bytes come
+//! from `source` in newline-aligned windows, so memory does not grow with file size. Bad input never stops the run: each problem is recorded as
 //! `file:line: why`, counted as skipped, and parsing goes on.
 
 pub mod access_log;
+pub mod alb;
+pub mod envoy;
+pub mod haproxy;
 pub mod har;
 pub mod http;
 pub mod json_log;
+pub mod logfmt;
+pub mod source;
+pub mod text;
 pub mod time;
 
 use crate::event::Event;
 use aho_corasick::AhoCorasick;
 use rayon::prelude::*;
 use serde::Serialize;
-use std::io::Read;
+use source::ByteSource;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -28,9 +36,22 @@ const KEEP_PROBLEMS: usize = 5;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
+    /// HTTP Archive (browser dev tools, mitmproxy, Charles, Fiddler).
     Har,
+    /// NCSA common / combined (nginx, Apache, Traefik CLF).
     AccessLog,
+    /// Envoy's default access-log format.
+    Envoy,
+    /// HAProxy `option httplog`.
+    Haproxy,
+    /// AWS Application Load Balancer access logs.
+    Alb,
+    /// JSON lines: application, identity-provider and JSON access logs.
     JsonLog,
+    /// `key=value` lines.
+    Logfmt,
+    /// Plain text lines; only those naming an OAuth error become events.
+    Text,
 }
 
 impl Format {
@@ -38,9 +59,75 @@ impl Format {
         match self {
             Format::Har => "har",
             Format::AccessLog => "access_log",
+            Format::Envoy => "envoy",
+            Format::Haproxy => "haproxy",
+            Format::Alb => "alb",
             Format::JsonLog => "json_log",
+            Format::Logfmt => "logfmt",
+            Format::Text => "text",
         }
     }
+
+    fn is_access_log(self) -> bool {
+        matches!(
+            self,
+            Format::AccessLog | Format::Envoy | Format::Haproxy | Format::Alb
+        )
+    }
+}
+
+/// A line-oriented format: how to recognise it and how to read one line.
+struct LineReader {
+    format: Format,
+    sniff: fn(&[&str]) -> bool,
+    parse: fn(&Arc<str>, u64, &str, &mut InputReport) -> Vec<Event>,
+}
+
+/// Line formats in detection order: the most specific grammars first, logfmt last (text
+/// is the fallback and needs no sniffing).
+const LINE_READERS: &[LineReader] = &[
+    LineReader {
+        format: Format::JsonLog,
+        sniff: json_log::sniff,
+        parse: json_log::parse_record,
+    },
+    LineReader {
+        format: Format::Envoy,
+        sniff: envoy::sniff,
+        parse: envoy::parse_record,
+    },
+    LineReader {
+        format: Format::Haproxy,
+        sniff: haproxy::sniff,
+        parse: haproxy::parse_record,
+    },
+    LineReader {
+        format: Format::Alb,
+        sniff: alb::sniff,
+        parse: alb::parse_record,
+    },
+    LineReader {
+        format: Format::AccessLog,
+        sniff: access_log::sniff,
+        parse: access_log::parse_record,
+    },
+    LineReader {
+        format: Format::Logfmt,
+        sniff: logfmt::sniff,
+        parse: logfmt::parse_record,
+    },
+    LineReader {
+        format: Format::Text,
+        sniff: |_| false,
+        parse: text::parse_record,
+    },
+];
+
+fn line_reader(format: Format) -> &'static LineReader {
+    LINE_READERS
+        .iter()
+        .find(|r| r.format == format)
+        .unwrap_or(&LINE_READERS[LINE_READERS.len() - 1])
 }
 
 /// What reading one input produced; serialized into the JSON `inputs` section.
@@ -213,10 +300,12 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
 pub fn ingest(inputs: &[Input], opts: &IngestOptions) -> Ingested {
     let mut reports = Vec::new();
     let files = expand(inputs, opts, &mut reports);
+    let progress = progress_bar(&files);
     let results: Vec<(Vec<Event>, InputReport)> = files
         .par_iter()
-        .map(|(name, input)| read_one(name, input, opts))
+        .map(|(name, input)| read_one(name, input, opts, &progress))
         .collect();
+    progress.finish_and_clear();
     let mut events = Vec::new();
     for (evs, rep) in results {
         events.extend(evs);
@@ -225,60 +314,132 @@ pub fn ingest(inputs: &[Input], opts: &IngestOptions) -> Ingested {
     Ingested { events, reports }
 }
 
-fn load(input: &Input) -> std::io::Result<Vec<u8>> {
+/// Bytes of input that make a progress bar worth drawing.
+const PROGRESS_MIN_BYTES: u64 = 256 * 1024 * 1024;
+
+/// A progress bar on stderr for large inputs, and only when a person is watching.
+fn progress_bar(files: &[(String, Input)]) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    let total: u64 = files
+        .iter()
+        .filter_map(|(_, i)| match i {
+            Input::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Input::Stdin => None,
+        })
+        .sum();
+    if total < PROGRESS_MIN_BYTES || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} reading {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left) {wide_bar}",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn open(input: &Input) -> std::io::Result<ByteSource> {
     match input {
-        Input::Stdin => {
-            let mut buf = Vec::new();
-            std::io::stdin().lock().read_to_end(&mut buf)?;
-            Ok(buf)
-        }
-        Input::Path(p) => std::fs::read(p),
+        Input::Stdin => Ok(ByteSource::stream(
+            Box::new(std::io::stdin()),
+            source::WINDOW,
+        )),
+        Input::Path(p) => ByteSource::open_path(p, source::WINDOW),
     }
 }
 
-fn read_one(name: &str, input: &Input, opts: &IngestOptions) -> (Vec<Event>, InputReport) {
+fn read_one(
+    name: &str,
+    input: &Input,
+    opts: &IngestOptions,
+    progress: &indicatif::ProgressBar,
+) -> (Vec<Event>, InputReport) {
     let file: Arc<str> = Arc::from(name);
     let mut report = InputReport::new(name, "unknown");
-    let mut bytes = match load(input) {
-        Ok(b) => b,
-        Err(e) => {
-            report.unreadable = true;
-            report.problem(0, format!("cannot read: {e}"));
-            return (Vec::new(), report);
-        }
+    let unreadable = |mut report: InputReport, e: std::io::Error| {
+        report.unreadable = true;
+        report.problem(0, format!("cannot read: {e}"));
+        (Vec::new(), report)
     };
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut out = Vec::new();
-        let mut dec = flate2::read::MultiGzDecoder::new(&bytes[..]);
-        if let Err(e) = dec.read_to_end(&mut out) {
-            report.problem(
-                0,
-                format!(
-                    "gzip stream damaged ({e}); using the {} bytes before the damage",
-                    out.len()
-                ),
-            );
-            report.skipped += 1;
-        }
-        bytes = out;
-    }
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+    let mut src = match open(input) {
+        Ok(s) => s,
+        Err(e) => return unreadable(report, e),
+    };
+    let head = match src.peek_head(64 * 1024) {
+        Ok(h) => h,
+        Err(e) => return unreadable(report, e),
+    };
+    if head.iter().all(|b| b.is_ascii_whitespace()) {
         report.problem(0, "empty input".to_string());
         return (Vec::new(), report);
     }
-    let format = match opts.format.or_else(|| detect(&bytes)) {
+    let format = match opts.format.or_else(|| detect(&head)) {
         Some(f) => f,
         None => {
-            report.problem(0, "not a recognised format (HAR, access log, JSON lines); skipped — use --input-format to force one".to_string());
+            report.problem(
+                0,
+                "not a recognised format (binary data?); skipped — use --input-format to force one"
+                    .to_string(),
+            );
             report.skipped += 1;
             return (Vec::new(), report);
         }
     };
     report.format = format.name().to_string();
-    let events = match format {
-        Format::Har => har::parse(&file, &bytes, &mut report),
-        Format::AccessLog | Format::JsonLog => parse_lines(&file, &bytes, format, &mut report),
-    };
+    let mut events = Vec::new();
+    if format == Format::Har {
+        match src.rest() {
+            Ok(w) => {
+                progress.inc(w.bytes().len() as u64);
+                events = har::parse(&file, w.bytes(), &mut report);
+            }
+            Err(e) => return unreadable(report, e),
+        }
+    } else {
+        loop {
+            match src.next_window() {
+                Ok(Some(w)) => {
+                    for long in &w.long_lines {
+                        report.records += 1;
+                        report.skipped += 1;
+                        report.problem(
+                            long.line,
+                            format!(
+                                "line of {} bytes is longer than the {} MiB limit; skipped",
+                                long.bytes,
+                                MAX_LINE >> 20
+                            ),
+                        );
+                    }
+                    progress.inc(w.bytes().len() as u64);
+                    events.extend(parse_lines(
+                        &file,
+                        w.bytes(),
+                        w.first_line,
+                        format,
+                        &mut report,
+                    ));
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    report.unreadable = true;
+                    report.problem(
+                        0,
+                        format!("read failed part-way ({e}); kept what came before"),
+                    );
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(damage) = src.damage() {
+        report.skipped += 1;
+        report.problem(
+            0,
+            format!("input stream damaged ({damage}); kept what came before the damage"),
+        );
+    }
     (events, report)
 }
 
@@ -290,20 +451,17 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     let head = &bytes[..bytes.len().min(64 * 1024)];
     let text = String::from_utf8_lossy(head);
     let mut lines: Vec<&str> = text.lines().collect();
-    if head.len() < bytes.len() {
+    if head.len() < bytes.len() || (head.len() == 64 * 1024 && !head.ends_with(b"\n")) {
         lines.pop(); // possibly cut
     }
-    if json_log::sniff(&lines) {
-        return Some(Format::JsonLog);
+    if let Some(r) = LINE_READERS.iter().find(|r| (r.sniff)(&lines)) {
+        return Some(r.format);
     }
-    if access_log::sniff(&lines) {
-        return Some(Format::AccessLog);
-    }
-    None
+    text::sniff(head).then_some(Format::Text)
 }
 
 fn prefilter(format: Format) -> &'static AhoCorasick {
-    static JSON: OnceLock<AhoCorasick> = OnceLock::new();
+    static LOG: OnceLock<AhoCorasick> = OnceLock::new();
     static ACCESS: OnceLock<AhoCorasick> = OnceLock::new();
     let build = |words: &[&str]| {
         AhoCorasick::builder()
@@ -311,8 +469,8 @@ fn prefilter(format: Format) -> &'static AhoCorasick {
             .build(words)
             .expect("static patterns")
     };
-    match format {
-        Format::AccessLog => ACCESS.get_or_init(|| {
+    if format.is_access_log() {
+        ACCESS.get_or_init(|| {
             build(&[
                 "code=",
                 "state=",
@@ -323,19 +481,23 @@ fn prefilter(format: Format) -> &'static AhoCorasick {
                 "revoke",
                 "revocation",
                 "userinfo",
-                "\" 401 ",
-                "\" 403 ",
-                "\" 499 ",
+                "callback",
+                " 401 ",
+                " 403 ",
+                " 499 ",
+                " 460 ",
+                " -1 ",
                 "\" 5",
             ])
-        }),
-        _ => JSON.get_or_init(|| {
+        })
+    } else {
+        LOG.get_or_init(|| {
             build(&[
                 "grant", "token", "state", "error", "oauth", "authoriz", "callback", "code",
                 "client", "aadsts", "revoke", "refresh", "consent", "login", "\"fe", "\"se",
-                "\"type\"", "401", "403", "redirect",
+                "\"type\"", "401", "403", "redirect", "denied",
             ])
-        }),
+        })
     }
 }
 
@@ -344,6 +506,7 @@ fn prefilter(format: Format) -> &'static AhoCorasick {
 fn parse_lines(
     file: &Arc<str>,
     bytes: &[u8],
+    first_line_of_window: u64,
     format: Format,
     report: &mut InputReport,
 ) -> Vec<Event> {
@@ -366,12 +529,13 @@ fn parse_lines(
         .map(|&(s, e)| memchr::memchr_iter(b'\n', &bytes[s..e]).count() as u64)
         .collect();
     let mut first_line = Vec::with_capacity(bounds.len());
-    let mut acc = 1u64;
+    let mut acc = first_line_of_window;
     for c in &line_counts {
         first_line.push(acc);
         acc += c;
     }
     let filter = prefilter(format);
+    let reader = line_reader(format);
     let parts: Vec<(Vec<Event>, InputReport)> = bounds
         .par_iter()
         .zip(first_line.par_iter())
@@ -418,11 +582,7 @@ fn parse_lines(
                     rep.problem(lineno, "NUL byte in line; skipped".to_string());
                     continue;
                 }
-                let got = match format {
-                    Format::AccessLog => access_log::parse_record(file, lineno, line, &mut rep),
-                    _ => json_log::parse_record(file, lineno, line, &mut rep),
-                };
-                evs.extend(got);
+                evs.extend((reader.parse)(file, lineno, line, &mut rep));
             }
             (evs, rep)
         })
@@ -462,6 +622,15 @@ mod tests {
             ),
             Some(Format::AccessLog)
         );
-        assert_eq!(detect(b"hello world\nthis is prose\n"), None);
+        assert_eq!(detect(b"hello world\nthis is prose\n"), Some(Format::Text));
+        assert_eq!(detect(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), None);
+        assert_eq!(
+            detect(b"[2016-04-15T20:17:00.310Z] \"POST /api HTTP/2\" 204 - 154 0 226 100 \"-\" \"ua\" \"id\" \"host\" \"up\"\n"),
+            Some(Format::Envoy)
+        );
+        assert_eq!(
+            detect(b"time=2026-11-25T10:00:01Z level=info msg=\"started\" port=8080\n"),
+            Some(Format::Logfmt)
+        );
     }
 }

@@ -34,6 +34,8 @@ pub fn parse_time(s: &str) -> Option<Millis> {
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M:%S%.f",
         "%Y-%m-%d %H:%M:%S,%f",
+        // HAProxy's accept date
+        "%d/%b/%Y:%H:%M:%S%.f",
     ] {
         if let Ok(t) = NaiveDateTime::parse_from_str(s.trim_end_matches('Z'), fmt) {
             return Some(t.and_utc().timestamp_millis());

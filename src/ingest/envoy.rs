@@ -1,0 +1,151 @@
+//! Envoy's default access log format:
+//!
+//! ```text
+//! [%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE%
+//! %RESPONSE_FLAGS% %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%
+//! "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"
+//! ```
+//!
+//! The grammar only splits the line; [`super::access_log::record_events`] gives it meaning.
+//! The request id Envoy propagates (`x-request-id`) is what ties this line to the
+//! application's and the provider's log lines.
+
+use super::access_log::{record_events, sniff_with, ProxyRecord};
+use super::time::parse_time;
+use super::InputReport;
+use crate::event::Event;
+use nom::{
+    bytes::complete::{is_not, tag, take_till1, take_until, take_while1},
+    character::complete::{char, space1},
+    multi::many0,
+    sequence::{delimited, preceded},
+    IResult,
+};
+use std::sync::Arc;
+
+#[derive(Debug, PartialEq, Eq)]
+pub struct EnvoyLine<'a> {
+    pub start_time: &'a str,
+    pub request: &'a str,
+    /// 0 when Envoy sent no response (the downstream went away first).
+    pub status: u16,
+    pub flags: &'a str,
+    pub request_id: Option<&'a str>,
+    pub authority: Option<&'a str>,
+}
+
+fn field(i: &str) -> IResult<&str, &str> {
+    take_till1(|c: char| c == ' ')(i)
+}
+
+fn quoted(i: &str) -> IResult<&str, &str> {
+    // Envoy does not escape quotes inside values; a value simply ends at the next quote.
+    delimited(char('"'), nom::combinator::opt(is_not("\"")), char('"'))(i)
+        .map(|(r, v)| (r, v.unwrap_or("")))
+}
+
+pub fn parse_line(i: &str) -> IResult<&str, EnvoyLine<'_>> {
+    let (i, start_time) = delimited(tag("["), take_until("]"), tag("]"))(i)?;
+    let (i, request) = preceded(space1, quoted)(i)?;
+    let (i, status) = preceded(space1, take_while1(|c: char| c.is_ascii_digit()))(i)?;
+    let (i, flags) = preceded(space1, field)(i)?;
+    // bytes received, bytes sent, duration, upstream service time
+    let (i, _) = preceded(space1, field)(i)?;
+    let (i, _) = preceded(space1, field)(i)?;
+    let (i, _) = preceded(space1, field)(i)?;
+    let (i, _) = preceded(space1, field)(i)?;
+    let (i, quoted_fields) = many0(preceded(space1, quoted))(i)?;
+    let status = status
+        .parse()
+        .map_err(|_| nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Digit)))?;
+    let pick = |n: usize| {
+        quoted_fields
+            .get(n)
+            .copied()
+            .filter(|v| !v.is_empty() && *v != "-")
+    };
+    Ok((
+        i,
+        EnvoyLine {
+            start_time,
+            request,
+            status,
+            flags,
+            request_id: pick(2),
+            authority: pick(3),
+        },
+    ))
+}
+
+pub fn sniff(lines: &[&str]) -> bool {
+    sniff_with(lines, |l| parse_line(l).is_ok())
+}
+
+pub fn parse_record(
+    file: &Arc<str>,
+    lineno: u64,
+    line: &str,
+    report: &mut InputReport,
+) -> Vec<Event> {
+    let line = line.trim_end_matches('\r');
+    report.records += 1;
+    let rec = match parse_line(line) {
+        Ok((_, r)) => r,
+        Err(_) => {
+            report.skipped += 1;
+            report.problem(
+                lineno,
+                "not an Envoy access-log line (expected `[time] \"request\" code flags ...`)"
+                    .to_string(),
+            );
+            return Vec::new();
+        }
+    };
+    let ts = parse_time(rec.start_time);
+    if ts.is_none() {
+        report.problem(lineno, format!("unreadable time [{}]", rec.start_time));
+    }
+    let mut parts = rec.request.split(' ');
+    let proxy = ProxyRecord {
+        ts,
+        method: parts.next().unwrap_or(""),
+        target: parts.next().unwrap_or(""),
+        host: rec.authority,
+        status: rec.status,
+        // DC: downstream connection terminated — the client left before any answer.
+        no_response: rec.status == 0 || rec.flags.split(',').any(|f| f == "DC"),
+        request_id: rec.request_id,
+        trace_id: None,
+    };
+    record_events(file, lineno, &proxy, report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documented_default_line() {
+        // The example from Envoy's access-log documentation.
+        let l = r#"[2016-04-15T20:17:00.310Z] "POST /api/v1/locations HTTP/2" 204 - 154 0 226 100 "10.0.35.28" "nsq2http" "cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2" "locations" "tcp://10.0.2.1:80""#;
+        let (_, r) = parse_line(l).unwrap();
+        assert_eq!(r.status, 204);
+        assert_eq!(r.request, "POST /api/v1/locations HTTP/2");
+        assert_eq!(r.request_id, Some("cc21d9b0-cf5c-432b-8c7e-98aeb7988cd2"));
+        assert_eq!(r.authority, Some("locations"));
+        assert!(parse_line("garbage").is_err());
+    }
+
+    #[test]
+    fn token_failure_becomes_an_event() {
+        let l = r#"[2026-11-25T10:00:01.250Z] "POST /token HTTP/1.1" 400 - 310 98 12 11 "10.0.0.9" "python-requests/2.32" "5b0e7c9e-3a57-4c1e-9d61-2f6f4b5d1a10" "login.example.test" "10.0.0.20:3000""#;
+        let mut rep = InputReport::new("envoy.log", "envoy");
+        let evs = parse_record(&Arc::from("envoy.log"), 1, l, &mut rep);
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].status, Some(400));
+        assert_eq!(
+            evs[0].request_ids,
+            vec!["5b0e7c9e-3a57-4c1e-9d61-2f6f4b5d1a10"]
+        );
+    }
+}

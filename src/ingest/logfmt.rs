@@ -1,0 +1,154 @@
+//! logfmt lines (`time=... level=error msg="token exchange failed" error=invalid_grant`), as
+//! Go (logrus, slog's text handler, zap's console encoder) and Ruby services write them.
+//!
+//! The grammar turns a line into key/value pairs; the pairs then go through the JSON log
+//! reader's field aliases and vendor profiles, so `request_id=` here means exactly what
+//! `"request_id":` means in a JSON log.
+
+use super::access_log::sniff_with;
+use super::json_log::record_to_events;
+use super::InputReport;
+use crate::event::{Event, Locator, Source};
+use nom::{
+    branch::alt,
+    bytes::complete::{escaped_transform, is_not, take_till, take_while1},
+    character::complete::{char, multispace0},
+    combinator::{map, opt, value},
+    multi::many0,
+    sequence::{delimited, pair, preceded},
+    IResult,
+};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+fn key(i: &str) -> IResult<&str, &str> {
+    take_while1(|c: char| !c.is_whitespace() && c != '=' && c != '"')(i)
+}
+
+fn quoted(i: &str) -> IResult<&str, String> {
+    delimited(
+        char('"'),
+        map(
+            opt(escaped_transform(
+                is_not("\\\""),
+                '\\',
+                alt((
+                    value("\\", char('\\')),
+                    value("\"", char('"')),
+                    value("\n", char('n')),
+                    value("\t", char('t')),
+                )),
+            )),
+            Option::unwrap_or_default,
+        ),
+        char('"'),
+    )(i)
+}
+
+fn bare(i: &str) -> IResult<&str, String> {
+    map(take_till(char::is_whitespace), str::to_string)(i)
+}
+
+/// One `key=value`, `key="quoted value"` or bare `key` (a flag, value empty).
+fn kv(i: &str) -> IResult<&str, (&str, Option<String>)> {
+    pair(key, opt(preceded(char('='), alt((quoted, bare)))))(i)
+}
+
+/// All pairs of a line. Words that are not pairs (free text in a plain log line) are
+/// returned with no value.
+pub fn pairs(i: &str) -> Vec<(&str, Option<String>)> {
+    let parsed: IResult<&str, Vec<(&str, Option<String>)>> = many0(preceded(
+        multispace0,
+        alt((
+            kv,
+            map(take_while1(|c: char| c == '"' || c == '='), |s| (s, None)),
+        )),
+    ))(i);
+    parsed.map(|(_, v)| v).unwrap_or_default()
+}
+
+/// The pairs that have values, as a JSON object.
+pub fn to_object(pairs: &[(&str, Option<String>)]) -> Map<String, Value> {
+    let mut m = Map::new();
+    for (k, v) in pairs {
+        if let Some(v) = v {
+            m.entry(k.to_string()).or_insert(Value::String(v.clone()));
+        }
+    }
+    m
+}
+
+fn looks_like_logfmt(line: &str) -> bool {
+    let line = line.trim();
+    if line.starts_with('{') {
+        return false;
+    }
+    let ps = pairs(line);
+    let with_value = ps.iter().filter(|(_, v)| v.is_some()).count();
+    // The first word is a key with a value, and most words are pairs.
+    ps.first().is_some_and(|(_, v)| v.is_some())
+        && with_value >= 3
+        && with_value * 3 >= ps.len() * 2
+}
+
+pub fn sniff(lines: &[&str]) -> bool {
+    sniff_with(lines, looks_like_logfmt)
+}
+
+pub fn parse_record(
+    file: &Arc<str>,
+    lineno: u64,
+    line: &str,
+    report: &mut InputReport,
+) -> Vec<Event> {
+    let line = line.trim();
+    report.records += 1;
+    let ps = pairs(line);
+    if !ps.iter().any(|(_, v)| v.is_some()) {
+        report.skipped += 1;
+        report.problem(lineno, "not a logfmt line (no key=value pairs)".to_string());
+        return Vec::new();
+    }
+    let src = Source {
+        file: file.clone(),
+        loc: Locator::Line(lineno),
+    };
+    let evs = record_to_events(&Value::Object(to_object(&ps)), &src);
+    report.events += evs.len() as u64;
+    evs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_with_quotes_and_flags() {
+        let ps = pairs(
+            r#"time=2026-11-25T10:00:01Z level=error msg="token exchange \"failed\"" error=invalid_grant retry"#,
+        );
+        assert_eq!(ps[0], ("time", Some("2026-11-25T10:00:01Z".to_string())));
+        assert_eq!(
+            ps[2],
+            ("msg", Some("token exchange \"failed\"".to_string()))
+        );
+        assert_eq!(ps[3], ("error", Some("invalid_grant".to_string())));
+        assert_eq!(ps[4], ("retry", None));
+    }
+
+    #[test]
+    fn a_failed_exchange_is_an_event() {
+        let l = r#"time=2026-11-25T10:00:01.250Z level=error msg="oauth2: cannot fetch token" error=invalid_grant error_description="authorization code already consumed" client_id=billing-web request_id=aef1"#;
+        let mut rep = InputReport::new("app.log", "logfmt");
+        let evs = parse_record(&Arc::from("app.log"), 3, l, &mut rep);
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].error.as_deref(), Some("invalid_grant"));
+        assert_eq!(evs[0].client_id.as_deref(), Some("billing-web"));
+        assert!(evs[0].ts.is_some());
+        assert!(sniff(&[l, "ts=1 level=info msg=hello path=/x"]));
+        assert!(!sniff(&[
+            "hello world, this is prose",
+            "and more prose here"
+        ]));
+    }
+}

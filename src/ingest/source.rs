@@ -1,0 +1,536 @@
+//! Byte sources read in newline-aligned windows: a memory-mapped file, a gzip stream, stdin.
+//!
+//! Why windows: a 2 GiB log must not cost 2 GiB of memory. A file is mapped one window at a
+//! time (the mapping is dropped before the next one, so its pages leave the resident set);
+//! streams are read into one reusable buffer. Each window ends at a newline and knows the
+//! number of its first line, so every later message can say `file:line`. A line longer
+//! than a whole window cannot be a log record worth reading: it is skipped here, counted,
+//! and reading resumes after its newline without ever holding it.
+
+use memmap2::{Mmap, MmapOptions};
+use std::fs::File;
+use std::io::{self, Read};
+
+/// Default window size: large enough that per-window overhead vanishes, small enough that
+/// two threads each holding one stay far below the memory target.
+pub const WINDOW: usize = 32 * 1024 * 1024;
+
+/// A line that was too long to hold, skipped by the source itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LongLine {
+    pub line: u64,
+    pub bytes: u64,
+}
+
+/// One newline-aligned piece of input.
+pub struct Window {
+    data: WindowData,
+    /// 1-based number of the window's first line.
+    pub first_line: u64,
+    /// Lines too long to hold that ended inside or before this window.
+    pub long_lines: Vec<LongLine>,
+}
+
+enum WindowData {
+    Mapped(Mmap, usize),
+    Owned(Vec<u8>),
+}
+
+impl Window {
+    pub fn bytes(&self) -> &[u8] {
+        match &self.data {
+            WindowData::Mapped(m, len) => &m[..*len],
+            WindowData::Owned(v) => v,
+        }
+    }
+}
+
+/// Where the bytes come from.
+pub enum ByteSource {
+    Mapped(MappedFile),
+    Stream(StreamReader),
+}
+
+impl ByteSource {
+    /// Opens a plain file for mapped reading, or a gzip file / any reader as a stream.
+    pub fn open_path(path: &std::path::Path, window: usize) -> io::Result<ByteSource> {
+        let mut file = File::open(path)?;
+        let meta = file.metadata()?;
+        if meta.is_dir() {
+            return Err(io::Error::other("is a folder"));
+        }
+        let mut magic = [0u8; 2];
+        let n = read_full(&mut file, &mut magic)?;
+        if n == 2 && magic == [0x1f, 0x8b] {
+            let file = File::open(path)?;
+            let dec = flate2::read::MultiGzDecoder::new(io::BufReader::new(file));
+            return Ok(ByteSource::Stream(StreamReader::new(Box::new(dec), window)));
+        }
+        if !meta.is_file() {
+            // FIFOs and character devices cannot be mapped.
+            let file = File::open(path)?;
+            return Ok(ByteSource::Stream(StreamReader::new(
+                Box::new(file),
+                window,
+            )));
+        }
+        Ok(ByteSource::Mapped(MappedFile {
+            file,
+            len: meta.len(),
+            offset: 0,
+            line: 1,
+            window: window as u64,
+        }))
+    }
+
+    pub fn stream(reader: Box<dyn Read + Send>, window: usize) -> ByteSource {
+        let gz = GzSniffer::new(reader);
+        ByteSource::Stream(StreamReader::new(gz.into_reader(), window))
+    }
+
+    /// The next window, or `None` at the end of input.
+    pub fn next_window(&mut self) -> io::Result<Option<Window>> {
+        match self {
+            ByteSource::Mapped(m) => m.next_window(),
+            ByteSource::Stream(s) => s.next_window(),
+        }
+    }
+
+    /// Reads everything that is left as one window (for formats that need the whole
+    /// document, such as HAR). A mapped file stays mapped, not copied.
+    pub fn rest(&mut self) -> io::Result<Window> {
+        match self {
+            ByteSource::Mapped(m) => m.rest(),
+            ByteSource::Stream(s) => s.rest(),
+        }
+    }
+
+    /// The first `n` bytes (fewer if the input is shorter), without consuming them: for
+    /// format detection before reading.
+    pub fn peek_head(&mut self, n: usize) -> io::Result<Vec<u8>> {
+        match self {
+            ByteSource::Mapped(m) => {
+                let n = (n as u64).min(m.len.saturating_sub(m.offset));
+                if n == 0 {
+                    return Ok(Vec::new());
+                }
+                Ok(m.map(m.offset, n)?.to_vec())
+            }
+            ByteSource::Stream(s) => {
+                let mut carry = std::mem::take(&mut s.carry);
+                s.fill(&mut carry, n);
+                let head = carry[..carry.len().min(n)].to_vec();
+                s.carry = carry;
+                Ok(head)
+            }
+        }
+    }
+
+    /// Bytes in the file, when known (for progress).
+    pub fn len_hint(&self) -> Option<u64> {
+        match self {
+            ByteSource::Mapped(m) => Some(m.len),
+            ByteSource::Stream(_) => None,
+        }
+    }
+
+    /// Whether a decoding error (damaged gzip) ended the stream early.
+    pub fn damage(&self) -> Option<&str> {
+        match self {
+            ByteSource::Stream(s) => s.damage.as_deref(),
+            ByteSource::Mapped(_) => None,
+        }
+    }
+}
+
+fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A regular file, mapped window by window.
+pub struct MappedFile {
+    file: File,
+    len: u64,
+    offset: u64,
+    line: u64,
+    window: u64,
+}
+
+impl MappedFile {
+    fn map(&self, offset: u64, len: u64) -> io::Result<Mmap> {
+        // SAFETY: the mapping is read-only and private to this process. If another process
+        // truncates the file while we read it, touching the lost pages raises SIGBUS; that
+        // is the documented risk of mapping files, which ripgrep and others accept too, and
+        // logs are appended, not truncated, while being read.
+        let map = unsafe {
+            MmapOptions::new()
+                .offset(offset)
+                .len(len as usize)
+                .map(&self.file)?
+        };
+        #[cfg(unix)]
+        let _ = map.advise(memmap2::Advice::Sequential);
+        Ok(map)
+    }
+
+    fn next_window(&mut self) -> io::Result<Option<Window>> {
+        let mut long_lines = Vec::new();
+        loop {
+            if self.offset >= self.len {
+                return Ok(if long_lines.is_empty() {
+                    None
+                } else {
+                    Some(Window {
+                        data: WindowData::Owned(Vec::new()),
+                        first_line: self.line,
+                        long_lines,
+                    })
+                });
+            }
+            let left = self.len - self.offset;
+            let take = left.min(self.window);
+            let map = self.map(self.offset, take)?;
+            if take == left {
+                let first_line = self.line;
+                self.offset = self.len;
+                return Ok(Some(Window {
+                    data: WindowData::Mapped(map, take as usize),
+                    first_line,
+                    long_lines,
+                }));
+            }
+            match memchr::memrchr(b'\n', &map) {
+                Some(i) => {
+                    let used = i + 1;
+                    let first_line = self.line;
+                    self.line += memchr::memchr_iter(b'\n', &map[..used]).count() as u64;
+                    self.offset += used as u64;
+                    return Ok(Some(Window {
+                        data: WindowData::Mapped(map, used),
+                        first_line,
+                        long_lines,
+                    }));
+                }
+                None => {
+                    // One line fills the whole window: find its end without holding it.
+                    drop(map);
+                    let start = self.offset;
+                    let mut pos = start + take;
+                    let end = loop {
+                        if pos >= self.len {
+                            break self.len;
+                        }
+                        let n = (self.len - pos).min(self.window);
+                        let m = self.map(pos, n)?;
+                        if let Some(i) = memchr::memchr(b'\n', &m) {
+                            break pos + i as u64 + 1;
+                        }
+                        pos += n;
+                    };
+                    long_lines.push(LongLine {
+                        line: self.line,
+                        bytes: end - start,
+                    });
+                    self.line += 1;
+                    self.offset = end;
+                }
+            }
+        }
+    }
+
+    fn rest(&mut self) -> io::Result<Window> {
+        let first_line = self.line;
+        let left = self.len.saturating_sub(self.offset);
+        if left == 0 {
+            return Ok(Window {
+                data: WindowData::Owned(Vec::new()),
+                first_line,
+                long_lines: Vec::new(),
+            });
+        }
+        let map = self.map(self.offset, left)?;
+        self.offset = self.len;
+        Ok(Window {
+            data: WindowData::Mapped(map, left as usize),
+            first_line,
+            long_lines: Vec::new(),
+        })
+    }
+}
+
+/// Recognises a gzip stream by its magic bytes without losing them.
+struct GzSniffer {
+    head: Vec<u8>,
+    inner: Box<dyn Read + Send>,
+}
+
+impl GzSniffer {
+    fn new(mut inner: Box<dyn Read + Send>) -> GzSniffer {
+        let mut head = vec![0u8; 2];
+        let n = read_full(&mut *inner, &mut head).unwrap_or(0);
+        head.truncate(n);
+        GzSniffer { head, inner }
+    }
+
+    fn into_reader(self) -> Box<dyn Read + Send> {
+        let is_gz = self.head == [0x1f, 0x8b];
+        let chained: Box<dyn Read + Send> = Box::new(io::Cursor::new(self.head).chain(self.inner));
+        if is_gz {
+            Box::new(flate2::read::MultiGzDecoder::new(io::BufReader::new(
+                chained,
+            )))
+        } else {
+            chained
+        }
+    }
+}
+
+/// A stream (stdin, a pipe, a gzip decoder) read into one reusable buffer.
+pub struct StreamReader {
+    reader: Box<dyn Read + Send>,
+    window: usize,
+    /// Bytes read but not yet handed out (the start of an unfinished line).
+    carry: Vec<u8>,
+    line: u64,
+    eof: bool,
+    /// Inside a line too long to hold: (its line number, bytes so far).
+    skipping: Option<(u64, u64)>,
+    damage: Option<String>,
+}
+
+impl StreamReader {
+    fn new(reader: Box<dyn Read + Send>, window: usize) -> StreamReader {
+        StreamReader {
+            reader,
+            window,
+            carry: Vec::new(),
+            line: 1,
+            eof: false,
+            skipping: None,
+            damage: None,
+        }
+    }
+
+    /// Reads until `buf` holds `want` bytes or the stream ends. A read error ends the
+    /// stream: what came before it is kept (a damaged `.gz` still yields its good part).
+    fn fill(&mut self, buf: &mut Vec<u8>, want: usize) {
+        const STEP: usize = 1 << 20;
+        while buf.len() < want && !self.eof {
+            let old = buf.len();
+            let grow = (want - old).min(STEP);
+            buf.resize(old + grow, 0);
+            match self.reader.read(&mut buf[old..]) {
+                Ok(0) => {
+                    buf.truncate(old);
+                    self.eof = true;
+                }
+                Ok(n) => buf.truncate(old + n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(old),
+                Err(e) => {
+                    buf.truncate(old);
+                    self.damage = Some(e.to_string());
+                    self.eof = true;
+                }
+            }
+        }
+    }
+
+    fn next_window(&mut self) -> io::Result<Option<Window>> {
+        let mut long_lines = Vec::new();
+        loop {
+            let mut buf = std::mem::take(&mut self.carry);
+            if let Some((line, so_far)) = self.skipping {
+                // Discard the rest of an over-long line.
+                let mut skipped = so_far;
+                loop {
+                    if let Some(i) = memchr::memchr(b'\n', &buf) {
+                        skipped += i as u64 + 1;
+                        buf.drain(..=i);
+                        long_lines.push(LongLine {
+                            line,
+                            bytes: skipped,
+                        });
+                        self.line = line + 1;
+                        self.skipping = None;
+                        break;
+                    }
+                    skipped += buf.len() as u64;
+                    buf.clear();
+                    if self.eof {
+                        long_lines.push(LongLine {
+                            line,
+                            bytes: skipped,
+                        });
+                        self.skipping = None;
+                        return Ok(if long_lines.is_empty() {
+                            None
+                        } else {
+                            Some(Window {
+                                data: WindowData::Owned(Vec::new()),
+                                first_line: line + 1,
+                                long_lines,
+                            })
+                        });
+                    }
+                    self.fill(&mut buf, self.window);
+                }
+            }
+            self.fill(&mut buf, self.window);
+            if buf.is_empty() && self.eof {
+                return Ok(if long_lines.is_empty() {
+                    None
+                } else {
+                    Some(Window {
+                        data: WindowData::Owned(Vec::new()),
+                        first_line: self.line,
+                        long_lines,
+                    })
+                });
+            }
+            let cut = if self.eof {
+                Some(buf.len())
+            } else {
+                memchr::memrchr(b'\n', &buf).map(|i| i + 1)
+            };
+            match cut {
+                Some(cut) => {
+                    self.carry = buf.split_off(cut);
+                    let first_line = self.line;
+                    self.line += memchr::memchr_iter(b'\n', &buf).count() as u64;
+                    return Ok(Some(Window {
+                        data: WindowData::Owned(buf),
+                        first_line,
+                        long_lines,
+                    }));
+                }
+                None => {
+                    self.skipping = Some((self.line, buf.len() as u64));
+                    // `buf` is dropped: the over-long line is never held whole.
+                }
+            }
+        }
+    }
+
+    fn rest(&mut self) -> io::Result<Window> {
+        let mut buf = std::mem::take(&mut self.carry);
+        let first_line = self.line;
+        while !self.eof {
+            let want = buf.len() + self.window;
+            self.fill(&mut buf, want);
+        }
+        Ok(Window {
+            data: WindowData::Owned(buf),
+            first_line,
+            long_lines: Vec::new(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect(mut src: ByteSource) -> (Vec<(u64, Vec<u8>)>, Vec<LongLine>) {
+        let mut wins = Vec::new();
+        let mut longs = Vec::new();
+        while let Some(w) = src.next_window().unwrap() {
+            longs.extend(w.long_lines.iter().cloned());
+            if !w.bytes().is_empty() {
+                wins.push((w.first_line, w.bytes().to_vec()));
+            }
+        }
+        (wins, longs)
+    }
+
+    /// A reader that hands out at most 3 bytes per call, like a pipe with small writes.
+    struct Trickle(Vec<u8>, usize);
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(3).min(self.0.len() - self.1);
+            buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+            self.1 += n;
+            Ok(n)
+        }
+    }
+
+    fn text() -> Vec<u8> {
+        let mut t = Vec::new();
+        for i in 0..50 {
+            t.extend_from_slice(format!("line {i} ok\n").as_bytes());
+            if i == 20 {
+                t.extend(std::iter::repeat_n(b'x', 100));
+                t.push(b'\n');
+            }
+        }
+        t
+    }
+
+    fn check(wins: &[(u64, Vec<u8>)], longs: &[LongLine]) {
+        assert_eq!(
+            longs,
+            &[LongLine {
+                line: 22,
+                bytes: 101
+            }]
+        );
+        // Every window starts at a line start and numbers lines exactly.
+        let mut seen = Vec::new();
+        for (first, bytes) in wins {
+            for (k, l) in bytes
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .enumerate()
+            {
+                let line = first + k as u64;
+                seen.push((line, String::from_utf8(l.to_vec()).unwrap()));
+            }
+        }
+        assert_eq!(seen.len(), 50);
+        assert_eq!(seen[0].1, "line 0 ok");
+        assert!(seen.iter().any(|(n, l)| *n == 23 && l == "line 21 ok"));
+        assert_eq!(seen.last().unwrap().1, "line 49 ok");
+    }
+
+    #[test]
+    fn stream_windows_align_and_skip_long_lines() {
+        let src = ByteSource::stream(Box::new(Trickle(text(), 0)), 64);
+        let (wins, longs) = collect(src);
+        check(&wins, &longs);
+    }
+
+    #[test]
+    fn mapped_windows_align_and_skip_long_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        std::fs::write(&p, text()).unwrap();
+        let (wins, longs) = collect(ByteSource::open_path(&p, 64).unwrap());
+        check(&wins, &longs);
+    }
+
+    #[test]
+    fn gzip_streams_are_decoded_and_damage_keeps_the_good_part() {
+        use std::io::Write;
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        enc.write_all(&text()).unwrap();
+        let gz = enc.finish().unwrap();
+        let (wins, longs) = collect(ByteSource::stream(
+            Box::new(io::Cursor::new(gz.clone())),
+            64,
+        ));
+        check(&wins, &longs);
+        let cut = gz[..gz.len() / 2].to_vec();
+        let mut src = ByteSource::stream(Box::new(io::Cursor::new(cut)), 1 << 20);
+        let w = src.next_window().unwrap().unwrap();
+        assert!(w.bytes().starts_with(b"line 0 ok\n"));
+        assert!(src.damage().is_some());
+    }
+}
