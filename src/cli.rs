@@ -58,8 +58,18 @@ pub struct AnalyzeArgs {
     /// Worker threads (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// A flow idle this long (behind what every input has read) is finished and its
+    /// events dropped, keeping memory flat on long logs; e.g. `30m`, `2h`, `1d`.
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_window)]
+    pub flow_window: i64,
     #[command(flatten)]
     pub rules: RuleOptions,
+}
+
+fn parse_window(s: &str) -> Result<i64, String> {
+    crate::rules::spec::parse_duration(s)
+        .filter(|ms| *ms > 0)
+        .ok_or_else(|| format!("`{s}` is not a duration; use e.g. 90s, 30m, 2h, 1d"))
 }
 
 #[derive(Args, Debug)]

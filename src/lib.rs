@@ -15,6 +15,7 @@ pub mod redact;
 pub mod report;
 pub mod rules;
 pub mod rules_cmd;
+pub mod segment;
 
 use event::Event;
 use flow::Flow;
@@ -37,25 +38,57 @@ impl Analysis {
     }
 }
 
-/// Runs the whole pipeline on already-ingested events.
+/// How far the analysis may look back, and how much it may hold.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamOptions {
+    /// Flows idle this long before what every input has read are finished and dropped.
+    pub flow_window_ms: event::Millis,
+    /// Pending events before the first attempt to finish idle flows.
+    pub max_pending: usize,
+}
+
+impl Default for StreamOptions {
+    fn default() -> Self {
+        StreamOptions {
+            flow_window_ms: segment::DEFAULT_WINDOW_MS,
+            max_pending: segment::DEFAULT_MAX_PENDING,
+        }
+    }
+}
+
+/// Runs the whole pipeline on already-ingested events, as one set.
 pub fn analyze_events(inputs: Vec<InputReport>, events: Vec<Event>, specs: &SpecSet) -> Analysis {
-    let mut events = merge::merge(events);
-    let flows = flow::build(&events);
-    flow::mark_recovered(&mut events, &flows);
-    let cx = rules::Context::new(&events, &flows, specs);
-    let registry = rules::registry();
-    let findings = rules::run(&cx, &registry);
-    let ranked = rank::rank(&events, &flows, findings, specs);
+    let mut seg = segment::Segmenter::new(specs, i64::MAX, usize::MAX);
+    seg.push(events, None);
+    finish(inputs, seg, specs)
+}
+
+/// Reads the inputs and runs the pipeline, streaming: memory follows the traffic within
+/// the flow window, not the size of the input.
+pub fn analyze(inputs: &[Input], opts: &IngestOptions, specs: &SpecSet) -> Analysis {
+    analyze_streaming(inputs, opts, StreamOptions::default(), specs)
+}
+
+pub fn analyze_streaming(
+    inputs: &[Input],
+    opts: &IngestOptions,
+    stream: StreamOptions,
+    specs: &SpecSet,
+) -> Analysis {
+    let mut seg = segment::Segmenter::new(specs, stream.flow_window_ms, stream.max_pending);
+    let reports = ingest::stream(inputs, opts, |events, watermark| {
+        seg.push(events, watermark)
+    });
+    finish(reports, seg, specs)
+}
+
+fn finish(inputs: Vec<InputReport>, mut seg: segment::Segmenter<'_>, specs: &SpecSet) -> Analysis {
+    let (events, flows, claimed) = seg.finish();
+    let ranked = rank::group(&events, &flows, claimed, specs);
     Analysis {
         inputs,
         events,
         flows,
         ranked,
     }
-}
-
-/// Reads the inputs and runs the pipeline.
-pub fn analyze(inputs: &[Input], opts: &IngestOptions, specs: &SpecSet) -> Analysis {
-    let ingested = ingest::ingest(inputs, opts);
-    analyze_events(ingested.reports, ingested.events, specs)
 }

@@ -6,7 +6,7 @@ use clap::Parser;
 use grantscope::cli::{Cli, Command, RuleOptions, RulesAction};
 use grantscope::ingest::{IngestOptions, Input};
 use grantscope::rules::spec::SpecSet;
-use grantscope::{analyze, report, rules_cmd};
+use grantscope::{analyze_streaming, report, rules_cmd, StreamOptions};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -65,8 +65,13 @@ fn run() -> Result<ExitCode> {
             let opts = IngestOptions {
                 format: args.input_format,
                 globs: args.glob.clone(),
+                window: None,
             };
-            let analysis = analyze(&inputs, &opts, &set);
+            let stream = StreamOptions {
+                flow_window_ms: args.flow_window,
+                ..StreamOptions::default()
+            };
+            let analysis = analyze_streaming(&inputs, &opts, stream, &set);
             let mut warned = 0;
             let mut stderr = std::io::stderr().lock();
             for r in &analysis.inputs {

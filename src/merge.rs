@@ -48,6 +48,9 @@ pub fn merge(mut events: Vec<Event>) -> Vec<Event> {
             None => out.push(e),
         }
     }
+    for e in &mut out {
+        e.settled = true;
+    }
     out
 }
 
@@ -61,6 +64,9 @@ fn same<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> Option<bool> {
 /// Returns the time window within which `c` and `e` are one exchange, or None if they
 /// cannot be.
 fn mergeable(c: &Event, e: &Event) -> Option<i64> {
+    if c.settled && e.settled {
+        return None;
+    }
     let same_request_id = c.request_ids.iter().any(|r| e.request_ids.contains(r));
     if c.kind != e.kind
         && !(same_request_id

@@ -51,12 +51,36 @@ pub struct Ranked {
 /// could not pin to an exchange) is taken to be the same failure as an explained one.
 const ECHO_MS: i64 = 3_000;
 
-pub fn rank(
-    events: &[Event],
-    flows: &[Flow],
-    mut findings: Vec<Finding>,
-    specs: &SpecSet,
-) -> Ranked {
+/// Findings that kept failures to explain, the failures nobody explains, and the counts:
+/// everything the report needs from one set of flows. Claims never cross flows, so sets of
+/// flows analyzed apart (see `segment`) can be claimed apart and grouped together.
+#[derive(Debug, Clone, Default)]
+pub struct Claimed {
+    pub findings: Vec<Finding>,
+    pub unexplained: Vec<Unexplained>,
+    pub summary: Summary,
+}
+
+impl Claimed {
+    /// Adds another set's results whose event and flow indices were already shifted.
+    pub fn absorb(&mut self, other: Claimed) {
+        self.findings.extend(other.findings);
+        self.unexplained.extend(other.unexplained);
+        self.summary.flows += other.summary.flows;
+        self.summary.failed_flows += other.summary.failed_flows;
+        self.summary.failures += other.summary.failures;
+        self.summary.explained += other.summary.explained;
+    }
+}
+
+/// Claims and groups in one step, for one set of flows.
+pub fn rank(events: &[Event], flows: &[Flow], findings: Vec<Finding>, specs: &SpecSet) -> Ranked {
+    let claimed = claim(events, flows, findings);
+    group(events, flows, claimed, specs)
+}
+
+/// Gives each failure to its most confident explanation and lists the rest.
+pub fn claim(events: &[Event], flows: &[Flow], mut findings: Vec<Finding>) -> Claimed {
     findings.sort_by(|a, b| {
         b.confidence
             .partial_cmp(&a.confidence)
@@ -134,8 +158,23 @@ pub fn rank(
         }
     }
 
+    let explained = claimed.len();
+    Claimed {
+        findings: kept,
+        unexplained,
+        summary: Summary {
+            flows: flows.len(),
+            failed_flows,
+            failures: total_failures,
+            explained,
+        },
+    }
+}
+
+/// Groups claimed findings by rule into ranked diagnoses.
+pub fn group(events: &[Event], flows: &[Flow], claimed: Claimed, specs: &SpecSet) -> Ranked {
     let mut by_rule: BTreeMap<&'static str, Vec<Finding>> = BTreeMap::new();
-    for f in kept {
+    for f in claimed.findings {
         by_rule.entry(f.rule).or_default().push(f);
     }
     let mut diagnoses: Vec<Diagnosis> = by_rule
@@ -190,15 +229,9 @@ pub fn rank(
     for (i, d) in diagnoses.iter_mut().enumerate() {
         d.rank = i + 1;
     }
-    let explained = claimed.len();
     Ranked {
         diagnoses,
-        unexplained,
-        summary: Summary {
-            flows: flows.len(),
-            failed_flows,
-            failures: total_failures,
-            explained,
-        },
+        unexplained: claimed.unexplained,
+        summary: claimed.summary,
     }
 }

@@ -19,7 +19,7 @@ pub mod source;
 pub mod text;
 pub mod time;
 
-use crate::event::Event;
+use crate::event::{Event, Millis};
 use aho_corasick::AhoCorasick;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -210,6 +210,8 @@ pub struct IngestOptions {
     pub format: Option<Format>,
     /// Only files whose name matches one of these globs (folders only).
     pub globs: Vec<String>,
+    /// Bytes per read window (default [`source::WINDOW`]); smaller only to test windowing.
+    pub window: Option<usize>,
 }
 
 pub struct Ingested {
@@ -296,22 +298,169 @@ pub fn glob_match(pattern: &str, name: &str) -> bool {
     pi == p.len()
 }
 
-/// Reads every input in parallel and returns all events plus one report per input.
+/// Reads every input and returns all events plus one report per input (for small inputs
+/// and tests; [`stream`] is what keeps memory flat).
 pub fn ingest(inputs: &[Input], opts: &IngestOptions) -> Ingested {
+    let mut events = Vec::new();
+    let reports = stream(inputs, opts, |evs, _| events.extend(evs));
+    Ingested { events, reports }
+}
+
+/// Reads all inputs window by window, in step: the input that has read the least far in
+/// time goes next, so that `sink` receives, with each batch of events, a watermark — the
+/// time every input has read past (None while some input has not said). Events older than
+/// the watermark will not be joined by more records of the same moment, barring inputs
+/// whose lines are out of order by more than the caller's window.
+pub fn stream(
+    inputs: &[Input],
+    opts: &IngestOptions,
+    mut sink: impl FnMut(Vec<Event>, Option<Millis>),
+) -> Vec<InputReport> {
     let mut reports = Vec::new();
     let files = expand(inputs, opts, &mut reports);
     let progress = progress_bar(&files);
-    let results: Vec<(Vec<Event>, InputReport)> = files
-        .par_iter()
-        .map(|(name, input)| read_one(name, input, opts, &progress))
+    let mut readings: Vec<Reading> = files
+        .into_iter()
+        .map(|(name, input)| Reading::new(name, input))
         .collect();
-    progress.finish_and_clear();
-    let mut events = Vec::new();
-    for (evs, rep) in results {
-        events.extend(evs);
-        reports.push(rep);
+    loop {
+        let next = readings
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| !r.done)
+            .min_by_key(|(_, r)| r.last_ts.map_or((0, 0), |t| (1, t)))
+            .map(|(i, _)| i);
+        let Some(i) = next else { break };
+        let events = readings[i].step(opts, &progress);
+        let r = &mut readings[i];
+        if let Some(t) = events.iter().filter_map(|e| e.ts).max() {
+            r.last_ts = Some(r.last_ts.map_or(t, |l| l.max(t)));
+        }
+        let mut watermark = Some(Millis::MAX);
+        for r in readings.iter().filter(|r| !r.done) {
+            watermark = watermark.zip(r.last_ts).map(|(a, b)| a.min(b));
+        }
+        sink(events, watermark);
     }
-    Ingested { events, reports }
+    progress.finish_and_clear();
+    reports.extend(readings.into_iter().map(|r| r.report));
+    reports
+}
+
+/// One input being read.
+struct Reading {
+    file: Arc<str>,
+    input: Input,
+    src: Option<(ByteSource, Format)>,
+    report: InputReport,
+    last_ts: Option<Millis>,
+    done: bool,
+}
+
+impl Reading {
+    fn new(name: String, input: Input) -> Reading {
+        Reading {
+            report: InputReport::new(&name, "unknown"),
+            file: Arc::from(name),
+            input,
+            src: None,
+            last_ts: None,
+            done: false,
+        }
+    }
+
+    fn fail(&mut self, e: std::io::Error) -> Vec<Event> {
+        self.report.unreadable = true;
+        self.report.problem(0, format!("cannot read: {e}"));
+        self.done = true;
+        Vec::new()
+    }
+
+    /// Opens and detects on the first call; reads one window per call after that.
+    fn step(&mut self, opts: &IngestOptions, progress: &indicatif::ProgressBar) -> Vec<Event> {
+        if self.src.is_none() {
+            let mut src = match open(&self.input, opts.window.unwrap_or(source::WINDOW)) {
+                Ok(s) => s,
+                Err(e) => return self.fail(e),
+            };
+            let head = match src.peek_head(64 * 1024) {
+                Ok(h) => h,
+                Err(e) => return self.fail(e),
+            };
+            if head.iter().all(|b| b.is_ascii_whitespace()) {
+                self.report.problem(0, "empty input".to_string());
+                self.done = true;
+                return Vec::new();
+            }
+            let Some(format) = opts.format.or_else(|| detect(&head)) else {
+                self.report.problem(0, "not a recognised format (binary data?); skipped — use --input-format to force one".to_string());
+                self.report.skipped += 1;
+                self.done = true;
+                return Vec::new();
+            };
+            self.report.format = format.name().to_string();
+            self.src = Some((src, format));
+        }
+        let Some((src, format)) = self.src.as_mut() else {
+            return Vec::new();
+        };
+        let format = *format;
+        let report = &mut self.report;
+        let mut events = Vec::new();
+        if format == Format::Har {
+            self.done = true;
+            match src.rest() {
+                Ok(w) => {
+                    progress.inc(w.bytes().len() as u64);
+                    events = har::parse(&self.file, w.bytes(), report);
+                }
+                Err(e) => {
+                    report.unreadable = true;
+                    report.problem(0, format!("cannot read: {e}"));
+                }
+            }
+        } else {
+            match src.next_window() {
+                Ok(Some(w)) => {
+                    for long in &w.long_lines {
+                        report.records += 1;
+                        report.skipped += 1;
+                        report.problem(
+                            long.line,
+                            format!(
+                                "line of {} bytes is longer than the {} MiB limit; skipped",
+                                long.bytes,
+                                MAX_LINE >> 20
+                            ),
+                        );
+                    }
+                    progress.inc(w.bytes().len() as u64);
+                    events = parse_lines(&self.file, w.bytes(), w.first_line, format, report);
+                }
+                Ok(None) => self.done = true,
+                Err(e) => {
+                    report.unreadable = true;
+                    report.problem(
+                        0,
+                        format!("read failed part-way ({e}); kept what came before"),
+                    );
+                    self.done = true;
+                }
+            }
+        }
+        if self.done {
+            if let Some(damage) = src.damage() {
+                report.skipped += 1;
+                report.problem(
+                    0,
+                    format!("input stream damaged ({damage}); kept what came before the damage"),
+                );
+            }
+            // Release the mapping / file handle now, not at the end of the run.
+            self.src = None;
+        }
+        events
+    }
 }
 
 /// Bytes of input that make a progress bar worth drawing.
@@ -339,108 +488,11 @@ fn progress_bar(files: &[(String, Input)]) -> indicatif::ProgressBar {
     bar
 }
 
-fn open(input: &Input) -> std::io::Result<ByteSource> {
+fn open(input: &Input, window: usize) -> std::io::Result<ByteSource> {
     match input {
-        Input::Stdin => Ok(ByteSource::stream(
-            Box::new(std::io::stdin()),
-            source::WINDOW,
-        )),
-        Input::Path(p) => ByteSource::open_path(p, source::WINDOW),
+        Input::Stdin => Ok(ByteSource::stream(Box::new(std::io::stdin()), window)),
+        Input::Path(p) => ByteSource::open_path(p, window),
     }
-}
-
-fn read_one(
-    name: &str,
-    input: &Input,
-    opts: &IngestOptions,
-    progress: &indicatif::ProgressBar,
-) -> (Vec<Event>, InputReport) {
-    let file: Arc<str> = Arc::from(name);
-    let mut report = InputReport::new(name, "unknown");
-    let unreadable = |mut report: InputReport, e: std::io::Error| {
-        report.unreadable = true;
-        report.problem(0, format!("cannot read: {e}"));
-        (Vec::new(), report)
-    };
-    let mut src = match open(input) {
-        Ok(s) => s,
-        Err(e) => return unreadable(report, e),
-    };
-    let head = match src.peek_head(64 * 1024) {
-        Ok(h) => h,
-        Err(e) => return unreadable(report, e),
-    };
-    if head.iter().all(|b| b.is_ascii_whitespace()) {
-        report.problem(0, "empty input".to_string());
-        return (Vec::new(), report);
-    }
-    let format = match opts.format.or_else(|| detect(&head)) {
-        Some(f) => f,
-        None => {
-            report.problem(
-                0,
-                "not a recognised format (binary data?); skipped — use --input-format to force one"
-                    .to_string(),
-            );
-            report.skipped += 1;
-            return (Vec::new(), report);
-        }
-    };
-    report.format = format.name().to_string();
-    let mut events = Vec::new();
-    if format == Format::Har {
-        match src.rest() {
-            Ok(w) => {
-                progress.inc(w.bytes().len() as u64);
-                events = har::parse(&file, w.bytes(), &mut report);
-            }
-            Err(e) => return unreadable(report, e),
-        }
-    } else {
-        loop {
-            match src.next_window() {
-                Ok(Some(w)) => {
-                    for long in &w.long_lines {
-                        report.records += 1;
-                        report.skipped += 1;
-                        report.problem(
-                            long.line,
-                            format!(
-                                "line of {} bytes is longer than the {} MiB limit; skipped",
-                                long.bytes,
-                                MAX_LINE >> 20
-                            ),
-                        );
-                    }
-                    progress.inc(w.bytes().len() as u64);
-                    events.extend(parse_lines(
-                        &file,
-                        w.bytes(),
-                        w.first_line,
-                        format,
-                        &mut report,
-                    ));
-                }
-                Ok(None) => break,
-                Err(e) => {
-                    report.unreadable = true;
-                    report.problem(
-                        0,
-                        format!("read failed part-way ({e}); kept what came before"),
-                    );
-                    break;
-                }
-            }
-        }
-    }
-    if let Some(damage) = src.damage() {
-        report.skipped += 1;
-        report.problem(
-            0,
-            format!("input stream damaged ({damage}); kept what came before the damage"),
-        );
-    }
-    (events, report)
 }
 
 /// Detects a format from the first bytes of an input.

@@ -1,0 +1,189 @@
+//! Streaming analysis: flows that have been idle longer than a window are analyzed as soon
+//! as every input has read past them, and then dropped.
+//!
+//! Why: a login lives for minutes, a log for months. Holding every event of a 2 GiB log
+//! until the end would make memory grow with input size; holding only the flows that may
+//! still change keeps it proportional to traffic within the window. What is dropped is
+//! what the report will never cite: after a set of flows is analyzed, only the events a
+//! finding or an unexplained failure points at are kept, re-indexed.
+//!
+//! Small inputs never reach the eviction threshold and are analyzed as one set, exactly as
+//! a batch would be. Claims never cross flows (`rank::claim`), so analyzing closed flows
+//! apart changes nothing for them; what a set loses is cross-flow context older than the
+//! window (another login of the same client an hour ago), which is the price of the bound.
+
+use crate::event::{Event, Millis};
+use crate::flow::{self, Flow};
+use crate::merge;
+use crate::rank::{self, Claimed};
+use crate::rules::{self, spec::SpecSet};
+use std::collections::HashMap;
+
+/// Pending events at which the first eviction is tried.
+pub const DEFAULT_MAX_PENDING: usize = 50_000;
+
+/// Default idle window: longer than any login (authorize to token) and than the usual
+/// gap between a failure and its retries.
+pub const DEFAULT_WINDOW_MS: Millis = 30 * 60 * 1000;
+
+pub struct Segmenter<'s> {
+    specs: &'s SpecSet,
+    window_ms: Millis,
+    max_pending: usize,
+    next_check: usize,
+    pending: Vec<Event>,
+    kept_events: Vec<Event>,
+    kept_flows: Vec<Flow>,
+    claimed: Claimed,
+    flows_seen: usize,
+    /// How many sets of flows were analyzed before the end of input.
+    pub evictions: usize,
+    /// The most events ever pending at once: what the flow window bounds.
+    pub peak_pending: usize,
+}
+
+impl<'s> Segmenter<'s> {
+    pub fn new(specs: &'s SpecSet, window_ms: Millis, max_pending: usize) -> Segmenter<'s> {
+        Segmenter {
+            specs,
+            window_ms,
+            max_pending: max_pending.max(1),
+            next_check: max_pending.max(1),
+            pending: Vec::new(),
+            kept_events: Vec::new(),
+            kept_flows: Vec::new(),
+            claimed: Claimed::default(),
+            flows_seen: 0,
+            evictions: 0,
+            peak_pending: 0,
+        }
+    }
+
+    /// Takes newly read events. `watermark` is the time every input has read up to (None:
+    /// some input has not said yet); flows idle for a window before it are finished.
+    pub fn push(&mut self, events: Vec<Event>, watermark: Option<Millis>) {
+        self.pending.extend(events);
+        self.peak_pending = self.peak_pending.max(self.pending.len());
+        if self.pending.len() < self.next_check {
+            return;
+        }
+        if let Some(w) = watermark {
+            self.evict(w.saturating_sub(self.window_ms));
+        }
+        // Re-checking costs a pass over what is pending: wait until it has grown enough
+        // that the passes stay linear in the input overall.
+        self.next_check = self.max_pending.max(self.pending.len() * 2);
+    }
+
+    fn evict(&mut self, horizon: Millis) {
+        // Merge first: a record without flow keys (an access-log line of a token request)
+        // joins its richer twin from another source and leaves with that twin's flow,
+        // instead of being finished alone and counted twice.
+        self.pending = merge::merge(std::mem::take(&mut self.pending));
+        let flows = flow::build(&self.pending);
+        let mut closed = vec![false; self.pending.len()];
+        let mut any = false;
+        for f in &flows {
+            let last = f.events.iter().filter_map(|&i| self.pending[i].ts).max();
+            if last.is_some_and(|t| t < horizon) {
+                any = true;
+                for &i in &f.events {
+                    closed[i] = true;
+                }
+            }
+        }
+        if !any {
+            return;
+        }
+        let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
+            .into_iter()
+            .zip(closed)
+            .partition(|(_, c)| *c);
+        self.pending = open.into_iter().map(|(e, _)| e).collect();
+        self.evictions += 1;
+        self.analyze(done.into_iter().map(|(e, _)| e).collect());
+    }
+
+    fn analyze(&mut self, events: Vec<Event>) {
+        let mut events = merge::merge(events);
+        let flows = flow::build(&events);
+        flow::mark_recovered(&mut events, &flows);
+        let findings = {
+            let cx = rules::Context::new(&events, &flows, self.specs);
+            rules::run(&cx, &rules::registry())
+        };
+        let claimed = rank::claim(&events, &flows, findings);
+        self.keep(events, flows, claimed);
+    }
+
+    /// Keeps only the events and flows the claimed results cite, re-indexed into the
+    /// global lists; flow ids stay unique across sets.
+    fn keep(&mut self, mut events: Vec<Event>, flows: Vec<Flow>, mut claimed: Claimed) {
+        let mut ev_map: HashMap<usize, usize> = HashMap::new();
+        let mut flow_map: HashMap<usize, usize> = HashMap::new();
+        let kept_events = &mut self.kept_events;
+        let mut map_ev = |i: usize| -> usize {
+            *ev_map.entry(i).or_insert_with(|| {
+                kept_events.push(std::mem::take(&mut events[i]));
+                kept_events.len() - 1
+            })
+        };
+        let base = self.flows_seen;
+        let first_new_flow = self.kept_flows.len();
+        let kept_flows = &mut self.kept_flows;
+        let mut map_flow = |i: usize, cited: &[usize]| -> usize {
+            let k = *flow_map.entry(i).or_insert_with(|| {
+                let f = &flows[i];
+                kept_flows.push(Flow {
+                    id: format!("f{}", base + i + 1),
+                    events: Vec::new(),
+                    client_id: f.client_id.clone(),
+                    first_ts: f.first_ts,
+                });
+                kept_flows.len() - 1
+            });
+            kept_flows[k].events.extend_from_slice(cited);
+            k
+        };
+        for f in &mut claimed.findings {
+            for e in &mut f.evidence {
+                e.event = map_ev(e.event);
+            }
+            for e in &mut f.explains {
+                *e = map_ev(*e);
+            }
+            let cited: Vec<usize> = f
+                .evidence
+                .iter()
+                .map(|e| e.event)
+                .chain(f.explains.iter().copied())
+                .collect();
+            f.flow = map_flow(f.flow, &cited);
+        }
+        for u in &mut claimed.unexplained {
+            for e in &mut u.events {
+                *e = map_ev(*e);
+            }
+            u.flow = map_flow(u.flow, &u.events);
+        }
+        for f in &mut self.kept_flows[first_new_flow..] {
+            f.events.sort_unstable();
+            f.events.dedup();
+        }
+        self.flows_seen += flows.len();
+        self.claimed.absorb(claimed);
+    }
+
+    /// Analyzes what is still pending and returns everything the report needs.
+    pub fn finish(&mut self) -> (Vec<Event>, Vec<Flow>, Claimed) {
+        let rest = std::mem::take(&mut self.pending);
+        if !rest.is_empty() {
+            self.analyze(rest);
+        }
+        (
+            std::mem::take(&mut self.kept_events),
+            std::mem::take(&mut self.kept_flows),
+            std::mem::take(&mut self.claimed),
+        )
+    }
+}
