@@ -134,3 +134,171 @@ fn pkce_missing_verifier_variant() {
         "missing_verifier"
     );
 }
+
+// clock_skew and malformed_token_response: fixtures recorded by
+// fixtures/rules/recorder_extra (oidc-provider under libfaketime, nginx, PyJWT, Authlib).
+const HAR_APP: &[&str] = &["session.har", "app.jsonl"];
+const PROXY_APP: &[&str] = &["access.log", "app.jsonl"];
+
+rule_tests! {
+    // R02's only witness of the failure is the app rejecting the id_token: app log needed.
+    clock_skew: "clock_skew", [APP_LOG, HAR_APP, PROXY_APP, ALL], &[];
+    // R06 (HTML 200) is a failure only in the app's words: app log needed.
+    malformed_token_response: "malformed_token_response", [APP_LOG, HAR_APP, PROXY_APP, ALL], &[];
+}
+
+/// Variants of `rule`'s findings touching each labeled session of the folder.
+fn variants_by_session(
+    folder: &str,
+    files: &[&str],
+    extra: &[&str],
+    rule: &str,
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let dir = fixture(folder);
+    let labels = read_json(&dir.join("labels.json"));
+    let mut args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+    args.extend(paths(&dir, files));
+    let out = analyze_json(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let mut owner = std::collections::HashMap::new();
+    for s in labels.as_array().unwrap() {
+        for (key, file) in [
+            ("har_entries", "session.har"),
+            ("access_log_lines", "access.log"),
+            ("app_log_lines", "app.jsonl"),
+        ] {
+            for loc in s["evidence"][key].as_array().into_iter().flatten() {
+                owner.insert(
+                    (file.to_string(), loc.as_i64().unwrap()),
+                    s["id"].as_str().unwrap().to_string(),
+                );
+            }
+        }
+    }
+    let mut by: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for d in out["diagnoses"].as_array().unwrap() {
+        if d["rule"] != rule {
+            continue;
+        }
+        for f in d["findings"].as_array().unwrap() {
+            for ev in f["evidence"].as_array().unwrap() {
+                let base = std::path::Path::new(ev["file"].as_str().unwrap())
+                    .file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string();
+                let loc = ev.get("entry").or_else(|| ev.get("line")).unwrap();
+                if let Some(sid) = owner.get(&(base, loc.as_i64().unwrap())) {
+                    let v = by.entry(sid.clone()).or_default();
+                    let name = f["variant"].as_str().unwrap().to_string();
+                    if !v.contains(&name) {
+                        v.push(name);
+                    }
+                }
+            }
+        }
+    }
+    by
+}
+
+#[test]
+fn clock_skew_is_read_from_the_tokens_time_claims_not_only_from_error_text() {
+    // HAR + app log: both sessions are explained by the iat seen ahead of the observer.
+    let v = variants_by_session("rules/clock_skew/positive", HAR_APP, &[], "clock_skew");
+    assert_eq!(v["R02"], ["issued_in_future"], "{v:?}");
+    assert_eq!(v["R03"], ["issued_in_future"], "{v:?}");
+    // The app log alone has no tokens: the verifiers' own words.
+    let v = variants_by_session("rules/clock_skew/positive", APP_LOG, &[], "clock_skew");
+    assert_eq!(v["R02"], ["reported"], "{v:?}");
+    assert_eq!(v["R03"], ["reported"], "{v:?}");
+}
+
+#[test]
+fn clock_skew_api_rejection_from_the_har_alone() {
+    // R03: the access token's iat is 90 s ahead of the HAR's clock and the API rejects that
+    // token. R02's failure happens only inside the app: the HAR alone shows none.
+    let dir = fixture("rules/clock_skew/positive");
+    let labels = read_json(&dir.join("labels.json"));
+    let out = analyze_json(&[dir.join("session.har").to_str().unwrap()]);
+    let (failing, false_pos) = score(&labels, &out);
+    assert!(false_pos.is_empty());
+    assert_eq!(failing["R03"].1.as_deref(), Some("clock_skew"), "{out}");
+    assert_eq!(failing["R02"].1, None, "{out}");
+    let v = variants_by_session("rules/clock_skew/positive", HAR, &[], "clock_skew");
+    assert_eq!(v["R03"], ["issued_in_future"], "{v:?}");
+}
+
+#[test]
+fn clock_skew_tolerance_parameter_bounds_the_structural_reading() {
+    // A 10-minute tolerance hides the 90 s skew in the tokens; the API's "not yet valid"
+    // (PyJWT's words in the 401 body) still names the cause.
+    let v = variants_by_session(
+        "rules/clock_skew/positive",
+        HAR,
+        &["--set", "clock_skew.tolerance=600s"],
+        "clock_skew",
+    );
+    assert_eq!(v["R03"], ["reported"], "{v:?}");
+    expect(
+        "rules/clock_skew/negative",
+        ALL,
+        &["--set", "clock_skew.tolerance=1s"],
+        None,
+    );
+}
+
+#[test]
+fn clock_skew_negative_from_the_app_log_alone() {
+    expect("rules/clock_skew/negative", APP_LOG, &[], None);
+}
+
+#[test]
+fn malformed_token_response_variants_from_the_har() {
+    // The HAR shows the bodies: a JSON error with 200 (R07), a JSON document without
+    // access_token (R08). R06's HTML page is a failure only in the app's words.
+    let dir = fixture("rules/malformed_token_response/positive");
+    let labels = read_json(&dir.join("labels.json"));
+    let out = analyze_json(&[dir.join("session.har").to_str().unwrap()]);
+    let (failing, _) = score(&labels, &out);
+    for id in ["R07", "R08"] {
+        assert_eq!(
+            failing[id].1.as_deref(),
+            Some("malformed_token_response"),
+            "{id}: {out}"
+        );
+    }
+    let v = variants_by_session(
+        "rules/malformed_token_response/positive",
+        HAR,
+        &[],
+        "malformed_token_response",
+    );
+    assert_eq!(v["R07"], ["error_with_200"], "{v:?}");
+    assert_eq!(v["R08"], ["missing_access_token"], "{v:?}");
+}
+
+#[test]
+fn malformed_token_response_html_page_is_not_called_an_error_body() {
+    // The HTML fallback page: the client's JSON parse error is not an OAuth error code.
+    let v = variants_by_session(
+        "rules/malformed_token_response/positive",
+        ALL,
+        &[],
+        "malformed_token_response",
+    );
+    assert_eq!(v["R06"], ["not_a_token_response"], "{v:?}");
+    assert_eq!(v["R07"], ["error_with_200"], "{v:?}");
+    assert!(
+        v["R08"].contains(&"missing_access_token".to_string()),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn malformed_token_response_negative_from_the_app_log_alone() {
+    expect(
+        "rules/malformed_token_response/negative",
+        APP_LOG,
+        &[],
+        None,
+    );
+}

@@ -1,9 +1,49 @@
 //! `clock_skew`: tokens that look issued in the future (or expired on arrival) to the
 //! party checking them, because clocks disagree.
+//!
+//! Structural evidence: a token response carries JWTs whose `iat` / `nbf` lie ahead of the
+//! observer's clock at the moment they were issued (the HAR's or proxy's timestamp), or whose
+//! `exp` had already passed then. Such a response explains the flow's failures that a time
+//! check produces while the skew lasts: the API rejecting that very access token, the client
+//! rejecting the id_token, an app log reporting a token rejected for its time claims.
 
 use super::*;
 
 pub struct ClockSkew;
+
+/// Error codes a token verifier (client library, resource server) reports for a rejected
+/// token; the token endpoint's own errors (invalid_grant, ...) are another matter.
+const VERIFIER_ERRORS: &[&str] = &[
+    "invalid_token",
+    "expired_token",
+    "invalid_claim",
+    "immature_signature",
+];
+
+impl ClockSkew {
+    /// A failure that a time check on a token issued by `issuing` can have produced.
+    fn time_check_failure(&self, cx: &Context, issuing: usize, f: usize) -> bool {
+        let e = cx.ev(f);
+        let err = error_of(e).unwrap_or("");
+        let said_by_verifier = VERIFIER_ERRORS.iter().any(|v| err.eq_ignore_ascii_case(v))
+            || cx.signature(self.id(), f).is_some();
+        match e.kind() {
+            EventKind::ApiCall => {
+                // The API said the token is bad (401 / invalid_token), and it is this
+                // response's token (when the call shows which token it carried).
+                let rejected = e.status == Some(401) || said_by_verifier;
+                let same_token = match e.bearer.as_ref() {
+                    Some(b) => cx.issued_by.get(&b.fp).is_some_and(|(j, _)| *j == issuing),
+                    None => true,
+                };
+                rejected && same_token
+            }
+            // Log records of the client (or API) that rejected a token for its claims, or the
+            // issuing exchange itself when the app logged its id_token check against it.
+            _ => said_by_verifier && (e.target.is_none() || f == issuing),
+        }
+    }
+}
 
 impl Rule for ClockSkew {
     fn id(&self) -> &'static str {
@@ -20,56 +60,93 @@ impl Rule for ClockSkew {
         if failures.is_empty() {
             return;
         }
-        // Skew visible in tokens issued by this flow: iat / nbf ahead of the observer.
+        let mut explained: Vec<usize> = Vec::new();
+        // Skew visible in tokens issued in this flow, against the observer's clock.
         for &i in &flow.events {
             let e = cx.ev(i);
             let (Some(iss), Some(ts)) = (&e.issued, e.ts) else {
                 continue;
             };
+            if e.kind() != EventKind::Token {
+                continue;
+            }
+            // The server stamped the tokens between the request and the response.
+            let end = e.end_ts.unwrap_or(ts).max(ts);
+            let mut not_before: Option<i64> = None;
+            let mut expired_at: Option<i64> = None;
             for claims in [&iss.id_token_claims, &iss.access_token_claims]
                 .into_iter()
                 .flatten()
             {
-                let ahead = claims
-                    .iat
-                    .into_iter()
-                    .chain(claims.nbf)
-                    .map(|t| t * 1000 - ts)
-                    .max()
-                    .unwrap_or(0);
-                let short = claims
-                    .exp
-                    .zip(claims.iat)
-                    .zip(iss.expires_in)
-                    .map(|((exp, iat), ei)| (exp - iat) - ei)
-                    .unwrap_or(0);
-                if ahead > tol
-                    || short.abs() * 1000 > tol && claims.exp.is_some_and(|x| x * 1000 < ts)
-                {
-                    let later: Vec<usize> = failures
-                        .iter()
-                        .copied()
-                        .filter(|&f| {
-                            cx.ev(f).ts >= e.ts
-                                && matches!(
-                                    cx.ev(f).kind(),
-                                    EventKind::ApiCall | EventKind::LogError
-                                )
-                        })
-                        .collect();
-                    if later.is_empty() {
-                        continue;
-                    }
-                    let mut f = Finding::new(self.id(), "issued_in_future", 0.85, fi, format!("tokens are stamped {} ahead of the observer's clock (iat/nbf): synchronize clocks (NTP) or allow leeway", secs(ahead))).evidence(i, "token issued with future iat/nbf");
-                    for l in later {
-                        f = f.explains(l, cx.ev(l).describe());
-                    }
-                    out.push(f);
-                    return;
+                if let Some(t) = claims.iat.into_iter().chain(claims.nbf).max() {
+                    not_before = not_before.max(Some(t * 1000));
+                }
+                if let Some(x) = claims.exp {
+                    let x = x * 1000;
+                    expired_at = Some(expired_at.map_or(x, |y: i64| y.min(x)));
                 }
             }
+            let ahead = not_before.map(|t| t - end).filter(|a| *a > tol);
+            let late = expired_at.map(|x| ts - x).filter(|l| *l > tol);
+            let (variant, until, summary, note) = match (ahead, late) {
+                (Some(a), _) => (
+                    "issued_in_future",
+                    // A verifier whose clock agrees with the observer rejects the token
+                    // until its iat/nbf is reached.
+                    not_before.map(|t| t + tol),
+                    format!(
+                        "tokens are stamped {} ahead of the observer's clock (iat/nbf): the issuer's clock runs ahead, or this host's behind; synchronize clocks (NTP) or allow leeway",
+                        secs(a)
+                    ),
+                    format!("token issued with iat/nbf {} in the future", secs(a)),
+                ),
+                (None, Some(l)) => (
+                    "expired_on_arrival",
+                    None,
+                    format!(
+                        "tokens had expired {} before they arrived (exp behind the observer's clock): the issuer's clock runs behind, or this host's ahead; synchronize clocks (NTP)",
+                        secs(l)
+                    ),
+                    format!("token issued already expired ({} past exp)", secs(l)),
+                ),
+                (None, None) => continue,
+            };
+            let hits: Vec<usize> = failures
+                .iter()
+                .copied()
+                .filter(|&f| {
+                    let ft = cx.ev(f).ts;
+                    (f == i || ft.is_some_and(|t| t >= ts))
+                        && until.is_none_or(|u| ft.is_none_or(|t| t <= u))
+                        && self.time_check_failure(cx, i, f)
+                })
+                .collect();
+            if hits.is_empty() {
+                continue;
+            }
+            let mut f = Finding::new(self.id(), variant, 0.86, fi, summary).evidence(i, note);
+            for &h in &hits {
+                let he = cx.ev(h);
+                let own_token = he
+                    .bearer
+                    .as_ref()
+                    .is_some_and(|b| cx.issued_by.get(&b.fp).is_some_and(|(j, _)| *j == i));
+                if own_token {
+                    f.confidence = f.confidence.max(0.9);
+                }
+                f = f.explains(h, he.describe());
+                explained.push(h);
+            }
+            if let Some(&h) = hits.iter().find(|&&h| cx.signature(self.id(), h).is_some()) {
+                f = cx.corroborate(f, h);
+            }
+            out.push(f);
         }
+        // Without the tokens in view: the verifier's own words.
         for &i in &failures {
+            if explained.contains(&i) {
+                continue;
+            }
             if let Some((Weight::Strong, text, _)) = cx.signature(self.id(), i) {
                 out.push(
                     Finding::new(
