@@ -1,12 +1,31 @@
-//! JSON-lines logs: application logs and identity-provider event logs.
+//! JSON-lines logs: application logs, identity-provider event logs and JSON access logs.
 //!
 //! Field names differ per stack (`ts`/`time`/`@timestamp`, `msg`/`message`, `status`/
 //! `http_status`, `clientId`/`client_id`), and each IdP has its own event schema. A record
-//! is first flattened and read through [`Fields`] (aliases), then a vendor profile fills
-//! what the generic aliases cannot (Keycloak event `type`/`error`, Auth0 short type codes,
-//! Okta `outcome`, Entra `status.errorCode`), and finally the record is classified into an
-//! OAuth event by the same shape rules as HTTP sources. Lines that are not OAuth are counted
-//! but produce nothing; only lines that are not JSON at all are reported as skipped.
+//! is first flattened and read through [`Fields`] (aliases; records that a shipper wrapped
+//! in `jsonPayload`, `properties`, `data` or `detail` are read through the wrapper), then a
+//! vendor profile fills what the generic aliases cannot, and finally the record is
+//! classified into an OAuth event by the same shape rules as HTTP sources.
+//!
+//! Vendor profiles only *extract*: they say where a vendor keeps its time, client, error
+//! code, description, request/session/correlation ids and grant type. What a vendor code
+//! or message means is decided by the `signatures` of `rules/*.toml`, never here.
+//!
+//! | vendor | records | what the profile reads |
+//! |---|---|---|
+//! | Keycloak | event REST API / admin console (`type`, `error`, `details`), and the `jboss-logging` event listener's line (`type="…", error="…"` pairs inside `message`) of the JSON console log | `detail` = `<TYPE>: <error>` (a Keycloak error only means something with its event type), `error_description` = `reason` |
+//! | Auth0 | tenant log events (Management API, log streams: `data`/`detail.data` envelopes) with short `type` codes | `event_type` = code, `error_description` and `detail` = `description`; `f…` codes are failures |
+//! | Okta | System Log `LogEvent` | `eventType`, `outcome.result` / `outcome.reason`, `debugContext.debugData` (`requestId`, `url`, `grantType`), `authenticationContext.externalSessionId`, `transaction.id` |
+//! | Entra ID | Graph `signIn`, Azure Monitor diagnostic export (`resultType`, `properties`), Log Analytics `SigninLogs` rows (`ResultType`, `Status`) | `detail` = `AADSTS<code>: <failure reason>`; interrupts (KMSI, consent/registration prompts) are not failures |
+//! | AWS Cognito | CloudTrail records (`eventSource` `cognito-idp…`; one per line, or a `{"Records":[…]}` delivery file) | `eventName`, `additionalEventData.responseParameters.status`, `…requestParameters.{grant_type,client_id,redirect_uri}` (one-element arrays), `errorCode` / `errorMessage` |
+//! | Google | Cloud Logging entries (`jsonPayload`, `trace`, `httpRequest`) and client-library errors (`response.data.error…`) | generic aliases |
+//! | ORY Hydra | logrus JSON (`msg`, `error.{message,reason,debug,status_code}`, `http_request.{method,path,headers.x-request-id}`, `http_response.status`) and the 1.x flat form (`error`, `hint`, `description`, `debug`) | `error` = `error.message` when it is an OAuth code, `detail` = `error.reason` (the fosite hint) |
+//! | Spring Authorization Server | logstash-encoder JSON (`logger_name`, `message`, `traceId`) | the providers' `Invalid request: …` / `Invalidated …` lines are failures; client from `registered client '…'`, grant type from the provider class |
+//! | node oidc-provider | `grant.error` events and request logs | `error_detail` |
+//!
+//! JSON access logs (Caddy v2, Traefik, nginx `escape=json`, Envoy) become the same HTTP
+//! exchange events as text access logs. Lines that are not OAuth are counted but produce
+//! nothing; only lines that are not JSON at all are reported as skipped.
 
 use super::http::{self, classify, HttpExchange};
 use super::time::{epoch, parse_time};
@@ -14,54 +33,130 @@ use super::InputReport;
 use crate::event::*;
 use crate::fingerprint::{Fingerprint, SecretKind};
 use crate::redact::scrub;
+use regex::Regex;
 use serde_json::Value;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A flattened record: dotted key -> scalar value.
 struct Fields<'a> {
     pairs: Vec<(String, &'a Value)>,
 }
 
+/// Wrappers log shippers put around a record: Cloud Logging `jsonPayload`, Azure Monitor
+/// `properties`, Auth0 log streams `data` (webhook) and `detail.data` (EventBridge). Their
+/// fields are also readable without the prefix, after the record's own top-level fields.
+const ENVELOPES: &[&str] = &[
+    "jsonPayload.",
+    "properties.",
+    "data.",
+    "detail.data.",
+    "detail.",
+];
+
+/// Values that stand for a value a producer withheld, not the value itself.
+fn is_placeholder(s: &str) -> bool {
+    let t = s.trim();
+    t.eq_ignore_ascii_case("redacted")
+        || t.eq_ignore_ascii_case("[redacted]")
+        || t.eq_ignore_ascii_case("<redacted>")
+        || t.eq_ignore_ascii_case("null")
+        || t == "-"
+        || t.contains("HIDDEN_DUE_TO_SECURITY_REASONS")
+        || t.starts_with("Value is sensitive and has been redacted")
+        || (!t.is_empty() && t.bytes().all(|b| b == b'*'))
+}
+
+fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() && !is_placeholder(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        // CloudTrail request parameters and Caddy headers are one-element arrays.
+        Value::Array(a) if a.len() == 1 => scalar(&a[0]),
+        _ => None,
+    }
+}
+
+fn number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        Value::Array(a) if a.len() == 1 => number(&a[0]),
+        _ => None,
+    }
+}
+
 impl<'a> Fields<'a> {
     fn new(v: &'a Value) -> Fields<'a> {
         let mut pairs = Vec::new();
         flatten(v, String::new(), 0, &mut pairs);
-        Fields { pairs }
-    }
-
-    /// First alias that is present (exact dotted key, case-insensitive).
-    fn value(&self, aliases: &[&str]) -> Option<&'a Value> {
-        for a in aliases {
-            if let Some((_, v)) = self.pairs.iter().find(|(k, _)| k.eq_ignore_ascii_case(a)) {
-                if !v.is_null() {
-                    return Some(v);
+        let own = pairs.len();
+        for i in 0..own {
+            for env in ENVELOPES {
+                let key = &pairs[i].0;
+                let inner = key
+                    .get(..env.len())
+                    .filter(|p| p.eq_ignore_ascii_case(env))
+                    .and_then(|_| key.get(env.len()..))
+                    .filter(|rest| !rest.is_empty())
+                    .map(str::to_string);
+                if let Some(inner) = inner {
+                    let value = pairs[i].1;
+                    pairs.push((inner, value));
                 }
             }
         }
-        None
+        Fields { pairs }
     }
 
+    /// The first non-null value under `key` (exact dotted key, case-insensitive).
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        self.pairs
+            .iter()
+            .find(|(k, v)| k.eq_ignore_ascii_case(key) && !v.is_null())
+            .map(|(_, v)| *v)
+    }
+
+    /// The first alias that holds a usable scalar.
     fn str(&self, aliases: &[&str]) -> Option<String> {
-        self.value(aliases).and_then(|v| match v {
-            Value::String(s) if !s.is_empty() => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        })
+        aliases.iter().find_map(|a| self.get(a).and_then(scalar))
+    }
+
+    fn float(&self, aliases: &[&str]) -> Option<f64> {
+        aliases.iter().find_map(|a| self.get(a).and_then(number))
     }
 
     fn int(&self, aliases: &[&str]) -> Option<i64> {
-        self.value(aliases).and_then(|v| {
-            v.as_i64()
-                .or_else(|| v.as_f64().map(|f| f as i64))
-                .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+        self.float(aliases).map(|f| f as i64)
+    }
+
+    /// The record's time: (UTC ms, whole seconds only, the alias it came from).
+    fn time(&self, aliases: &[&'static str]) -> Option<(Millis, bool, &'static str)> {
+        aliases.iter().find_map(|a| {
+            let (t, coarse) = match self.get(a)? {
+                Value::String(s) => {
+                    let digits = s.bytes().all(|b| b.is_ascii_digit());
+                    let coarse = if digits {
+                        s.len() <= 10
+                    } else {
+                        !s.contains('.') && !s.contains(',')
+                    };
+                    (parse_time(s)?, coarse)
+                }
+                Value::Number(n) => {
+                    let f = n.as_f64()?;
+                    (epoch(f)?, f < 1e11 && f.fract() == 0.0)
+                }
+                _ => return None,
+            };
+            Some((t, coarse, *a))
         })
     }
 }
 
 fn flatten<'a>(v: &'a Value, prefix: String, depth: usize, out: &mut Vec<(String, &'a Value)>) {
     match v {
-        Value::Object(m) if depth < 4 => {
+        Value::Object(m) if depth < 5 => {
             for (k, x) in m {
                 let key = if prefix.is_empty() {
                     k.clone()
@@ -80,6 +175,9 @@ fn flatten<'a>(v: &'a Value, prefix: String, depth: usize, out: &mut Vec<(String
 }
 
 const TIME: &[&str] = &[
+    // Traefik and Envoy: when the request started (their `time` is when it was logged).
+    "StartUTC",
+    "start_time",
     "timestamp",
     "@timestamp",
     "time",
@@ -88,9 +186,15 @@ const TIME: &[&str] = &[
     "datetime",
     "published",
     "createdDateTime",
+    "TimeGenerated",
     "eventTime",
+    "time_iso8601",
+    "msec",
+    "time_local",
     "logged_at",
     "t",
+    "id.time",
+    "receiveTimestamp",
 ];
 const MESSAGE: &[&str] = &[
     "message",
@@ -99,6 +203,7 @@ const MESSAGE: &[&str] = &[
     "description",
     "displayMessage",
     "text",
+    "textPayload",
 ];
 const LEVEL: &[&str] = &[
     "level",
@@ -125,6 +230,11 @@ const ERROR: &[&str] = &[
     "error.type",
     "errorCode",
     "error.code",
+    // A client library's log of the token endpoint's JSON error body.
+    "response.data.error",
+    "response.body.error",
+    "response.error",
+    "body.error",
 ];
 const ERROR_DESC: &[&str] = &[
     "error_description",
@@ -132,6 +242,11 @@ const ERROR_DESC: &[&str] = &[
     "error.description",
     "error.message",
     "errorSummary",
+    "errorMessage",
+    "response.data.error_description",
+    "response.body.error_description",
+    "response.error_description",
+    "body.error_description",
 ];
 const DETAIL: &[&str] = &[
     "error_detail",
@@ -141,7 +256,9 @@ const DETAIL: &[&str] = &[
     "details.reason",
     "outcome.reason",
     "status.failureReason",
+    "error.reason",
     "error_debug",
+    "error.debug",
     "cause",
     "details.error",
     "details.description",
@@ -156,6 +273,12 @@ const STATUS: &[&str] = &[
     "http.response.status_code",
     "res.statusCode",
     "response_status",
+    "DownstreamStatus",
+    "response_code",
+    "http_response.status",
+    "httpRequest.status",
+    "error.status_code",
+    "additionalEventData.responseParameters.status",
 ];
 const URL: &[&str] = &[
     "url",
@@ -168,8 +291,19 @@ const URL: &[&str] = &[
     "path",
     "request.path",
     "http.target",
+    "RequestPath",
+    "http_request.path",
+    "httpRequest.requestUrl",
+    "debugContext.debugData.url",
     "debugContext.debugData.requestUri",
     "requestUri",
+];
+/// The query string, for logs that keep it apart from the path (nginx `$uri` + `$args`).
+const QUERY: &[&str] = &[
+    "args",
+    "query_string",
+    "http_request.query",
+    "request.query",
 ];
 const METHOD: &[&str] = &[
     "method",
@@ -178,8 +312,22 @@ const METHOD: &[&str] = &[
     "http.method",
     "req.method",
     "http.request.method",
+    "RequestMethod",
+    "request_method",
+    "http_request.method",
+    "httpRequest.requestMethod",
 ];
-const HOST: &[&str] = &["host", "request.host", "http.host", "issuer_host"];
+const HOST: &[&str] = &[
+    "host",
+    "request.host",
+    "http.host",
+    "issuer_host",
+    "RequestHost",
+    "http_host",
+    "authority",
+    ":authority",
+    "http_request.host",
+];
 const CLIENT_ID: &[&str] = &[
     "client_id",
     "clientId",
@@ -190,24 +338,39 @@ const CLIENT_ID: &[&str] = &[
     "client.id",
     "details.client_id",
     "target.client_id",
+    "additionalEventData.requestParameters.client_id",
+    "requestParameters.clientId",
 ];
 const GRANT_TYPE: &[&str] = &[
     "grant_type",
     "grantType",
     "details.grant_type",
     "debugContext.debugData.grantType",
+    "additionalEventData.requestParameters.grant_type",
 ];
 const STATE: &[&str] = &["state", "oauth_state", "details.state"];
-const REDIRECT_URI: &[&str] = &["redirect_uri", "redirectUri", "details.redirect_uri"];
+const REDIRECT_URI: &[&str] = &[
+    "redirect_uri",
+    "redirectUri",
+    "details.redirect_uri",
+    "additionalEventData.requestParameters.redirect_uri",
+    "debugContext.debugData.redirectUri",
+];
 const REQUEST_ID: &[&str] = &[
     "request_id",
     "requestId",
     "req_id",
     "x_request_id",
+    "x-request-id",
     "http.request_id",
     "debugContext.debugData.requestId",
+    "transaction.id",
     "correlationId",
     "correlation_id",
+    "originalRequestId",
+    "http_request.headers.x-request-id",
+    "request.headers.X-Request-Id",
+    "request_X-Request-Id",
 ];
 const TRACE_ID: &[&str] = &[
     "trace_id",
@@ -215,6 +378,8 @@ const TRACE_ID: &[&str] = &[
     "trace.id",
     "dd.trace_id",
     "traceparent",
+    "trace",
+    "logging.googleapis.com/trace",
 ];
 const SESSION_ID: &[&str] = &[
     "session_id",
@@ -231,14 +396,19 @@ const CALLBACK_URL: &[&str] = &[
     "redirect_to",
     "return_url",
 ];
+/// The redirect a proxied response carried (Caddy `resp_headers`, Traefik `downstream_`).
+const LOCATION: &[&str] = &["resp_headers.Location", "downstream_Location"];
 const WWW_AUTH: &[&str] = &[
     "www_authenticate",
     "wwwAuthenticate",
     "response.headers.www-authenticate",
+    "resp_headers.Www-Authenticate",
+    "downstream_Www-Authenticate",
 ];
 const CODE: &[&str] = &["code", "details.code", "authorization_code"];
 const REFRESH: &[&str] = &["refresh_token"];
 const EXPIRES_IN: &[&str] = &["expires_in"];
+const LOGGER: &[&str] = &["logger_name", "loggerName", "logger"];
 
 /// OAuth error codes and vendor markers that make an otherwise unknown line worth keeping.
 const OAUTH_ERROR_WORDS: &[&str] = &[
@@ -260,6 +430,16 @@ const OAUTH_ERROR_WORDS: &[&str] = &[
     "AADSTS",
     "insufficient_scope",
 ];
+
+/// Auth0 tenant-log codes of failed logins and exchanges (log-event-type-codes).
+const AUTH0_FAILURES: &[&str] = &[
+    "f", "fp", "fu", "fc", "fco", "fcoa", "fsa", "fens", "feacft", "feccft", "fepft", "ferrt",
+    "fertft", "feoobft", "feotpft", "fercft", "fdeaz", "fdeac", "fecte",
+];
+
+/// Entra sign-in "failures" that are interrupts of a sign-in that goes on: Keep me signed
+/// in (50140), registration/password-reset prompts (50125), consent/KMSI prompt (50199).
+const ENTRA_INTERRUPTS: &[i64] = &[50140, 50125, 50199];
 
 pub fn sniff(lines: &[&str]) -> bool {
     let mut ok = 0;
@@ -311,43 +491,178 @@ pub fn parse_record(
     evs
 }
 
-pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
-    let f = Fields::new(v);
-    let ts = f.value(TIME).and_then(|t| match t {
-        Value::String(s) => parse_time(s),
-        Value::Number(n) => n.as_f64().and_then(epoch),
+fn scrubbed(s: String) -> String {
+    scrub(&s).into_owned()
+}
+
+/// `GET /path?q HTTP/1.1` (nginx `$request`) or a bare URL (negroni `request`).
+fn request_line(r: &str) -> Option<(Option<String>, String)> {
+    let parts: Vec<&str> = r.split_whitespace().collect();
+    let is_target = |t: &str| t.starts_with('/') || t.contains("://");
+    match parts.as_slice() {
+        [t] if is_target(t) => Some((None, t.to_string())),
+        [m, t] | [m, t, _] if m.bytes().all(|b| b.is_ascii_uppercase()) && is_target(t) => {
+            Some((Some(m.to_string()), t.to_string()))
+        }
         _ => None,
+    }
+}
+
+/// (start, end) of a logged HTTP exchange, from the record's time and its duration field.
+fn http_times(
+    f: &Fields,
+    ts: Option<Millis>,
+    alias: &str,
+    coarse: bool,
+) -> (Option<Millis>, Option<Millis>) {
+    let Some(t) = ts else { return (None, None) };
+    let after = |ms: f64| (Some(t), Some(t + ms.max(0.0) as Millis));
+    let before = |ms: f64| (Some(t - ms.max(0.0) as Millis), Some(t));
+    match alias {
+        // Traefik: StartUTC + Duration (nanoseconds).
+        "StartUTC" => f.float(&["Duration"]).map(|ns| after(ns / 1e6)),
+        // Envoy: START_TIME + DURATION (milliseconds).
+        "start_time" => f.float(&["duration"]).map(after),
+        // Caddy: `ts` is written when the response ended; `duration` in seconds.
+        "ts" if f.get("request.uri").is_some() => f.float(&["duration"]).map(|s| before(s * 1e3)),
+        // nginx: $time_iso8601 / $msec at the end; $request_time in seconds.
+        "time_iso8601" | "msec" | "time_local" if !coarse => {
+            f.float(&["request_time"]).map(|s| before(s * 1e3))
+        }
+        _ => None,
+    }
+    .unwrap_or((Some(t), Some(t)))
+}
+
+/// Keycloak's `jboss-logging` event listener writes each event as `key="value"` pairs in
+/// the message of its log line; in the JSON console format that line is a JSON record.
+/// Returns the record with the pairs lifted into fields, as the event REST API has them.
+fn keycloak_logged_event(v: &Value) -> Option<Value> {
+    static KV: OnceLock<Regex> = OnceLock::new();
+    let obj = v.as_object()?;
+    let logger = LOGGER
+        .iter()
+        .find_map(|k| obj.get(*k))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let (key, msg) = ["message", "msg"]
+        .iter()
+        .find_map(|k| obj.get(*k).and_then(Value::as_str).map(|m| (*k, m.trim())))?;
+    let listener = logger.starts_with("org.keycloak.events")
+        || (msg.starts_with("type=") && msg.contains("realmId="));
+    if !listener || !msg.starts_with("type=") {
+        return None;
+    }
+    let kv = KV.get_or_init(|| {
+        Regex::new(r#"([A-Za-z_][A-Za-z0-9_.-]*)=(?:"((?:[^"\\]|\\.)*)"|([^,]*))"#)
+            .expect("static regex")
     });
-    let event_type = f.str(EVENT).map(|t| scrub(&t).into_owned());
-    let message = f.str(MESSAGE).map(|m| scrub(&m).into_owned());
+    let mut out = obj.clone();
+    out.remove(key);
+    for c in kv.captures_iter(msg) {
+        let value = match (c.get(2), c.get(3)) {
+            (Some(q), _) => q.as_str().replace("\\\"", "\"").replace("\\\\", "\\"),
+            (_, Some(u)) => u.as_str().trim().to_string(),
+            _ => continue,
+        };
+        let k = c[1].to_string();
+        if !value.is_empty() && value != "null" && !out.contains_key(&k) {
+            out.insert(k, Value::String(value));
+        }
+    }
+    Some(Value::Object(out))
+}
+
+/// A Keycloak event type of a failure: `CODE_TO_TOKEN_ERROR`, `LOGIN_ERROR`, ...
+fn is_keycloak_error_type(t: &str) -> bool {
+    t.ends_with("_ERROR") && t.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+}
+
+/// An OAuth error code (`invalid_grant`, `token_expired`), as opposed to a sentence.
+fn is_error_code(s: &str) -> bool {
+    s.contains('_')
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
+}
+
+pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
+    // A CloudTrail delivery file is one object holding every record.
+    if let Some(records) = v.get("Records").and_then(Value::as_array) {
+        return records
+            .iter()
+            .filter(|r| r.is_object())
+            .flat_map(|r| record_to_events(r, src))
+            .collect();
+    }
+    let lifted;
+    let v = match keycloak_logged_event(v) {
+        Some(k) => {
+            lifted = k;
+            &lifted
+        }
+        None => v,
+    };
+    let f = Fields::new(v);
+    let (ts, ts_coarse, time_alias) = match f.time(TIME) {
+        Some((t, coarse, alias)) => (Some(t), coarse, alias),
+        None => (None, false, ""),
+    };
+    let mut event_type = f.str(EVENT).map(scrubbed);
+    let message = f.str(MESSAGE).map(scrubbed);
     let level = f.str(LEVEL);
-    let mut error = f
-        .str(ERROR)
-        .filter(|e| !e.eq_ignore_ascii_case("null") && e != "0")
-        .map(|e| scrub(&e).into_owned());
-    let mut error_description = f.str(ERROR_DESC).map(|d| scrub(&d).into_owned());
-    let mut detail = f.str(DETAIL).map(|d| scrub(&d).into_owned());
-    let status = f
-        .int(STATUS)
+    let mut error = f.str(ERROR).filter(|e| e != "0").map(scrubbed);
+    let mut error_description = f.str(ERROR_DESC).map(scrubbed);
+    let mut detail = f.str(DETAIL).map(scrubbed);
+    let raw_status = f.int(STATUS);
+    let status = raw_status
         .filter(|s| (100..600).contains(s))
         .map(|s| s as u16);
-    let url = f.str(URL);
-    let method = f.str(METHOD);
+    let mut method = f.str(METHOD);
+    let mut url = f.str(URL);
+    if url.is_none() {
+        if let Some((m, t)) = f.str(&["request"]).and_then(|r| request_line(&r)) {
+            method = method.or(m);
+            url = Some(t);
+        }
+    }
+    if let (Some(u), Some(q)) = (url.as_mut(), f.str(QUERY)) {
+        if !u.contains('?') {
+            u.push('?');
+            u.push_str(q.trim_start_matches('?'));
+        }
+    }
     let mut grant_type = f.str(GRANT_TYPE);
-    let client_id = f.str(CLIENT_ID);
+    let mut client_id = f.str(CLIENT_ID);
     let mut failed_by_vendor = false;
+    // The vendor's own error vocabulary is in `detail`: do not read OAuth codes out of it.
+    let mut vendor_vocabulary = false;
 
-    // ---- vendor profiles -------------------------------------------------------------
+    // ---- vendor profiles (extraction only; meaning lives in rules/*.toml) ---------------
+    // AWS Cognito in CloudTrail: the operation is `eventName` (`eventType` is CloudTrail's).
+    if f.str(&["eventSource"])
+        .is_some_and(|s| s.starts_with("cognito-idp") || s.starts_with("cognito-identity"))
+    {
+        event_type = f.str(&["eventName"]).or(event_type);
+        if grant_type.is_none()
+            && f.str(&["requestParameters.authFlow"])
+                .is_some_and(|a| a.starts_with("REFRESH_TOKEN"))
+        {
+            grant_type = Some("refresh_token".into());
+        }
+    }
     let et = event_type.clone().unwrap_or_default();
     // Keycloak events: type=CODE_TO_TOKEN_ERROR, error=<keycloak error>, details.reason.
-    if et.ends_with("_ERROR") && et.chars().all(|c| c.is_ascii_uppercase() || c == '_') {
+    if is_keycloak_error_type(&et) {
         failed_by_vendor = true;
+        vendor_vocabulary = true;
         if let Some(e) = error.take() {
-            // The Keycloak error code is the server-side cause; its reason is free text.
+            // The Keycloak error code is the server-side cause, and only means something
+            // together with the event type (expired_code: code expiry in CODE_TO_TOKEN_ERROR,
+            // login page timeout in LOGIN_ERROR); its reason is free text.
             if let Some(r) = detail.take() {
                 error_description = error_description.or(Some(r));
             }
-            detail = Some(e);
+            detail = Some(format!("{et}: {e}"));
         }
         if grant_type.is_none() {
             if et.starts_with("CODE_TO_TOKEN") {
@@ -357,61 +672,132 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
             }
         }
     }
-    // Auth0 tenant logs: short type codes; failures start with 'f'.
-    if let Some(kind) = auth0_grant(&et) {
-        if et.starts_with('f') {
+    // Auth0 tenant logs: short type codes; a log_id marks the schema.
+    let auth0 = auth0_grant(&et).is_some()
+        || (f.str(&["log_id"]).is_some()
+            && !et.is_empty()
+            && et.len() <= 24
+            && et.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
+    if auth0 {
+        if AUTH0_FAILURES.contains(&et.as_str()) {
             failed_by_vendor = true;
+            vendor_vocabulary = true;
         }
         if grant_type.is_none() {
-            grant_type = kind.map(str::to_string);
+            grant_type = auth0_grant(&et).flatten().map(str::to_string);
         }
-        if detail.is_none() {
-            detail = message.clone();
+        // `description` is what the endpoint answered as error_description.
+        if let Some(d) = f.str(&["description"]).map(scrubbed) {
+            error_description = error_description.or(Some(d.clone()));
+            detail = detail.or(Some(d));
         }
     }
     // Okta System Log.
     if let Some(result) = f.str(&["outcome.result"]) {
         if result.eq_ignore_ascii_case("FAILURE") || result.eq_ignore_ascii_case("DENY") {
             failed_by_vendor = true;
+            vendor_vocabulary = true;
         }
-        if grant_type.is_none() && et.contains("oauth2") && et.contains("refresh") {
+        if grant_type.is_none()
+            && et.contains("oauth2")
+            && (et.contains("refresh") || et.ends_with("detect_reuse"))
+        {
             grant_type = Some("refresh_token".into());
         }
+        if client_id.is_none()
+            && f.str(&["actor.type"])
+                .is_some_and(|t| t.ends_with("ClientApp"))
+        {
+            client_id = f.str(&["actor.id"]);
+        }
     }
-    // Entra ID sign-in logs: status.errorCode (0 = success).
-    if let Some(code) = f.int(&["status.errorCode"]).filter(|c| *c != 0) {
-        failed_by_vendor = true;
-        let reason = f.str(&["status.failureReason"]).unwrap_or_default();
+    // Entra ID sign-in logs: Graph status.errorCode, Azure Monitor resultType, Log
+    // Analytics ResultType (0 = success).
+    if let Some(code) = f
+        .int(&["status.errorCode", "ResultType", "resultType"])
+        .filter(|c| *c != 0)
+    {
+        if !ENTRA_INTERRUPTS.contains(&code) {
+            failed_by_vendor = true;
+        }
+        vendor_vocabulary = true;
+        let reason = f
+            .str(&[
+                "status.failureReason",
+                "ResultDescription",
+                "resultDescription",
+            ])
+            .map(scrubbed)
+            .unwrap_or_default();
         detail = Some(format!("AADSTS{code}: {reason}"));
     }
-    // Entra / fosite error bodies logged whole: AADSTS in the description.
-    if detail.is_none() {
-        if let Some(d) = &error_description {
-            if let Some(i) = d.find("AADSTS") {
-                let code: String = d[i..]
-                    .chars()
-                    .take_while(|c| c.is_ascii_alphanumeric())
-                    .collect();
-                detail = Some(code);
+    // ORY Hydra (logrus): error.message is the OAuth code, error.reason the fosite hint.
+    if let Some(m) = f.str(&["error.message"]) {
+        if error.is_none() && is_error_code(&m) {
+            if error_description.as_deref() == Some(m.as_str()) {
+                error_description = None;
+            }
+            error = Some(m);
+        }
+    }
+    // Hydra 1.x and others log the error code flat with its `description`.
+    if error.is_some() && error_description.is_none() {
+        error_description = f.str(&["description"]).map(scrubbed);
+    }
+    // Spring Authorization Server: the providers log the cause, the endpoint answers a bare
+    // invalid_grant.
+    let logger = f.str(LOGGER).unwrap_or_default();
+    if logger.starts_with("org.springframework.security.oauth2.server.authorization") {
+        if let Some(m) = message
+            .as_deref()
+            .filter(|m| m.starts_with("Invalid request:") || m.starts_with("Invalidated "))
+        {
+            failed_by_vendor = true;
+            vendor_vocabulary = true;
+            if client_id.is_none() {
+                client_id = m
+                    .split_once("registered client '")
+                    .and_then(|(_, rest)| rest.split_once('\''))
+                    .map(|(c, _)| c.to_string());
+            }
+            let class = logger.rsplit('.').next().unwrap_or("");
+            if grant_type.is_none() {
+                grant_type = match class {
+                    "OAuth2AuthorizationCodeAuthenticationProvider"
+                    | "CodeVerifierAuthenticator" => Some("authorization_code".into()),
+                    "OAuth2RefreshTokenAuthenticationProvider" => Some("refresh_token".into()),
+                    _ => None,
+                };
             }
         }
     }
 
     // ---- shape ---------------------------------------------------------------------
     let mut out: Vec<Event> = Vec::new();
-    // Request logs (IdP access logs, Caddy/Traefik JSON...): classify the HTTP exchange.
+    // Request logs (IdP request logs, JSON access logs of Caddy / Traefik / nginx / Envoy):
+    // classify the HTTP exchange like any access-log line.
     if let Some(u) = url
         .as_deref()
         .filter(|u| u.starts_with('/') || u.contains("://"))
     {
+        let (start, end) = http_times(&f, ts, time_alias, ts_coarse);
+        let mut resp_headers = Vec::new();
+        if let Some(w) = f.str(WWW_AUTH) {
+            resp_headers.push(("WWW-Authenticate".to_string(), w));
+        }
         let ex = HttpExchange {
-            ts,
-            end_ts: ts,
+            ts: start,
+            end_ts: end,
             method: method.clone(),
             url: u.to_string(),
             host: f.str(HOST),
             status,
+            // 499: the client closed the connection first; 0: no response was sent.
+            no_response: matches!(raw_status, Some(0) | Some(499)),
+            location: f.str(LOCATION),
+            resp_headers,
             request_id: f.str(REQUEST_ID),
+            trace_id: f.str(TRACE_ID),
             ..HttpExchange::default()
         };
         out = classify(&ex, src);
@@ -422,6 +808,10 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
                 && e.code.is_none()
                 && e.error.is_none())
         });
+        for e in out.iter_mut() {
+            // Whole-second times (nginx $time_local) are as coarse as a text access log's.
+            e.ts_coarse = ts_coarse;
+        }
     }
     if let Some(cb) = f.str(CALLBACK_URL) {
         let ex = HttpExchange {
@@ -453,7 +843,7 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
                 && !low_et.contains("introspect")
             || low_et.contains("grant")
             || low_et.contains("login.success")
-            || auth0_grant(&et).is_some()
+            || auth0 && auth0_grant(&et).is_some()
         {
             Some(EventKind::Token)
         } else if low_et.contains("callback") || (state.is_some() && has_oauth_error) {
@@ -511,24 +901,25 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
     }
 
     // ---- enrich every event of the record with what the log line says ------------------
-    // An app logging `http_status` for a callback is its own response, not OAuth's.
     if failed_by_vendor && error.is_none() {
-        error = Some(match &detail {
-            Some(d) if OAUTH_ERROR_WORDS.iter().any(|w| d.contains(w)) => OAUTH_ERROR_WORDS
-                .iter()
-                .find(|w| d.contains(*w))
-                .map(|w| w.to_string())
-                .unwrap_or_default(),
-            _ => "vendor_failure".to_string(),
-        });
-    }
-    if error_description.is_none() && error.is_some() && message.is_some() && detail.is_none() {
-        error_description = None;
+        // A wire error code quoted in the server's words (`invalid_grant: ...`); a vendor's
+        // own vocabulary (Keycloak `invalid_token`, Entra `AADSTS…`) is not one.
+        let quoted = detail
+            .iter()
+            .chain(error_description.iter())
+            .filter(|_| !vendor_vocabulary)
+            .find_map(|d| {
+                OAUTH_ERROR_WORDS
+                    .iter()
+                    .find(|w| w.contains('_') && d.contains(*w))
+            });
+        error = Some(quoted.map_or("vendor_failure", |w| w).to_string());
     }
     let code = f.str(CODE).filter(|c| c.len() >= 8 && !c.contains('*'));
     let refresh = f.str(REFRESH);
     let expires_in = f.int(EXPIRES_IN);
     for ev in out.iter_mut() {
+        // An app logging `http_status` for a callback is its own response, not OAuth's.
         let is_http_record = ev.target.is_some();
         if ev.ts.is_none() {
             ev.ts = ts;
@@ -587,11 +978,14 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
         if ev.request_ids.is_empty() {
             ev.request_ids.extend(f.str(REQUEST_ID));
         }
-        ev.trace_id = f.str(TRACE_ID);
+        ev.trace_id = ev.trace_id.take().or_else(|| f.str(TRACE_ID));
         ev.session_id = f.str(SESSION_ID);
         ev.grant_id = f.str(GRANT_ID);
         if let Some(w) = f.str(WWW_AUTH) {
-            ev.www_authenticate_error = http::www_auth_error(&w);
+            ev.www_authenticate_error = ev
+                .www_authenticate_error
+                .take()
+                .or_else(|| http::www_auth_error(&w));
         }
         for k in [
             "received_state",
@@ -658,6 +1052,127 @@ mod tests {
         assert_eq!(e[0].grant_type.as_deref(), Some("authorization_code"));
         assert!(e[0].is_failure());
         assert!(e[0].detail.as_deref().unwrap().contains("invalid_code"));
+    }
+
+    #[test]
+    fn keycloak_listener_line_in_json_console_log() {
+        let e = one(
+            r#"{"timestamp":"2026-11-24T10:00:01.100+01:00","loggerName":"org.keycloak.events","level":"WARN","message":"type=\"REFRESH_TOKEN_ERROR\", realmId=\"r1\", realmName=\"acme\", clientId=\"web-app\", userId=\"null\", sessionId=\"s-1\", ipAddress=\"10.0.0.5\", error=\"invalid_token\", reason=\"Maximum allowed refresh token reuse exceeded\", grant_type=\"refresh_token\""}"#,
+        );
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].kind(), EventKind::Token);
+        assert_eq!(e[0].ts, parse_time("2026-11-24T09:00:01.100Z"));
+        assert_eq!(e[0].client_id.as_deref(), Some("web-app"));
+        assert_eq!(e[0].session_id.as_deref(), Some("s-1"));
+        assert_eq!(e[0].grant_type.as_deref(), Some("refresh_token"));
+        assert_eq!(
+            e[0].detail.as_deref(),
+            Some("REFRESH_TOKEN_ERROR: invalid_token")
+        );
+        assert_eq!(
+            e[0].error_description.as_deref(),
+            Some("Maximum allowed refresh token reuse exceeded")
+        );
+        // The pairs replace the message; a success is an event without failure.
+        assert!(e[0].message.is_none());
+        assert!(e[0].is_failure());
+        let ok = one(
+            r#"{"timestamp":"2026-11-24T10:00:01Z","loggerName":"org.keycloak.events","level":"DEBUG","message":"type=CODE_TO_TOKEN, realmId=r1, clientId=web-app, userId=u1, ipAddress=10.0.0.5, grant_type=authorization_code"}"#,
+        );
+        assert!(!ok[0].is_failure());
+        assert_eq!(ok[0].client_id.as_deref(), Some("web-app"));
+    }
+
+    #[test]
+    fn withheld_values_are_not_values() {
+        // CloudTrail hides codes; one hidden code must not join every exchange.
+        let e = one(
+            r#"{"time":"2026-11-24T10:00:01Z","event":"token.exchange","grant_type":"authorization_code","code":"HIDDEN_DUE_TO_SECURITY_REASONS","client_id":["c1"]}"#,
+        );
+        assert!(e[0].code.is_none());
+        assert_eq!(e[0].client_id.as_deref(), Some("c1"));
+        // Hydra redacts the query string: the path stays a path.
+        let e = one(
+            r#"{"http_request":{"method":"POST","path":"/oauth2/token","query":"Value is sensitive and has been redacted. To see the value set config key \"log.leak_sensitive_values = true\"","headers":{"x-request-id":"rq-1"}},"http_response":{"status":200},"msg":"completed handling request","time":"2026-11-24T10:00:01Z"}"#,
+        );
+        assert_eq!(e[0].target.as_deref(), Some("/oauth2/token"));
+        assert_eq!(e[0].request_ids, vec!["rq-1".to_string()]);
+        assert_eq!(e[0].status, Some(200));
+    }
+
+    #[test]
+    fn envelopes_are_read_through_and_records_expanded() {
+        // Auth0 webhook log stream; the record's own top-level fields win over the envelope's.
+        let e = one(
+            r#"{"log_id":"900","data":{"date":"2026-11-24T10:00:01Z","type":"fertft","description":"Unknown or invalid refresh token.","client_id":"spa","log_id":"900"}}"#,
+        );
+        assert_eq!(e[0].kind(), EventKind::Token);
+        assert_eq!(e[0].grant_type.as_deref(), Some("refresh_token"));
+        assert_eq!(
+            e[0].error_description.as_deref(),
+            Some("Unknown or invalid refresh token.")
+        );
+        assert!(e[0].is_failure());
+        // A CloudTrail delivery object: one event per record.
+        let e = one(
+            r#"{"Records":[{"eventTime":"2026-11-24T10:00:01Z","eventSource":"cognito-idp.amazonaws.com","eventName":"InitiateAuth","eventType":"AwsApiCall","errorCode":"NotAuthorizedException","errorMessage":"Refresh Token has expired","requestParameters":{"authFlow":"REFRESH_TOKEN_AUTH","clientId":"c1"}},{"eventTime":"2026-11-24T10:00:02Z","eventSource":"cognito-idp.amazonaws.com","eventName":"Token_POST","eventType":"AwsServiceEvent","errorCode":"","additionalEventData":{"responseParameters":{"status":200.0},"requestParameters":{"grant_type":["refresh_token"],"client_id":["c1"]}}}]}"#,
+        );
+        assert_eq!(e.len(), 2);
+        assert_eq!(e[0].event_type.as_deref(), Some("InitiateAuth"));
+        assert_eq!(e[0].grant_type.as_deref(), Some("refresh_token"));
+        assert_eq!(
+            e[0].error_description.as_deref(),
+            Some("Refresh Token has expired")
+        );
+        assert_eq!(e[1].status, Some(200));
+        assert!(!e[1].is_failure());
+    }
+
+    #[test]
+    fn entra_codes_and_interrupts() {
+        let e = one(
+            r#"{"time":"2026-11-24T12:05:10.1234567Z","operationName":"Sign-in activity","category":"SignInLogs","resultType":"54005","resultDescription":"OAuth2 Authorization code was already redeemed","correlationId":"c-1","properties":{"appId":"app-1","status":{"errorCode":54005}}}"#,
+        );
+        assert_eq!(
+            e[0].detail.as_deref(),
+            Some("AADSTS54005: OAuth2 Authorization code was already redeemed")
+        );
+        assert_eq!(e[0].client_id.as_deref(), Some("app-1"));
+        assert_eq!(e[0].request_ids, vec!["c-1".to_string()]);
+        assert!(e[0].is_failure());
+        let kmsi = one(
+            r#"{"createdDateTime":"2026-11-24T12:00:41Z","appId":"app-1","status":{"errorCode":50140,"failureReason":"This error occurred due to 'Keep me signed in' interrupt when the user was signing in."}}"#,
+        );
+        assert!(kmsi.iter().all(|e| !e.is_failure()));
+    }
+
+    #[test]
+    fn spring_provider_lines() {
+        let e = one(
+            r#"{"@timestamp":"2026-11-24T17:00:11.087+01:00","message":"Invalidated authorization token(s) previously issued to registered client 'messaging-client'","logger_name":"org.springframework.security.oauth2.server.authorization.authentication.OAuth2AuthorizationCodeAuthenticationProvider","level":"WARN","traceId":"t1"}"#,
+        );
+        assert_eq!(e[0].kind(), EventKind::Token);
+        assert_eq!(e[0].client_id.as_deref(), Some("messaging-client"));
+        assert_eq!(e[0].grant_type.as_deref(), Some("authorization_code"));
+        assert_eq!(e[0].trace_id.as_deref(), Some("t1"));
+        assert!(one(r#"{"@timestamp":"2026-11-24T17:00:10.087+01:00","message":"Authenticated token request","logger_name":"org.springframework.security.oauth2.server.authorization.authentication.OAuth2AuthorizationCodeAuthenticationProvider","level":"DEBUG"}"#).is_empty());
+    }
+
+    #[test]
+    fn json_access_log_times() {
+        // Caddy: `ts` ends the request, `duration` in seconds.
+        let e = one(
+            r#"{"level":"info","ts":1795628526.6061423,"msg":"handled request","request":{"method":"POST","host":"login.example.test","uri":"/token"},"duration":0.25,"status":400}"#,
+        );
+        assert_eq!(e[0].end_ts, Some(1_795_628_526_606));
+        assert_eq!(e[0].ts, Some(1_795_628_526_356));
+        assert!(!e[0].ts_coarse);
+        // nginx: whole seconds are as coarse as a text access log's.
+        let e = one(
+            r#"{"time":"2026-11-25T17:41:55+00:00","request":"POST /token HTTP/1.1","status":"499","request_time":"1.002"}"#,
+        );
+        assert!(e[0].ts_coarse && e[0].no_response);
+        assert_eq!(e[0].status, Some(499));
     }
 
     #[test]

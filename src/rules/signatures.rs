@@ -20,19 +20,25 @@ impl Rule for Signatures {
             let mut weak: Vec<(&'static str, String)> = Vec::new();
             for (id, _) in spec::BUILTIN.iter().map(|(id, t)| (*id, t)) {
                 let Some(spec) = cx.spec(id) else { continue };
+                // A rule's strong signature wins over its weak ones, whatever their order
+                // in the spec.
+                let mut first_weak = None;
+                let mut found_strong = false;
                 for s in &spec.signatures {
-                    if let Some(t) = s.matches(&texts) {
-                        match s.weight {
-                            Weight::Strong => strong.push((
-                                id,
-                                t.to_string(),
-                                s.variant.clone(),
-                                s.vendor.clone(),
-                            )),
-                            Weight::Weak => weak.push((id, t.to_string())),
+                    let Some(t) = s.matches(&texts) else { continue };
+                    match s.weight {
+                        Weight::Strong => {
+                            strong.push((id, t.to_string(), s.variant.clone(), s.vendor.clone()));
+                            found_strong = true;
+                            break;
                         }
-                        break;
+                        Weight::Weak => {
+                            first_weak.get_or_insert((id, t.to_string()));
+                        }
                     }
+                }
+                if !found_strong {
+                    weak.extend(first_weak);
                 }
             }
             if let Some((id, text, variant, vendor)) = strong.first() {
