@@ -84,4 +84,6 @@ pub struct RulesArgs {
 pub enum RulesAction {
     /// Show one rule: description, parameters, signatures, advice.
     Show { id: String },
+    /// Every vendor signature as a markdown table (vendor, code or message, rule id).
+    Signatures,
 }

@@ -30,6 +30,7 @@ fn run() -> Result<ExitCode> {
                 None => rules_cmd::list(&set),
                 Some(RulesAction::Show { id }) => rules_cmd::show(&set, &id)
                     .with_context(|| format!("no rule `{id}`; `grantscope rules` lists them"))?,
+                Some(RulesAction::Signatures) => rules_cmd::signatures_table(&set),
             };
             print!("{text}");
             Ok(ExitCode::SUCCESS)

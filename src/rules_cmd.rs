@@ -59,3 +59,35 @@ pub fn show(set: &SpecSet, id: &str) -> Option<String> {
     }
     Some(out)
 }
+
+/// Every vendor signature as a markdown table (vendor, code or message, field, rule id,
+/// weight): the table in `docs/vendor-signatures.md` is this command's output.
+pub fn signatures_table(set: &SpecSet) -> String {
+    let mut rows = Vec::new();
+    for s in set.specs.values() {
+        for sig in &s.signatures {
+            let variant = sig
+                .variant
+                .as_ref()
+                .map(|v| format!(" (variant: {v})"))
+                .unwrap_or_default();
+            rows.push(format!(
+                "| {} | `{}`{variant} | {} | {} | {} |",
+                sig.vendor,
+                sig.pattern.as_str().replace('|', "\\|"),
+                sig.field,
+                s.id,
+                format!("{:?}", sig.weight).to_lowercase()
+            ));
+        }
+    }
+    let mut out = format!(
+        "{} signatures.\n\n| vendor | code or message | field | rule id | weight |\n|---|---|---|---|---|\n",
+        rows.len()
+    );
+    for r in rows {
+        out.push_str(&r);
+        out.push('\n');
+    }
+    out
+}
