@@ -22,7 +22,8 @@ pub fn merge(mut events: Vec<Event>) -> Vec<Event> {
             out.push(e);
             continue;
         };
-        let mut best: Option<(usize, i64)> = None;
+        // The best candidate: the strongest anchor, then the nearest in time.
+        let mut best: Option<(usize, (Anchor, i64))> = None;
         for (i, c) in out.iter().enumerate().rev() {
             let Some(ct) = c.ts else { continue };
             // Proxies log when the response ended; HARs when the request started.
@@ -37,9 +38,9 @@ pub fn merge(mut events: Vec<Event>) -> Vec<Event> {
             if t - ct > STATE_MS {
                 break;
             }
-            if let Some(limit) = mergeable(c, &e) {
-                if dt <= limit && best.is_none_or(|(_, d)| dt < d) {
-                    best = Some((i, dt));
+            if let Some((anchor, limit)) = mergeable(c, &e) {
+                if dt <= limit && best.is_none_or(|(_, b)| (anchor, dt) < b) {
+                    best = Some((i, (anchor, dt)));
                 }
             }
         }
@@ -61,9 +62,30 @@ fn same<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> Option<bool> {
     }
 }
 
-/// Returns the time window within which `c` and `e` are one exchange, or None if they
-/// cannot be.
-fn mergeable(c: &Event, e: &Event) -> Option<i64> {
+/// What joins two records, strongest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Anchor {
+    RequestId,
+    Key,
+    Target,
+    Status,
+}
+
+/// A redirect to the client's callback as the provider issued it (a HAR's or a proxy's
+/// `Location`) and as the browser then requested it: one callback, even in one file.
+fn issued_and_received(c: &Event, e: &Event) -> bool {
+    c.kind() == EventKind::Callback
+        && e.kind() == EventKind::Callback
+        && c.callback_side.is_some()
+        && e.callback_side.is_some()
+        && c.callback_side != e.callback_side
+        && same(&c.state, &e.state) == Some(true)
+        && (same(&c.code, &e.code) == Some(true) || same(&c.error, &e.error) == Some(true))
+}
+
+/// Returns what joins `c` and `e` and the time window within which they are one
+/// exchange, or None if they cannot be.
+fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
     if c.settled && e.settled {
         return None;
     }
@@ -78,6 +100,9 @@ fn mergeable(c: &Event, e: &Event) -> Option<i64> {
         .sources
         .iter()
         .any(|s| e.sources.iter().any(|x| x.file == s.file));
+    if issued_and_received(c, e) {
+        return Some((Anchor::Key, NEAR_MS * 10));
+    }
     if shares_file && !same_request_id {
         return None;
     }
@@ -105,7 +130,7 @@ fn mergeable(c: &Event, e: &Event) -> Option<i64> {
         return None;
     }
     if same_request_id {
-        return Some(ID_MS);
+        return Some((Anchor::RequestId, ID_MS));
     }
     let strong = [
         same(&c.state, &e.state),
@@ -113,7 +138,7 @@ fn mergeable(c: &Event, e: &Event) -> Option<i64> {
         same(&c.refresh_token, &e.refresh_token),
     ];
     if strong.contains(&Some(true)) {
-        return Some(STATE_MS);
+        return Some((Anchor::Key, STATE_MS));
     }
     let anchors = [
         same(&c.target, &e.target),
@@ -124,7 +149,7 @@ fn mergeable(c: &Event, e: &Event) -> Option<i64> {
         same(&c.revoked_token, &e.revoked_token),
     ];
     if anchors.contains(&Some(true)) {
-        return Some(NEAR_MS);
+        return Some((Anchor::Target, NEAR_MS));
     }
     // Exchanges known only by status (an app's error log, an IdP grant event): the same
     // status on the same kind of exchange, and nothing disagrees.
@@ -136,7 +161,7 @@ fn mergeable(c: &Event, e: &Event) -> Option<i64> {
             EventKind::Token | EventKind::ApiCall | EventKind::Revoke
         )
     {
-        return Some(NEAR_MS);
+        return Some((Anchor::Status, NEAR_MS));
     }
     None
 }

@@ -197,8 +197,11 @@ fn to_exchange(e: Entry) -> HttpExchange {
             t
         }
     });
+    // The proxy's request id, as the client sent it or as the proxy echoed it back: the
+    // key that ties this entry to the proxy's and the provider's log lines.
     let request_id = headers
         .iter()
+        .chain(resp_headers.iter())
         .find(|(k, _)| k.eq_ignore_ascii_case("x-request-id"))
         .map(|(_, v)| v.clone());
     HttpExchange {
