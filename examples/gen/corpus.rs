@@ -2702,24 +2702,3 @@ pub fn parse_size(s: &str) -> Option<u64> {
     };
     Some((n * mult) as u64)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times() {
-        assert_eq!(
-            Iso(1_795_501_600_028).to_string(),
-            "2026-11-24T06:26:40.028Z"
-        );
-        assert_eq!(
-            Nginx(1_795_501_600_028).to_string(),
-            "24/Nov/2026:06:26:40 +0000"
-        );
-        assert_eq!(
-            HttpDate(1_795_501_600_028).to_string(),
-            "Tue, 24 Nov 2026 06:26:40 GMT"
-        );
-    }
-}
