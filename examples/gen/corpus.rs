@@ -2236,6 +2236,14 @@ fn access_noise(w: &mut impl Write, rng: &mut Rng, t: i64) -> io::Result<()> {
     }
 }
 
+/// Exception class of each of `TRACES`.
+const EXC_TYPES: &[&str] = &[
+    "OSError",
+    "PageTokenExpired",
+    "IllegalStateException",
+    "HTTPError",
+    "KeyError",
+];
 const TRACES: &[&str] = &[
     "Traceback (most recent call last):\\n  File \\\"/srv/app/billing/invoices.py\\\", line 214, in render_pdf\\n    pdf = renderer.render(invoice, template=tpl)\\n  File \\\"/srv/app/.venv/lib/python3.12/site-packages/weasyprint/__init__.py\\\", line 252, in write_pdf\\n    return self.render(font_config, counter_style, **options).write_pdf(target)\\nOSError: [Errno 28] No space left on device: '/tmp/invoice-88213.pdf'",
     "Traceback (most recent call last):\\n  File \\\"/srv/app/api/orders.py\\\", line 77, in list_orders\\n    cursor = decode_page_token(request.args[\\\"page_token\\\"])\\n  File \\\"/srv/app/api/pagination.py\\\", line 31, in decode_page_token\\n    raise PageTokenExpired(token_age)\\napp.api.pagination.PageTokenExpired: page token expired after 300s",
@@ -2336,14 +2344,17 @@ fn json_noise(w: &mut impl Write, rng: &mut Rng, t: i64) -> io::Result<()> {
             rng.b64url(24),
             rng.pick(&["SPRING24", "NONE", "WELCOME10"])
         ),
-        82..=85 => writeln!(
-            w,
-            "{{\"timestamp\": \"{ts}\", \"level\": \"ERROR\", \"logger\": \"{}\", \"message\": \"unhandled exception\", \"event\": \"exception\", \"request_id\": \"{}\", \"exc_type\": \"{}\", \"exception\": \"{}\"}}",
-            rng.pick(LOGGERS),
-            rng.hex(16),
-            rng.pick(&["OSError", "PageTokenExpired", "IllegalStateException", "HTTPError", "KeyError"]),
-            rng.pick(TRACES)
-        ),
+        82..=85 => {
+            let trace = rng.below(TRACES.len() as u64) as usize;
+            writeln!(
+                w,
+                "{{\"timestamp\": \"{ts}\", \"level\": \"ERROR\", \"logger\": \"{}\", \"message\": \"unhandled exception\", \"event\": \"exception\", \"request_id\": \"{}\", \"exc_type\": \"{}\", \"exception\": \"{}\"}}",
+                rng.pick(LOGGERS),
+                rng.hex(16),
+                EXC_TYPES[trace],
+                TRACES[trace]
+            )
+        }
         86..=88 => writeln!(
             w,
             "{{\"timestamp\": \"{ts}\", \"level\": \"WARNING\", \"logger\": \"app.payments\", \"message\": \"card authorization declined by issuer\", \"event\": \"payment.declined\", \"order_id\": \"ord_{}\", \"amount_cents\": {}, \"currency\": \"EUR\", \"decline_code\": \"{}\"}}",
