@@ -126,15 +126,19 @@ warm() { cat "$DIR/$1" >/dev/null; }
 measure() {
     local out=$1
     shift
-    local walls=() rss=0 w m code
+    local walls=() rss=0 w m code t0 t1
     for _ in $(seq "$RUNS"); do
         code=0
+        t0=$(date +%s%N)
         /usr/bin/time -f "%e %M" -o "$TMP/time" "$@" >"$out" 2>"$TMP/err" || code=$?
+        t1=$(date +%s%N)
         if [ "$code" -gt 1 ]; then
             log "exit $code from: $*"
             tail -3 "$TMP/err" >&2
         fi
-        read -r w m < <(tail -1 "$TMP/time")
+        # GNU time gives the peak RSS; its wall clock has 10 ms steps, so time it here.
+        read -r _ m < <(tail -1 "$TMP/time")
+        w=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
         walls+=("$w")
         [ "$m" -gt "$rss" ] && rss=$m
     done
@@ -146,7 +150,7 @@ cell() { # seconds bytes rss_kib
     awk -v s="$1" -v b="$2" -v r="$3" 'BEGIN {
         mbs = (s > 0) ? b / 1e6 / s : 0
         rs = (r >= 1048576) ? sprintf("%.2f GiB", r / 1048576) : sprintf("%.0f MiB", r / 1024)
-        printf "%.2f s, %.0f MB/s, %s RSS", s, mbs, rs }'
+        printf "%.3g s, %.0f MB/s, %s RSS", s, mbs, rs }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "nan" }'; }
 verdict() { # value op target
@@ -189,7 +193,7 @@ if [ -n "$AGRIND_BIN" ]; then
     measure "$TMP/out" "$AGRIND_BIN" '* | json | where error == "invalid_grant" | count by error_description' -f "$DIR/$JSON"
     R=$(ratio "$WALL" "$GS_J")
     row "JSON lines $JSON_SIZE: vs angle-grinder" "$(cell "$GS_J" "$B" "$GS_J_RSS")" \
-        "\`agrind '* | json | where error == \"invalid_grant\" | count by error_description'\`: $(cell "$WALL" "$B" "$RSS")" \
+        "\`agrind '* \\| json \\| where error == \"invalid_grant\" \\| count by error_description'\`: $(cell "$WALL" "$B" "$RSS")" \
         "$(awk -v r="$R" 'BEGIN{printf "%.1fx faster", r}')" "(reference)" "-"
 fi
 
