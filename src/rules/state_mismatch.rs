@@ -75,7 +75,20 @@ impl Rule for StateMismatch {
             }
             out.push(f);
         }
-        // One state value used by two distinct authorize requests seen in the same source.
+        // One state value used by two distinct authorization requests seen in the same
+        // source. Distinct means: different PKCE challenges, or the first login already
+        // came back (a callback with that state) before the second began. The provider's
+        // own resumes of one login (`/auth/<interaction id>`, "authorization accepted")
+        // repeat its state without being a new login.
+        let came_back_between = |p: usize, a: usize, s: &str| {
+            flow.events.iter().any(|&x| {
+                let c = cx.ev(x);
+                c.kind() == EventKind::Callback
+                    && c.state.as_deref() == Some(s)
+                    && c.ts.zip(cx.ev(p).ts).is_some_and(|(t, tp)| t >= tp)
+                    && c.ts.zip(cx.ev(a).ts).is_some_and(|(t, ta)| t <= ta)
+            })
+        };
         let mut seen: Vec<(&str, usize)> = Vec::new();
         for &a in &flow.events {
             let e = cx.ev(a);
@@ -92,7 +105,10 @@ impl Rule for StateMismatch {
                         .sources
                         .iter()
                         .any(|ps| e.sources.iter().any(|es| es.file == ps.file))
-                    && cx.ev(*p).code_challenge != e.code_challenge
+                    && match (&cx.ev(*p).code_challenge, &e.code_challenge) {
+                        (Some(x), Some(y)) => x != y,
+                        _ => came_back_between(*p, a, s),
+                    }
             }) {
                 // Only a problem when something failed afterwards in this flow.
                 if let Some(fail) = cx.later(flow, a, |x| x.is_failure()).next() {
