@@ -220,6 +220,8 @@ pub struct Event {
     pub session_id: Option<String>,
     pub trace_id: Option<String>,
     pub grant_id: Option<String>,
+    /// The program that wrote the record, when a log says (`service`, `container`...).
+    pub emitter: Option<String>,
     /// States named by an app log that rejected a callback (received, expected).
     pub other_states: Vec<String>,
 }

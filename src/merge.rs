@@ -103,7 +103,9 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
     if issued_and_received(c, e) {
         return Some((Anchor::Key, NEAR_MS * 10));
     }
-    if shares_file && !same_request_id {
+    // One program records an exchange once; two programs in one aggregated file are two
+    // sources.
+    if shares_file && c.emitter == e.emitter && !same_request_id {
         return None;
     }
     // Any disagreement rules a merge out.

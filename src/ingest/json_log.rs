@@ -389,6 +389,23 @@ const SESSION_ID: &[&str] = &[
     "authenticationContext.externalSessionId",
 ];
 const GRANT_ID: &[&str] = &["grant_id", "grantId"];
+/// Which program wrote the record, where aggregated logs (Loki, ELK, `kubectl logs` of
+/// several pods) put several programs in one file.
+const EMITTER: &[&str] = &[
+    "service",
+    "service.name",
+    "service_name",
+    "serviceName",
+    "app",
+    "application",
+    "app_name",
+    "component",
+    "container",
+    "container_name",
+    "kubernetes.container_name",
+    "kubernetes.container.name",
+    "k8s.container.name",
+];
 const CALLBACK_URL: &[&str] = &[
     "callback_url",
     "redirect_url",
@@ -981,6 +998,7 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
         ev.trace_id = ev.trace_id.take().or_else(|| f.str(TRACE_ID));
         ev.session_id = f.str(SESSION_ID);
         ev.grant_id = f.str(GRANT_ID);
+        ev.emitter = f.str(EMITTER);
         if let Some(w) = f.str(WWW_AUTH) {
             ev.www_authenticate_error = ev
                 .www_authenticate_error

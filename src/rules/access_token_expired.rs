@@ -25,7 +25,12 @@ impl Rule for AccessTokenExpired {
                 continue;
             }
             let Some(ts) = e.ts else { continue };
-            let Some(b) = &e.bearer else { continue };
+            let Some(b) = &e.bearer else {
+                if let Some(f) = by_timing(cx, fi, i, ts, leeway) {
+                    out.push(cx.corroborate(f, i));
+                }
+                continue;
+            };
             let issued = cx
                 .issued_by
                 .get(&b.fp)
@@ -82,4 +87,42 @@ impl Rule for AccessTokenExpired {
             out.push(cx.corroborate(f, i));
         }
     }
+}
+
+/// Logs name no token: the login's latest issuance said `expires_in`, and the rejected call
+/// came later than that — even the freshest token this login had was expired.
+fn by_timing(cx: &Context, fi: usize, i: usize, ts: Millis, leeway: i64) -> Option<Finding> {
+    let flow = &cx.flows[fi];
+    let issue = cx
+        .earlier(flow, i, |x| {
+            x.kind() == EventKind::Token
+                && x.is_success()
+                && x.issued.as_ref().and_then(|s| s.expires_in).is_some()
+        })
+        .last()?;
+    let lifetime = cx.ev(issue).issued.as_ref()?.expires_in? * 1000;
+    let age = ts - cx.ev(issue).ts?;
+    if age <= lifetime + leeway {
+        return None;
+    }
+    let variant = if cx.ev(issue).is_refresh() {
+        "used_stale_token"
+    } else {
+        "no_refresh_attempted"
+    };
+    Some(
+        Finding::new(
+            "access_token_expired",
+            variant,
+            0.7,
+            fi,
+            format!(
+                "the call came {} after the login's latest tokens, issued with expires_in {}; no refresh in between",
+                secs(age),
+                secs(lifetime)
+            ),
+        )
+        .evidence(issue, "latest tokens issued".to_string())
+        .explains(i, cx.ev(i).describe()),
+    )
 }

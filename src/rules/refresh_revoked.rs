@@ -13,7 +13,25 @@ impl Rule for RefreshRevoked {
         let flow = &cx.flows[fi];
         for t in failed_tokens(cx, flow, "refresh_token") {
             let ev = cx.ev(t);
-            let Some(rt) = ev.refresh_token else { continue };
+            let Some(rt) = ev.refresh_token else {
+                // Logs name no token: a sign-out (successful revocation) earlier in the same
+                // login, then a refresh of that login failing, tells the same story by order.
+                let revoke = cx
+                    .earlier(flow, t, |e| {
+                        e.kind() == EventKind::Revoke
+                            && !e.is_failure()
+                            && (e.client_id.is_none() || e.client_id == ev.client_id)
+                    })
+                    .last();
+                if let Some(r) = revoke {
+                    let dt = ev.ts.zip(cx.ev(r).ts).map(|(a, b)| a - b).unwrap_or(0);
+                    let f = Finding::new(self.id(), "revoked_then_used", 0.75, fi, format!("this login's tokens were revoked {} before this refresh (sign-out or admin revocation); the logs name no token, so the order decides", secs(dt)))
+                        .evidence(r, "revocation in the same login".to_string())
+                        .explains(t, ev.describe());
+                    out.push(cx.corroborate(f, t));
+                }
+                continue;
+            };
             let revoke = cx
                 .earlier(flow, t, |e| {
                     e.kind() == EventKind::Revoke && e.revoked_token == Some(rt) && !e.is_failure()

@@ -47,16 +47,27 @@ impl Rule for Signatures {
                 } else {
                     0.5
                 };
-                out.push(
-                    Finding::new(
-                        id,
-                        variant.as_deref().unwrap_or("reported"),
-                        conf,
-                        fi,
-                        format!("the server's own words name the cause ({vendor}): {text}"),
-                    )
-                    .explains(i, e.describe()),
-                );
+                let mut f = Finding::new(
+                    id,
+                    variant.as_deref().unwrap_or("reported"),
+                    conf,
+                    fi,
+                    format!("the server's own words name the cause ({vendor}): {text}"),
+                )
+                .explains(i, e.describe());
+                if cx.spec(id).is_some_and(|s| s.revokes_grant) {
+                    // The grant is gone: the login's later failures follow from this one.
+                    for later in cx.later(flow, i, |x| x.is_failure()) {
+                        f = f.explains(
+                            later,
+                            format!(
+                                "consequence: the grant was revoked — {}",
+                                cx.ev(later).describe()
+                            ),
+                        );
+                    }
+                }
+                out.push(f);
             } else if !weak.is_empty() {
                 let mut ids: Vec<&str> = weak.iter().map(|w| w.0).collect();
                 ids.dedup();

@@ -74,6 +74,8 @@ struct RawSpec {
     #[serde(default)]
     references: Vec<String>,
     #[serde(default)]
+    revokes_grant: bool,
+    #[serde(default)]
     parameters: BTreeMap<String, RawParam>,
     #[serde(default)]
     signatures: Vec<RawSignature>,
@@ -165,6 +167,9 @@ pub struct Spec {
     pub description: String,
     pub advice: String,
     pub references: Vec<String>,
+    /// The server answers this cause by revoking the whole grant, so later failures of
+    /// the same login are its consequences, not separate causes.
+    pub revokes_grant: bool,
     pub parameters: BTreeMap<String, Param>,
     pub signatures: Vec<Signature>,
     /// Where the spec came from: `builtin` or a file path.
@@ -270,6 +275,7 @@ pub fn parse_spec(text: &str, origin: &str) -> Result<Spec, SpecError> {
         severity: raw.severity,
         description: raw.description.trim().to_string(),
         advice: raw.advice.trim().to_string(),
+        revokes_grant: raw.revokes_grant,
         references: raw.references,
         parameters,
         signatures,
