@@ -264,7 +264,7 @@ fn bad_input_is_reported_and_the_run_goes_on() {
     std::fs::write(p("cut.har"), &har[..har.len() - 300]).unwrap();
     let mut bad_utf8 = std::fs::read(fixture("rules/invalid_client/positive/app.jsonl")).unwrap();
     bad_utf8.extend_from_slice(
-        b"{\"error\":\"invalid_grant\",\"msg\":\"\xff\xfe\"}\nnot json at all but mentions token\n",
+        b"{\"error\":\"invalid_grant\",\"msg\":\"\xff\xfe\"}\nnot json at all but mentions an access_token\n",
     );
     std::fs::write(p("app.jsonl"), bad_utf8).unwrap();
     let out = bin()
