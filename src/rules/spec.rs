@@ -124,11 +124,43 @@ const FIELDS: &[&str] = &[
     "message",
 ];
 
+/// A signature pattern: checked when the spec loads, compiled the first time a failure is
+/// matched against it. Most runs match few failures against few of the ~250 patterns, and
+/// compiling all of them up front cost more than reading a small log.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    source: String,
+    compiled: std::sync::OnceLock<Option<Regex>>,
+}
+
+impl Pattern {
+    pub fn new(source: &str) -> Result<Pattern, String> {
+        regex_syntax::Parser::new()
+            .parse(source)
+            .map_err(|e| e.to_string())?;
+        Ok(Pattern {
+            source: source.to_string(),
+            compiled: std::sync::OnceLock::new(),
+        })
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    pub fn is_match(&self, text: &str) -> bool {
+        self.compiled
+            .get_or_init(|| Regex::new(&self.source).ok())
+            .as_ref()
+            .is_some_and(|r| r.is_match(text))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Signature {
     pub vendor: String,
     pub field: String,
-    pub pattern: Regex,
+    pub pattern: Pattern,
     pub variant: Option<String>,
     pub note: Option<String>,
     pub weight: Weight,
@@ -258,7 +290,7 @@ pub fn parse_spec(text: &str, origin: &str) -> Result<Spec, SpecError> {
                 FIELDS.join(", ")
             )));
         }
-        let pattern = Regex::new(&s.pattern)
+        let pattern = Pattern::new(&s.pattern)
             .map_err(|e| invalid(format!("key `signatures[{i}].pattern`: {e}")))?;
         signatures.push(Signature {
             vendor: s.vendor,
