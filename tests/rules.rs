@@ -87,6 +87,18 @@ rule_tests! {
     state_mismatch: "state_mismatch", [APP_LOG, ALL], &[];
 }
 
+// Cut from fixtures/recorded (`slice_corpus.py fixtures/recorded --plan recorded`); the
+// negatives are near misses: a refresh just in time, redirect_uri omitted but accepted,
+// basic instead of post accepted, a 503 whose retry succeeded.
+rule_tests! {
+    // The login page's expiry is known to the provider only.
+    login_timeout: "login_timeout", [IDP_LOG, ALL], &[];
+    missing_parameter: "missing_parameter", [HAR, IDP_LOG, APP_LOG, ALL], &[];
+    unauthorized_client: "unauthorized_client", [HAR, IDP_LOG, APP_LOG, ALL], &[];
+    invalid_scope: "invalid_scope", [HAR, IDP_LOG, APP_LOG, ALL], &[];
+    server_error: "server_error", [HAR, IDP_LOG, APP_LOG, ALL], &[];
+}
+
 #[test]
 fn code_expired_from_the_har_with_the_servers_ttl() {
     expect(
@@ -301,4 +313,60 @@ fn malformed_token_response_negative_from_the_app_log_alone() {
         &[],
         None,
     );
+}
+
+/// The README maps every failure mode of the seed documents to rule ids; each id is a real
+/// rule with a positive and a negative fixture, and (where the seeds are present) every seed
+/// document has rows.
+#[test]
+fn readme_seed_table_names_real_rules_with_fixtures() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let start = readme
+        .find("| seed | failure mode (seed wording) | rule id |")
+        .expect("README has the seed table");
+    let ids: std::collections::HashSet<&str> = grantscope::rules::spec::BUILTIN
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    let mut seeds = std::collections::HashSet::new();
+    let mut rows = 0;
+    for line in readme[start..].lines().skip(2) {
+        if !line.starts_with("| ") {
+            break;
+        }
+        let cells: Vec<&str> = line.trim_matches('|').split(" | ").collect();
+        let (seed, rules) = (cells[0].trim(), cells[cells.len() - 1].trim());
+        seeds.insert(seed.to_string());
+        rows += 1;
+        // Remarks in parentheses or after `;` qualify the ids; the ids come first.
+        let rules = rules.split(['(', ';']).next().unwrap_or("");
+        for id in rules.split(',').map(str::trim) {
+            assert!(ids.contains(id), "{line}: `{id}` is not a rule id");
+            for side in ["positive", "negative"] {
+                let dir = fixture(&format!("rules/{id}/{side}"));
+                assert!(
+                    dir.join("labels.json").exists(),
+                    "{id} has no {side} fixture"
+                );
+            }
+        }
+    }
+    assert!(rows >= 30, "only {rows} rows");
+    let seed_dir = root().join("../shared/seeds");
+    let Ok(entries) = std::fs::read_dir(&seed_dir) else {
+        eprintln!(
+            "skipped the seed-file check: {} is absent",
+            seed_dir.display()
+        );
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.ends_with(".txt") {
+            assert!(
+                seeds.contains(&name),
+                "seed {name} has no row in the README"
+            );
+        }
+    }
 }
