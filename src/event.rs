@@ -196,6 +196,9 @@ pub struct Event {
 
     // token response
     pub issued: Option<Issued>,
+    /// A 2xx token response that is not a JSON object (an HTML page, empty, garbage): what
+    /// it looked like, e.g. `text/html page`.
+    pub response_unusable: Option<String>,
 
     // revoke
     pub revoked_token: Option<Fingerprint>,
@@ -256,6 +259,9 @@ impl Event {
             return !e.is_empty();
         }
         if self.kind() == EventKind::Token && self.status.is_some_and(|s| s < 300) {
+            if self.response_unusable.is_some() {
+                return true;
+            }
             if let Some(i) = &self.issued {
                 return i.access_token.is_none() && !i.fields.is_empty();
             }

@@ -187,6 +187,7 @@ fn fold(c: &mut Event, e: Event) {
     c.verifier_sent |= e.verifier_sent;
     c.body_json |= e.body_json;
     fill(&mut c.end_ts, e.end_ts);
+    fill(&mut c.response_unusable, e.response_unusable);
     fill(&mut c.method, e.method);
     fill(&mut c.host, e.host);
     fill(&mut c.path, e.path);

@@ -170,9 +170,34 @@ pub fn verifier_info(v: &str) -> Verifier {
 }
 
 /// Parses an OAuth JSON response body into the event (errors and issued tokens).
+/// What a body that is not a token response looks like, without quoting it.
+fn describe_body(body: &str) -> String {
+    let t = body.trim_start();
+    let lower = t.get(..t.len().min(512)).unwrap_or("").to_ascii_lowercase();
+    if lower.starts_with("<!doctype html") || lower.starts_with("<html") || lower.contains("<body")
+    {
+        "an HTML page".to_string()
+    } else if lower.starts_with('<') {
+        "an XML/HTML document".to_string()
+    } else if t.starts_with('[') || t.starts_with('"') {
+        "JSON that is not an object".to_string()
+    } else {
+        format!("{} bytes of text that is not JSON", body.len())
+    }
+}
+
 pub fn apply_token_response(ev: &mut Event, body: &str) {
     let Ok(serde_json::Value::Object(map)) = serde_json::from_str::<serde_json::Value>(body.trim())
     else {
+        // A success status with something other than a JSON object: the client got no
+        // tokens, whatever the status says. (An empty body is not judged: many HAR
+        // exporters drop bodies.)
+        if ev.kind() == EventKind::Token
+            && ev.status.is_some_and(|s| (200..300).contains(&s))
+            && !body.trim().is_empty()
+        {
+            ev.response_unusable = Some(describe_body(body));
+        }
         return;
     };
     let s = |k: &str| map.get(k).and_then(|v| v.as_str());

@@ -64,9 +64,15 @@ impl Rule for MalformedTokenResponse {
                 continue;
             }
             let sig = cx.signature(self.id(), i);
-            let (variant, confidence, summary) = if let Some(iss) =
-                e.issued.as_ref().filter(|x| !x.fields.is_empty())
-            {
+            let (variant, confidence, summary) = if let Some(what) = &e.response_unusable {
+                (
+                    "not_a_token_response",
+                    0.9,
+                    format!(
+                        "the token endpoint answered {status} with {what}, not a token response: typically a proxy, SPA fallback or login wall at the token URL"
+                    ),
+                )
+            } else if let Some(iss) = e.issued.as_ref().filter(|x| !x.fields.is_empty()) {
                 (
                     "missing_access_token",
                     0.9,
