@@ -10,6 +10,19 @@ pub fn parse_time(s: &str) -> Option<Millis> {
     if s.is_empty() {
         return None;
     }
+    // Python's logging `asctime` and log4j write a decimal comma: `18:22:46,855`.
+    let comma = s.find(',').filter(|&i| {
+        let b = s.as_bytes();
+        i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit)
+    });
+    let decimal;
+    let s = match comma {
+        Some(i) => {
+            decimal = format!("{}.{}", &s[..i], &s[i + 1..]);
+            decimal.as_str()
+        }
+        None => s,
+    };
     if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         let f: f64 = s.parse().ok()?;
         return epoch(f);
@@ -33,7 +46,6 @@ pub fn parse_time(s: &str) -> Option<Millis> {
     for fmt in [
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S,%f",
         // HAProxy's accept date
         "%d/%b/%Y:%H:%M:%S%.f",
     ] {
@@ -124,6 +136,11 @@ mod tests {
         assert_eq!(parse_time("1795501599"), Some(1_795_501_599_000));
         assert_eq!(parse_time("1795501599123"), Some(1_795_501_599_123));
         assert!(parse_time("2026-11-24 06:26:39.5").is_some());
+        // Python logging's asctime: a decimal comma, milliseconds.
+        assert_eq!(
+            parse_time("2026-11-25 18:22:46,855"),
+            parse_time("2026-11-25T18:22:46.855Z")
+        );
         assert!(parse_time("yesterday").is_none());
     }
 
