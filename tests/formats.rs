@@ -417,3 +417,197 @@ fn access_logs_show_the_denied_login_and_the_reused_code() {
         }
     }
 }
+
+// ---- application logs: logfmt, key=value, plain text -----------------------------------
+
+fn applog(p: &str) -> PathBuf {
+    fixture("applogs").join(p)
+}
+
+#[test]
+fn app_logs_are_detected_as_logfmt_or_text() {
+    for (file, format) in [
+        ("logfmt/app.logfmt", Format::Logfmt),
+        ("logfmt/idp.logfmt", Format::Logfmt),
+        ("keyvalue/app.log", Format::Logfmt),
+        ("text/app.log", Format::Text),
+        ("json/app.jsonl", Format::JsonLog),
+        ("json/idp.jsonl", Format::JsonLog),
+    ] {
+        let bytes = std::fs::read(applog(file)).unwrap();
+        assert_eq!(detect(&bytes), Some(format), "{file}");
+    }
+}
+
+/// Checks the labeled lines of one app-log folder: an `event` line gives an event with the
+/// label's error, client_id, request id and time (and none of them where the line states
+/// none); a `none` line gives no event; every line is a record and none is skipped.
+fn check_applog_folder(dir: &str, format: Format) -> Vec<String> {
+    let labels = read_json(&applog(dir).join("labels.json"));
+    let mut problems = Vec::new();
+    let mut files: BTreeMap<String, (BTreeMap<u64, Vec<Event>>, u64)> = BTreeMap::new();
+    for l in labels.as_array().unwrap() {
+        let file = l["file"].as_str().unwrap().to_string();
+        let path = applog(dir).join(&file);
+        let (by_line, report) = files.entry(file.clone()).or_insert_with(|| {
+            let (by_line, report) = read_by_line(&path);
+            assert_eq!(report.format, format.name(), "{}", path.display());
+            assert_eq!(report.skipped, 0, "{:?}", report.problems);
+            (by_line, report.records)
+        });
+        let name = format!("{dir}/{file}");
+        if let Some(n) = l.get("lines") {
+            if *report != n.as_u64().unwrap() {
+                problems.push(format!("{name}: {report} records of {n} lines"));
+            }
+            continue;
+        }
+        let line = l["line"].as_u64().unwrap();
+        let evs = by_line.get(&line).map(Vec::as_slice).unwrap_or(&[]);
+        let mut fail =
+            |what: String| problems.push(format!("{name}:{line}: {what}; events {evs:#?}"));
+        if l["expect"] == "none" {
+            if !evs.is_empty() {
+                fail("an unrelated line gave events".into());
+            }
+            continue;
+        }
+        let want_error = l["error"].as_str();
+        let Some(e) = evs.iter().find(|e| e.error.as_deref() == want_error) else {
+            fail(format!("no event with error {want_error:?}"));
+            continue;
+        };
+        if evs.len() != 1 {
+            fail("more than one event".into());
+        }
+        if e.client_id.as_deref() != l["client_id"].as_str() {
+            fail(format!("client_id {:?}", e.client_id));
+        }
+        let rid: Vec<&str> = l["request_id"].as_str().into_iter().collect();
+        if e.request_ids != rid {
+            fail(format!("request ids {:?}", e.request_ids));
+        }
+        let ts = l["ts"].as_str().map(|t| parse_time(t).unwrap());
+        if e.ts != ts {
+            fail(format!("time {:?}, label {ts:?}", e.ts));
+        }
+    }
+    for (file, (by_line, _)) in &files {
+        // Only lines the labels name may give events in plain text (every line is labeled).
+        if format == Format::Text {
+            let listed: HashSet<u64> = labels
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|l| l["file"] == file.as_str() && l["expect"] == "event")
+                .filter_map(|l| l["line"].as_u64())
+                .collect();
+            for line in by_line.keys().filter(|n| !listed.contains(n)) {
+                problems.push(format!("{dir}/{file}:{line}: unexpected events"));
+            }
+        }
+    }
+    problems
+}
+
+#[test]
+fn logfmt_lines_of_structlog_and_node_logfmt_become_events() {
+    let p = check_applog_folder("logfmt", Format::Logfmt);
+    assert!(p.is_empty(), "{}", p.join("\n"));
+}
+
+#[test]
+fn structlog_key_value_lines_become_events() {
+    let p = check_applog_folder("keyvalue", Format::Logfmt);
+    assert!(p.is_empty(), "{}", p.join("\n"));
+}
+
+#[test]
+fn plain_text_lines_of_python_logging_become_events() {
+    let p = check_applog_folder("text", Format::Text);
+    assert!(p.is_empty(), "{}", p.join("\n"));
+}
+
+/// What an event says, without where it came from.
+fn shape(e: &Event) -> String {
+    format!(
+        "{:?} ts={:?}..{:?} coarse={} {:?} {:?} {:?} st={:?} nr={} client={:?} grant={:?} state={:?} \
+         err={:?} desc={:?} detail={:?} type={:?} msg={:?} level={:?} rids={:?} trace={:?} grant_id={:?}",
+        e.kind(),
+        e.ts,
+        e.end_ts,
+        e.ts_coarse,
+        e.method,
+        e.path,
+        e.target,
+        e.status,
+        e.no_response,
+        e.client_id,
+        e.grant_type,
+        e.state,
+        e.error,
+        e.error_description,
+        e.detail,
+        e.event_type,
+        e.message,
+        e.level,
+        e.request_ids,
+        e.trace_id,
+        e.grant_id
+    )
+}
+
+/// The recorders wrote every structured record twice: as logfmt / key=value and as JSON.
+/// A logfmt line means what its JSON twin means, line for line.
+#[test]
+fn logfmt_and_key_value_lines_read_like_their_json_twins() {
+    for (file, twin) in [
+        ("logfmt/app.logfmt", "json/app.jsonl"),
+        ("keyvalue/app.log", "json/app.jsonl"),
+        ("logfmt/idp.logfmt", "json/idp.jsonl"),
+    ] {
+        let (a, ra) = read_by_line(&applog(file));
+        let (b, rb) = read_by_line(&applog(twin));
+        assert_eq!(ra.records, rb.records, "{file}");
+        let lines: BTreeMap<u64, Vec<String>> = a
+            .iter()
+            .map(|(n, evs)| (*n, evs.iter().map(shape).collect()))
+            .collect();
+        let twins: BTreeMap<u64, Vec<String>> = b
+            .iter()
+            .map(|(n, evs)| (*n, evs.iter().map(shape).collect()))
+            .collect();
+        assert!(twins.len() > 5, "{twin}");
+        for n in lines.keys().chain(twins.keys()) {
+            assert_eq!(
+                lines.get(n),
+                twins.get(n),
+                "{file}:{n} reads unlike {twin}:{n}"
+            );
+        }
+    }
+}
+
+/// What a user of the app's logs reads: the failures are counted, the Cancel is
+/// access_denied, the callback of another login is state_mismatch, the rotated secret is
+/// invalid_client.
+#[test]
+fn app_logs_diagnose_what_failed() {
+    for file in ["logfmt/app.logfmt", "keyvalue/app.log", "text/app.log"] {
+        let out = analyze_json(&[applog(file).to_str().unwrap()]);
+        let rules: HashSet<&str> = out["diagnoses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["rule"].as_str().unwrap())
+            .collect();
+        for r in ["access_denied", "state_mismatch", "invalid_client"] {
+            assert!(rules.contains(r), "{file}: no {r} in {rules:?}");
+        }
+        assert!(
+            out["summary"]["failed_flows"].as_u64().unwrap() >= 6,
+            "{file}: {}",
+            out["summary"]
+        );
+    }
+}
