@@ -7,7 +7,7 @@
 //! token requests appear here by path and status only.
 
 use super::http::{classify, HttpExchange};
-use super::time::parse_time;
+use super::time::{parse_time, whole_seconds};
 use super::InputReport;
 use crate::event::*;
 use nom::{
@@ -111,8 +111,14 @@ pub fn parse_record(
         .split_whitespace()
         .map(|t| t.trim_matches('"'))
         .find(|t| t.len() >= 16 && t.bytes().all(|b| b.is_ascii_hexdigit() || b == b'-'));
+    // Traefik's CLF logs the start of the request and ends with its duration (`2002ms`).
+    let end_ts = traefik_duration_ms(rec.extra)
+        .and_then(|ms| ts.map(|t| t + ms))
+        .or(ts);
     let proxy = ProxyRecord {
         ts,
+        end_ts,
+        coarse: whole_seconds(rec.time),
         method,
         target,
         host: None,
@@ -125,11 +131,31 @@ pub fn parse_record(
     record_events(file, lineno, &proxy, report)
 }
 
+/// The duration Traefik appends to its CLF lines: `<count> "<router>" "<server URL>" <N>ms`.
+fn traefik_duration_ms(extra: &str) -> Option<i64> {
+    let words: Vec<&str> = extra.split_whitespace().collect();
+    let [count, router, server, dur] = words.as_slice() else {
+        return None;
+    };
+    let quoted = |w: &str| w.len() >= 2 && w.starts_with('"') && w.ends_with('"');
+    if !count.bytes().all(|b| b.is_ascii_digit()) || !quoted(router) || !quoted(server) {
+        return None;
+    }
+    dur.strip_suffix("ms")
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|d| d.parse().ok())
+}
+
 /// What one proxy access line says about a request, whatever the dialect: every access-log
 /// grammar (CLF, Envoy, HAProxy, ALB) fills this, and [`record_events`] gives it meaning.
 #[derive(Debug, Default)]
 pub struct ProxyRecord<'a> {
+    /// When the request started, or the one time the line has.
     pub ts: Option<Millis>,
+    /// When the response ended, where the line says (a duration, a second time).
+    pub end_ts: Option<Millis>,
+    /// The line's time has whole seconds only.
+    pub coarse: bool,
     pub method: &'a str,
     /// Origin-form (`/path?query`) or absolute URL.
     pub target: &'a str,
@@ -143,7 +169,8 @@ pub struct ProxyRecord<'a> {
 }
 
 /// Turns a proxy record into OAuth events. Access logs see neither bodies nor headers, so
-/// token requests appear by path and status only, and their times are coarse.
+/// token requests appear by path and status only; their times are coarse when the line has
+/// whole seconds only (CLF), as precise as any other source's when it has milliseconds.
 pub fn record_events(
     file: &Arc<str>,
     lineno: u64,
@@ -156,7 +183,7 @@ pub fn record_events(
     }
     let ex = HttpExchange {
         ts: rec.ts,
-        end_ts: rec.ts,
+        end_ts: rec.end_ts.or(rec.ts),
         method: Some(rec.method.to_string()),
         url: rec.target.to_string(),
         host: rec.host.map(str::to_string),
@@ -172,7 +199,7 @@ pub fn record_events(
     };
     let mut evs = classify(&ex, &src);
     for e in evs.iter_mut() {
-        e.ts_coarse = true;
+        e.ts_coarse = rec.coarse;
     }
     report.events += evs.len() as u64;
     evs
@@ -214,5 +241,21 @@ mod tests {
         assert_eq!(r.status, 200);
         assert!(r.referer.is_none());
         assert!(parse_line("garbage line").is_err());
+    }
+
+    #[test]
+    fn traefik_clf_duration_ends_the_exchange() {
+        let l = r#"127.0.0.10 - - [25/Nov/2026:17:43:34 +0000] "POST /token HTTP/1.1" 504 15 "-" "-" 41 "idp-token@file" "http://127.0.0.1:14000" 2002ms"#;
+        let mut rep = InputReport::new("traefik.log", "access_log");
+        let evs = parse_record(&Arc::from("traefik.log"), 1, l, &mut rep);
+        assert_eq!(evs.len(), 1);
+        let start = parse_time("2026-11-25T17:43:34Z").unwrap();
+        assert_eq!(
+            (evs[0].ts, evs[0].end_ts),
+            (Some(start), Some(start + 2002))
+        );
+        assert!(evs[0].ts_coarse);
+        assert_eq!(traefik_duration_ms(r#"5 "r" "http://x" 12ms"#), Some(12));
+        assert_eq!(traefik_duration_ms(r#""ref" "ua" 12ms"#), None);
     }
 }

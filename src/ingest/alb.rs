@@ -12,7 +12,7 @@
 //! application's logs.
 
 use super::access_log::{record_events, sniff_with, ProxyRecord};
-use super::time::parse_time;
+use super::time::{parse_time, whole_seconds};
 use super::InputReport;
 use crate::event::Event;
 use nom::{
@@ -20,7 +20,7 @@ use nom::{
     bytes::complete::{escaped, is_not, tag, take_till1},
     character::complete::{anychar, char, space1},
     multi::count,
-    sequence::{delimited, preceded},
+    sequence::{delimited, preceded, tuple},
     IResult,
 };
 use std::sync::Arc;
@@ -32,8 +32,11 @@ pub struct AlbLine<'a> {
     pub elb_status: &'a str,
     pub target_status: &'a str,
     pub request: &'a str,
+    /// `X-Amzn-Trace-Id` as the load balancer passed it on (`Root=1-...`, maybe `Self=...;`).
     pub trace_id: Option<&'a str>,
     pub domain: Option<&'a str>,
+    /// When the load balancer received the request (`time` is when it answered).
+    pub request_creation_time: Option<&'a str>,
 }
 
 fn keep(v: Option<&str>) -> Option<&str> {
@@ -68,21 +71,26 @@ pub fn parse_line(i: &str) -> IResult<&str, AlbLine<'_>> {
     let (i, _) = count(preceded(space1, field), 2)(i)?;
     let (i, request) = preceded(space1, quoted)(i)?;
     let (i, _user_agent) = preceded(space1, quoted)(i)?;
-    // ssl_cipher, ssl_protocol, target_group_arn
-    let tail = i;
-    let (trace_id, domain) = match count(preceded(space1, field), 3)(tail) {
-        Ok((rest, _)) => {
-            let q: IResult<&str, &str> = preceded(space1, quoted)(rest);
-            match q {
-                Ok((rest, trace)) => {
-                    let d: IResult<&str, &str> = preceded(space1, quoted)(rest);
-                    (Some(trace), d.ok().map(|(_, d)| d))
-                }
-                Err(_) => (None, None),
+    // ssl_cipher ssl_protocol target_group_arn "trace_id" "domain_name" "chosen_cert_arn"
+    // matched_rule_priority request_creation_time ...: older lines stop early, so each is
+    // optional.
+    let mut trace_id = None;
+    let mut domain = None;
+    let mut created = None;
+    if let Ok((rest, _)) = count(preceded(space1, field), 3)(i) {
+        if let Ok((rest, t)) = preceded(space1, quoted)(rest) {
+            trace_id = Some(t);
+            if let Ok((rest, d)) = preceded(space1, quoted)(rest) {
+                domain = Some(d);
+                let tail: IResult<&str, (&str, &str, &str)> = tuple((
+                    preceded(space1, quoted),
+                    preceded(space1, field),
+                    preceded(space1, field),
+                ))(rest);
+                created = tail.ok().map(|(_, (_, _, c))| c);
             }
         }
-        Err(_) => (None, None),
-    };
+    }
     if !elb_status.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
         return Err(nom::Err::Error(nom::error::Error::new(
             i,
@@ -99,8 +107,16 @@ pub fn parse_line(i: &str) -> IResult<&str, AlbLine<'_>> {
             request,
             trace_id: keep(trace_id),
             domain: keep(domain),
+            request_creation_time: keep(created),
         },
     ))
+}
+
+/// The `Root=` id of an `X-Amzn-Trace-Id` (`Self=1-...;Root=1-...`), as X-Ray names it.
+fn trace_root(h: &str) -> Option<&str> {
+    h.split(';')
+        .find_map(|p| p.trim().strip_prefix("Root="))
+        .filter(|r| !r.is_empty())
 }
 
 pub fn sniff(lines: &[&str]) -> bool {
@@ -129,21 +145,27 @@ pub fn parse_record(
             return Vec::new();
         }
     };
-    let ts = parse_time(rec.time);
-    if ts.is_none() {
+    let end = parse_time(rec.time);
+    if end.is_none() {
         report.problem(lineno, format!("unreadable time {}", rec.time));
     }
+    let start = rec.request_creation_time.and_then(parse_time).or(end);
     let mut parts = rec.request.split(' ');
     let status: u16 = rec.elb_status.parse().unwrap_or(0);
     let proxy = ProxyRecord {
-        ts,
+        ts: start,
+        end_ts: end,
+        coarse: whole_seconds(rec.time),
         method: parts.next().unwrap_or("").trim_start_matches('-'),
         target: parts.next().unwrap_or(""),
         host: rec.domain,
+        // 460: the client closed the connection before the load balancer could answer.
         status: if status == 460 { 0 } else { status },
         no_response: status == 460 || status == 0,
-        request_id: None,
-        trace_id: rec.trace_id,
+        // ALB has no request id of its own: the target receives the trace header as it is
+        // logged here, and applications log that header as their request id.
+        request_id: rec.trace_id,
+        trace_id: rec.trace_id.and_then(trace_root),
     };
     record_events(file, lineno, &proxy, report)
 }
@@ -162,6 +184,7 @@ mod tests {
         assert_eq!(r.request, "GET https://www.example.com:443/ HTTP/1.1");
         assert_eq!(r.trace_id, Some("Root=1-58337281-1d84f3d73c47ec4e58577259"));
         assert_eq!(r.domain, Some("www.example.com"));
+        assert_eq!(r.request_creation_time, Some("2018-07-02T22:22:48.364000Z"));
         assert!(parse_line("garbage line here").is_err());
     }
 
@@ -173,5 +196,17 @@ mod tests {
         assert_eq!(evs.len(), 1);
         assert!(evs[0].no_response);
         assert_eq!(evs[0].status, None);
+        // Received at request_creation_time, answered (460) at `time`.
+        assert_eq!(evs[0].ts, parse_time("2026-11-25T10:00:01.250Z"));
+        assert_eq!(evs[0].end_ts, parse_time("2026-11-25T10:00:02.750Z"));
+        assert_eq!(
+            evs[0].request_ids,
+            vec!["Root=1-6744b2a1-0c1d2e3f4a5b6c7d8e9f0a1b"]
+        );
+        assert_eq!(
+            evs[0].trace_id.as_deref(),
+            Some("1-6744b2a1-0c1d2e3f4a5b6c7d8e9f0a1b")
+        );
+        assert_eq!(trace_root("Self=1-a-b;Root=1-c-d"), Some("1-c-d"));
     }
 }

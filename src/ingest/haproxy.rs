@@ -5,25 +5,32 @@
 //! static/srv1 10/0/30/69/109 200 2750 - - ---- 1/1/1/1/0 0/0 {1wt.eu} {} "GET /index.html HTTP/1.1"
 //! ```
 //!
-//! The accept date has no zone; it is taken as UTC (what servers almost always run in).
+//! The accept date is the machine's local time with no zone. When a syslog prefix in RFC 3339
+//! precedes the line (rsyslog's default file format) its offset is the zone; otherwise the
+//! date is taken as UTC (what servers almost always run in).
 //! Termination states beginning with `C` mean the client aborted: it never saw an answer.
 
 use super::access_log::{record_events, sniff_with, ProxyRecord};
-use super::time::parse_time;
+use super::time::{parse_time_in, rfc3339_offset, whole_seconds};
 use super::InputReport;
 use crate::event::Event;
+use chrono::FixedOffset;
 use nom::{
     bytes::complete::{is_not, tag, take_till1, take_until, take_while1},
-    character::complete::{char, space0, space1},
+    character::complete::{char, space1},
     combinator::opt,
     multi::many0,
-    sequence::{delimited, preceded, terminated},
+    sequence::{delimited, preceded},
     IResult,
 };
 use std::sync::Arc;
 
 #[derive(Debug, PartialEq, Eq)]
 pub struct HaproxyLine<'a> {
+    /// The zone of the syslog prefix's time, when it has one.
+    pub zone: Option<FixedOffset>,
+    /// Total time of the request, ms (last of the timers).
+    pub total_ms: Option<i64>,
     pub client: &'a str,
     pub accept_date: &'a str,
     pub frontend: &'a str,
@@ -40,22 +47,60 @@ fn field(i: &str) -> IResult<&str, &str> {
     take_till1(|c: char| c == ' ')(i)
 }
 
-fn syslog_prefix(i: &str) -> IResult<&str, &str> {
-    terminated(take_until("]: "), tag("]: "))(i)
+/// Whatever a log pipeline put before HAProxy's own text: a BSD syslog header
+/// (`Feb  6 12:14:14 localhost haproxy[14389]: `), rsyslog's file format
+/// (`2026-11-25T17:42:30.283047+00:00 lb1 haproxy[2700]: `), an RFC 5424 header, a container
+/// runtime's time stamp. The line proper starts at `client:port [accept date]`.
+fn split_prefix(line: &str) -> Option<(&str, &str)> {
+    for (at, _) in line.match_indices(" [") {
+        let date = &line[at + 2..];
+        if !accept_date_shape(date) {
+            continue;
+        }
+        let start = line[..at].rfind(' ').map_or(0, |p| p + 1);
+        if client_shape(&line[start..at]) {
+            return Some((&line[..start], &line[start..]));
+        }
+    }
+    None
+}
+
+/// `dd/Mon/yyyy:HH:MM:SS.mmm]`: HAProxy's date, with milliseconds and no zone (which is
+/// what tells it from a CLF date, `[25/Nov/2026:17:42:45 +0000]`).
+fn accept_date_shape(s: &str) -> bool {
+    let Some(end) = s.find(']') else { return false };
+    let d = &s.as_bytes()[..end];
+    d.len() >= 20
+        && d[..2].iter().all(u8::is_ascii_digit)
+        && d[2] == b'/'
+        && d[6] == b'/'
+        && d[11] == b':'
+        && !d.contains(&b' ')
+}
+
+/// `10.0.1.2:33317`, `::1:40112`, `unix:1`.
+fn client_shape(s: &str) -> bool {
+    s.rsplit_once(':').is_some_and(|(a, p)| {
+        !a.is_empty() && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 fn braces(i: &str) -> IResult<&str, &str> {
     delimited(char('{'), opt(is_not("}")), char('}'))(i).map(|(r, v)| (r, v.unwrap_or("")))
 }
 
-pub fn parse_line(i: &str) -> IResult<&str, HaproxyLine<'_>> {
-    let (i, _) = opt(syslog_prefix)(i)?;
-    let (i, _) = space0(i)?;
+pub fn parse_line(line: &str) -> IResult<&str, HaproxyLine<'_>> {
+    let Some((prefix, i)) = split_prefix(line) else {
+        return Err(nom::Err::Error(nom::error::Error::new(
+            line,
+            nom::error::ErrorKind::Tag,
+        )));
+    };
     let (i, client) = field(i)?;
     let (i, accept_date) = preceded(space1, delimited(tag("["), take_until("]"), tag("]")))(i)?;
     let (i, frontend) = preceded(space1, field)(i)?;
     let (i, backend) = preceded(space1, field)(i)?;
-    let (i, _timers) = preceded(space1, field)(i)?;
+    let (i, timers) = preceded(space1, field)(i)?;
     let (i, status) = preceded(
         space1,
         take_while1(|c: char| c.is_ascii_digit() || c == '-'),
@@ -74,9 +119,20 @@ pub fn parse_line(i: &str) -> IResult<&str, HaproxyLine<'_>> {
     let status = status
         .parse()
         .map_err(|_| nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Digit)))?;
+    // The last timer is the total (`Ta`, `Tt` before 1.9); `+` marks `option logasap`.
+    let total_ms = timers
+        .rsplit('/')
+        .next()
+        .map(|t| t.trim_start_matches('+'))
+        .and_then(|t| t.parse::<i64>().ok())
+        .filter(|t| *t >= 0);
+    // The zone of the accept date is the machine's; a syslog prefix in RFC 3339 says it.
+    let zone = prefix.split_whitespace().find_map(rfc3339_offset);
     Ok((
         i,
         HaproxyLine {
+            zone,
+            total_ms,
             client,
             accept_date,
             frontend,
@@ -117,7 +173,7 @@ pub fn parse_record(
             return Vec::new();
         }
     };
-    let ts = parse_time(rec.accept_date);
+    let ts = parse_time_in(rec.accept_date, rec.zone);
     if ts.is_none() {
         report.problem(lineno, format!("unreadable time [{}]", rec.accept_date));
     }
@@ -129,6 +185,8 @@ pub fn parse_record(
         .find(|t| t.len() >= 16 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'));
     let proxy = ProxyRecord {
         ts,
+        end_ts: ts.zip(rec.total_ms).map(|(t, d)| t + d),
+        coarse: whole_seconds(rec.accept_date),
         method: parts.next().unwrap_or(""),
         target: parts.next().unwrap_or(""),
         host: None,
@@ -154,7 +212,27 @@ mod tests {
         assert_eq!(r.backend, "static/srv1");
         assert_eq!(r.request, "GET /index.html HTTP/1.1");
         assert_eq!(r.captured, vec!["1wt.eu", ""]);
-        assert!(parse_time(r.accept_date).is_some());
+        assert!(parse_time_in(r.accept_date, r.zone).is_some());
+        assert_eq!(r.total_ms, Some(109));
+    }
+
+    #[test]
+    fn rsyslog_prefix_gives_the_zone() {
+        // rsyslogd's RSYSLOG_FileFormat: RFC 3339 with µs and the machine's offset.
+        let l = r#"2026-11-25T18:42:35.713994+01:00 lb1 haproxy[2700]: 127.0.0.10:59249 [25/Nov/2026:18:42:33.709] fe_web be_idp_token/idp1 0/0/0/-1/2003 504 198 - - sH-- 9/9/0/0/0 0/0 "POST /token HTTP/1.1""#;
+        let mut rep = InputReport::new("haproxy.log", "haproxy");
+        let evs = parse_record(&Arc::from("haproxy.log"), 1, l, &mut rep);
+        assert_eq!(evs.len(), 1);
+        let start = crate::ingest::time::parse_time("2026-11-25T17:42:33.709Z");
+        assert_eq!(evs[0].ts, start);
+        assert_eq!(evs[0].end_ts, start.map(|t| t + 2003));
+        assert_eq!(evs[0].status, Some(504));
+        assert!(!evs[0].no_response && !evs[0].ts_coarse);
+        // An RFC 5424 header from `log ... format rfc5424` is a prefix too.
+        let l = r#"<134>1 2026-11-25T17:42:35.713994+00:00 lb1 haproxy 2700 - - 127.0.0.10:59249 [25/Nov/2026:17:42:33.709] fe_web be_idp_token/idp1 0/0/0/-1/2003 504 198 - - sH-- 9/9/0/0/0 0/0 "POST /token HTTP/1.1""#;
+        assert_eq!(parse_line(l).unwrap().1.status, 504);
+        // A CLF line is not HAProxy's.
+        assert!(parse_line(r#"127.0.0.1 - - [25/Nov/2026:17:43:27 +0000] "GET / HTTP/1.1" 200 66 "-" "-" 2 "app@file" "http://127.0.0.1:14010" 43ms"#).is_err());
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! logfmt lines (`time=... level=error msg="token exchange failed" error=invalid_grant`), as
-//! Go (logrus, slog's text handler, zap's console encoder) and Ruby services write them.
+//! Go (logrus, slog's text handler, zap's console encoder), Ruby, node (`logfmt`) and Python
+//! (structlog's `LogfmtRenderer`) services write them, and the `key='value'` lines of
+//! structlog's `KeyValueRenderer` (Python `repr` values in single quotes).
 //!
 //! The grammar turns a line into key/value pairs; the pairs then go through the JSON log
 //! reader's field aliases and vendor profiles, so `request_id=` here means exactly what
@@ -11,38 +13,53 @@ use super::InputReport;
 use crate::event::{Event, Locator, Source};
 use nom::{
     branch::alt,
-    bytes::complete::{escaped_transform, is_not, take_till, take_while1},
+    bytes::complete::{take_till, take_while1},
     character::complete::{char, multispace0},
-    combinator::{map, opt, value},
+    combinator::{map, opt},
     multi::many0,
-    sequence::{delimited, pair, preceded},
+    sequence::{pair, preceded},
     IResult,
 };
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
 fn key(i: &str) -> IResult<&str, &str> {
-    take_while1(|c: char| !c.is_whitespace() && c != '=' && c != '"')(i)
+    take_while1(|c: char| !c.is_whitespace() && c != '=' && c != '"' && c != '\'')(i)
 }
 
+/// A value in double quotes (logfmt, Go's `%q`) or single quotes (Python's `repr`, as
+/// structlog's `KeyValueRenderer` writes strings: `event='token exchange failed'`), with
+/// backslash escapes. An escape the line's writer made up is kept as written.
 fn quoted(i: &str) -> IResult<&str, String> {
-    delimited(
-        char('"'),
-        map(
-            opt(escaped_transform(
-                is_not("\\\""),
-                '\\',
-                alt((
-                    value("\\", char('\\')),
-                    value("\"", char('"')),
-                    value("\n", char('n')),
-                    value("\t", char('t')),
-                )),
-            )),
-            Option::unwrap_or_default,
-        ),
-        char('"'),
-    )(i)
+    let Some(q) = i.chars().next().filter(|c| *c == '"' || *c == '\'') else {
+        return Err(nom::Err::Error(nom::error::Error::new(
+            i,
+            nom::error::ErrorKind::Char,
+        )));
+    };
+    let mut out = String::new();
+    let mut chars = i.char_indices().skip(1);
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some((_, 'n')) => out.push('\n'),
+                Some((_, 't')) => out.push('\t'),
+                Some((_, 'r')) => out.push('\r'),
+                Some((_, e @ ('\\' | '"' | '\''))) => out.push(e),
+                Some((_, e)) => {
+                    out.push('\\');
+                    out.push(e);
+                }
+                None => break,
+            },
+            c if c == q => return Ok((&i[at + c.len_utf8()..], out)),
+            c => out.push(c),
+        }
+    }
+    Err(nom::Err::Error(nom::error::Error::new(
+        i,
+        nom::error::ErrorKind::Char,
+    )))
 }
 
 fn bare(i: &str) -> IResult<&str, String> {
@@ -61,7 +78,10 @@ pub fn pairs(i: &str) -> Vec<(&str, Option<String>)> {
         multispace0,
         alt((
             kv,
-            map(take_while1(|c: char| c == '"' || c == '='), |s| (s, None)),
+            map(
+                take_while1(|c: char| c == '"' || c == '\'' || c == '='),
+                |s| (s, None),
+            ),
         )),
     ))(i);
     parsed.map(|(_, v)| v).unwrap_or_default()
@@ -134,6 +154,30 @@ mod tests {
         );
         assert_eq!(ps[3], ("error", Some("invalid_grant".to_string())));
         assert_eq!(ps[4], ("retry", None));
+    }
+
+    #[test]
+    fn python_repr_values() {
+        // structlog KeyValueRenderer: strings as repr, numbers and None bare.
+        let ps = pairs(
+            r#"timestamp='2026-11-25T18:22:46.333521Z' level='error' event='oauth.token.failed' error='invalid_grant' exception='Traceback (most recent call last):\n  File "/app.py", line 129\nOAuthError: it\'s' expires_in=300 extra=None"#,
+        );
+        assert_eq!(
+            ps[0],
+            ("timestamp", Some("2026-11-25T18:22:46.333521Z".to_string()))
+        );
+        assert_eq!(ps[3], ("error", Some("invalid_grant".to_string())));
+        assert_eq!(
+            ps[4].1.as_deref(),
+            Some("Traceback (most recent call last):\n  File \"/app.py\", line 129\nOAuthError: it's")
+        );
+        assert_eq!(ps[5], ("expires_in", Some("300".to_string())));
+        assert_eq!(ps.len(), 7);
+        // An escape nobody defined stays as written; an unclosed quote is no pair.
+        assert_eq!(pairs(r#"a="x\qy""#)[0].1.as_deref(), Some("x\\qy"));
+        assert!(sniff(&[
+            r#"timestamp='2026-11-25T18:22:45.884918Z' level='info' event='oauth.token.ok' client_id='portal-web' expires_in=300"#
+        ]));
     }
 
     #[test]

@@ -66,6 +66,23 @@ pub fn sniff(head: &[u8]) -> bool {
     bad * 100 <= text.len().max(1)
 }
 
+/// A `key=value` value without the punctuation of the sentence around it: a trailing `:`,
+/// `,`, `;` or `.`, and a `)` that closes nothing inside the value.
+fn prose_value(v: &str) -> &str {
+    let mut v = v;
+    loop {
+        let t = v.trim_end_matches([':', ',', ';', '.']);
+        let t = match t.strip_suffix(')') {
+            Some(inner) if !inner.contains('(') => inner,
+            _ => t,
+        };
+        if t.len() == v.len() {
+            return v;
+        }
+        v = t;
+    }
+}
+
 /// What a text line states, as a record for the JSON reader's field aliases.
 pub fn line_record(line: &str) -> Option<Map<String, Value>> {
     let p = patterns();
@@ -73,6 +90,8 @@ pub fn line_record(line: &str) -> Option<Map<String, Value>> {
     // `key=value` pairs (only those with a value) and `"key":"value"` fragments.
     for (k, v) in logfmt::pairs(line) {
         if let Some(v) = v {
+            // In prose a value ends where the sentence goes on: `request_id=ab12: (invalid_grant)`.
+            let v = prose_value(&v).to_string();
             let k = k.trim_matches(|c: char| !c.is_alphanumeric() && c != '_');
             if !k.is_empty() && !v.is_empty() {
                 m.entry(k.to_string()).or_insert(Value::String(v));
@@ -153,6 +172,20 @@ mod tests {
         assert_eq!(evs[0].error.as_deref(), Some("invalid_grant"));
         let evs = one("2026-11-25T10:00:03Z AADSTS70008: The provided authorization code or refresh token has expired due to inactivity.");
         assert_eq!(evs[0].error.as_deref(), Some("AADSTS70008"));
+    }
+
+    #[test]
+    fn python_logging_line() {
+        // stdlib logging `%(asctime)s %(levelname)s [%(name)s] %(message)s`, a requests-oauthlib
+        // error in the message.
+        let evs = one("2026-11-25 18:22:46,814 ERROR [app.auth] token exchange failed client_id=portal-web request_id=798ad3fc9a9b9fd6: (invalid_grant) grant request is invalid");
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].error.as_deref(), Some("invalid_grant"));
+        assert_eq!(evs[0].request_ids, vec!["798ad3fc9a9b9fd6"]);
+        assert_eq!(evs[0].client_id.as_deref(), Some("portal-web"));
+        assert_eq!(evs[0].ts, parse_time("2026-11-25T18:22:46.814Z"));
+        assert_eq!(prose_value("abc),"), "abc");
+        assert_eq!(prose_value("f(x)"), "f(x)");
     }
 
     #[test]

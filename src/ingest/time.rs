@@ -1,7 +1,7 @@
 //! Timestamp parsing for every format we read, all to UTC milliseconds.
 
 use crate::event::Millis;
-use chrono::{DateTime, NaiveDateTime};
+use chrono::{DateTime, FixedOffset, NaiveDateTime};
 
 /// RFC 3339 / ISO 8601 (with or without zone, `T` or space), CLF `10/Oct/2000:13:55:36 -0700`,
 /// or epoch seconds / milliseconds / microseconds as text.
@@ -10,6 +10,19 @@ pub fn parse_time(s: &str) -> Option<Millis> {
     if s.is_empty() {
         return None;
     }
+    // Python's logging `asctime` and log4j write a decimal comma: `18:22:46,855`.
+    let comma = s.find(',').filter(|&i| {
+        let b = s.as_bytes();
+        i > 0 && b[i - 1].is_ascii_digit() && b.get(i + 1).is_some_and(u8::is_ascii_digit)
+    });
+    let decimal;
+    let s = match comma {
+        Some(i) => {
+            decimal = format!("{}.{}", &s[..i], &s[i + 1..]);
+            decimal.as_str()
+        }
+        None => s,
+    };
     if s.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         let f: f64 = s.parse().ok()?;
         return epoch(f);
@@ -33,7 +46,6 @@ pub fn parse_time(s: &str) -> Option<Millis> {
     for fmt in [
         "%Y-%m-%dT%H:%M:%S%.f",
         "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%d %H:%M:%S,%f",
         // HAProxy's accept date
         "%d/%b/%Y:%H:%M:%S%.f",
     ] {
@@ -42,6 +54,44 @@ pub fn parse_time(s: &str) -> Option<Millis> {
         }
     }
     None
+}
+
+/// A time written without a zone (HAProxy's accept date), read in the zone `offset` when the
+/// line says which one elsewhere (a syslog prefix); UTC otherwise. A time that has its own
+/// zone keeps it.
+pub fn parse_time_in(s: &str, offset: Option<FixedOffset>) -> Option<Millis> {
+    let t = s.trim();
+    if let Some(off) = offset {
+        for fmt in [
+            "%d/%b/%Y:%H:%M:%S%.f",
+            "%Y-%m-%dT%H:%M:%S%.f",
+            "%Y-%m-%d %H:%M:%S%.f",
+        ] {
+            if let Ok(n) = NaiveDateTime::parse_from_str(t, fmt) {
+                let utc = n.and_utc().timestamp_millis();
+                return Some(utc - i64::from(off.local_minus_utc()) * 1000);
+            }
+        }
+    }
+    parse_time(t)
+}
+
+/// The zone of an RFC 3339 time (`2026-11-25T17:42:30.283047+01:00`), if it is one.
+pub fn rfc3339_offset(s: &str) -> Option<FixedOffset> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| *t.offset())
+}
+
+/// Whether a time as written states only whole seconds (`[25/Nov/2026:17:42:45 +0000]`,
+/// `2026-11-25T17:41:55+00:00`, epoch seconds): such a time is coarse, and any other
+/// source's time for the same exchange is better.
+pub fn whole_seconds(s: &str) -> bool {
+    let s = s.trim();
+    if s.bytes().all(|b| b.is_ascii_digit()) {
+        return s.len() <= 10;
+    }
+    !s.contains(['.', ','])
 }
 
 /// A JSON number as an epoch: seconds, milliseconds or microseconds by magnitude.
@@ -86,6 +136,33 @@ mod tests {
         assert_eq!(parse_time("1795501599"), Some(1_795_501_599_000));
         assert_eq!(parse_time("1795501599123"), Some(1_795_501_599_123));
         assert!(parse_time("2026-11-24 06:26:39.5").is_some());
+        // Python logging's asctime: a decimal comma, milliseconds.
+        assert_eq!(
+            parse_time("2026-11-25 18:22:46,855"),
+            parse_time("2026-11-25T18:22:46.855Z")
+        );
         assert!(parse_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn zone_from_elsewhere_and_precision() {
+        let off = rfc3339_offset("2026-11-25T18:42:30.283047+01:00");
+        assert_eq!(
+            parse_time_in("25/Nov/2026:18:42:30.282", off),
+            parse_time("2026-11-25T17:42:30.282Z")
+        );
+        assert_eq!(
+            parse_time_in("25/Nov/2026:17:42:30.282", None),
+            parse_time("2026-11-25T17:42:30.282Z")
+        );
+        // A time with its own zone keeps it.
+        assert_eq!(
+            parse_time_in("25/Nov/2026:17:42:30 +0000", off),
+            parse_time("2026-11-25T17:42:30Z")
+        );
+        assert!(whole_seconds("25/Nov/2026:17:42:45 +0000"));
+        assert!(whole_seconds("1795628525"));
+        assert!(!whole_seconds("2026-11-25T17:43:06.123Z"));
+        assert!(!whole_seconds("25/Nov/2026:17:42:25.953"));
     }
 }
