@@ -393,7 +393,18 @@ impl Reading {
                 return Vec::new();
             }
             let Some(format) = opts.format.or_else(|| detect(&head)) else {
-                self.report.problem(0, "not a recognised format (binary data?); skipped — use --input-format to force one".to_string());
+                let what = if matches!(
+                    head.iter().find(|b| !b.is_ascii_whitespace()),
+                    Some(b'[') | Some(b'{')
+                ) {
+                    "one JSON document, not JSON lines or a HAR"
+                } else {
+                    "binary data, not a log"
+                };
+                self.report.problem(
+                    0,
+                    format!("{what}; skipped — use --input-format to force a format"),
+                );
                 self.report.skipped += 1;
                 self.done = true;
                 return Vec::new();
@@ -508,6 +519,14 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     }
     if let Some(r) = LINE_READERS.iter().find(|r| (r.sniff)(&lines)) {
         return Some(r.format);
+    }
+    // One JSON document spread over many lines (a config, a report, labels) is not a log;
+    // reading its lines as text would quote its fragments as evidence.
+    if matches!(
+        head.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'[') | Some(b'{')
+    ) {
+        return None;
     }
     text::sniff(head).then_some(Format::Text)
 }
@@ -736,6 +755,10 @@ mod tests {
             Some(Format::AccessLog)
         );
         assert_eq!(detect(b"hello world\nthis is prose\n"), Some(Format::Text));
+        assert_eq!(
+            detect(b"[\n  {\"id\": \"S01\", \"error\": \"invalid_grant\"}\n]\n"),
+            None
+        );
         assert_eq!(detect(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), None);
         assert_eq!(
             detect(b"[2016-04-15T20:17:00.310Z] \"POST /api HTTP/2\" 204 - 154 0 226 100 \"-\" \"ua\" \"id\" \"host\" \"up\"\n"),
