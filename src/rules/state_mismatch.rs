@@ -33,7 +33,27 @@ impl Rule for StateMismatch {
                 .filter(|&a| cx.ev(a).kind() == EventKind::Authorize && cx.ev(a).ts <= e.ts)
                 .collect();
             let received = e.other_states.first().or(e.state.as_ref());
-            let (variant, conf, summary) = if e.other_states.is_empty() && e.state.is_none() {
+            // A log that names no state: its words say whether one was missing or differed.
+            let words = [&e.error, &e.error_description, &e.message]
+                .into_iter()
+                .flatten()
+                .map(|t| t.to_ascii_lowercase())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let says_missing = ["missing", "required", "no state", "not found", "absent"]
+                .iter()
+                .any(|w| words.contains(w));
+            let (variant, conf, summary) = if e.other_states.is_empty()
+                && e.state.is_none()
+                && !says_missing
+                && authorizes.len() < 2
+            {
+                (
+                    "mismatched",
+                    0.85,
+                    "the callback's state differed from the one the client stored (the log names neither: a lost or overwritten session, or a forged callback)".to_string(),
+                )
+            } else if e.other_states.is_empty() && e.state.is_none() && says_missing {
                 (
                     "missing_state",
                     0.85,
