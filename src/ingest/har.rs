@@ -10,18 +10,24 @@ use super::time::parse_time;
 use super::InputReport;
 use crate::event::*;
 use base64::Engine;
+use rayon::prelude::*;
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::sync::Arc;
 
+/// The document is first split into entries without building them (each is a raw slice of
+/// the mapped file), then entries are read in parallel and dropped one by one: a 300 MB
+/// capture full of HTML bodies never exists as one tree in memory.
 #[derive(Deserialize)]
-struct Har {
-    log: Log,
+struct Har<'a> {
+    #[serde(borrow)]
+    log: Log<'a>,
 }
 
 #[derive(Deserialize)]
-struct Log {
-    #[serde(default)]
-    entries: Vec<serde_json::Value>,
+struct Log<'a> {
+    #[serde(default, borrow)]
+    entries: Vec<&'a RawValue>,
 }
 
 #[derive(Deserialize, Default)]
@@ -87,8 +93,8 @@ pub fn sniff(head: &[u8]) -> bool {
 }
 
 pub fn parse(file: &Arc<str>, bytes: &[u8], report: &mut InputReport) -> Vec<Event> {
-    let har: Har = match serde_json::from_slice(bytes) {
-        Ok(h) => h,
+    let entries: Vec<&RawValue> = match serde_json::from_slice::<Har<'_>>(bytes) {
+        Ok(h) => h.log.entries,
         Err(e) => {
             // A truncated capture still holds complete entries before the cut: salvage them.
             let salvaged = salvage_entries(bytes);
@@ -100,29 +106,34 @@ pub fn parse(file: &Arc<str>, bytes: &[u8], report: &mut InputReport) -> Vec<Eve
                 ),
             );
             report.skipped += 1;
-            Har {
-                log: Log { entries: salvaged },
-            }
+            salvaged
         }
     };
+    let parsed: Vec<Result<Vec<Event>, String>> = entries
+        .par_iter()
+        .enumerate()
+        .map(|(i, raw)| {
+            let entry: Entry = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+            let src = Source {
+                file: file.clone(),
+                loc: Locator::Entry(i as u64),
+            };
+            Ok(classify(&to_exchange(entry), &src))
+        })
+        .collect();
     let mut out = Vec::new();
-    for (i, raw) in har.log.entries.into_iter().enumerate() {
+    for (i, r) in parsed.into_iter().enumerate() {
         report.records += 1;
-        let entry: Entry = match serde_json::from_value(raw) {
-            Ok(e) => e,
+        match r {
+            Ok(evs) => {
+                report.events += evs.len() as u64;
+                out.extend(evs);
+            }
             Err(e) => {
                 report.skipped += 1;
                 report.problem_entry(i as u64, format!("unreadable HAR entry: {e}"));
-                continue;
             }
-        };
-        let src = Source {
-            file: file.clone(),
-            loc: Locator::Entry(i as u64),
-        };
-        let evs = classify(&to_exchange(entry), &src);
-        report.events += evs.len() as u64;
-        out.extend(evs);
+        }
     }
     out
 }
@@ -226,7 +237,7 @@ fn to_exchange(e: Entry) -> HttpExchange {
 
 /// Recovers the complete entry objects of a truncated HAR: scans `"entries": [` and parses
 /// one JSON value after another until the data ends.
-fn salvage_entries(bytes: &[u8]) -> Vec<serde_json::Value> {
+fn salvage_entries(bytes: &[u8]) -> Vec<&RawValue> {
     let Some(pos) = memchr::memmem::find(bytes, b"\"entries\"") else {
         return Vec::new();
     };
@@ -244,8 +255,7 @@ fn salvage_entries(bytes: &[u8]) -> Vec<serde_json::Value> {
         if rest.first() != Some(&b'{') {
             break;
         }
-        let mut stream =
-            serde_json::Deserializer::from_slice(rest).into_iter::<serde_json::Value>();
+        let mut stream = serde_json::Deserializer::from_slice(rest).into_iter::<&RawValue>();
         match stream.next() {
             Some(Ok(v)) => {
                 let used = stream.byte_offset();
