@@ -77,9 +77,22 @@ pub fn to_value(a: &Analysis) -> Value {
             })
         })
         .collect();
+    let inputs: Vec<_> = a
+        .inputs
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.problems = r
+                .problems
+                .iter()
+                .map(|p| super::problem_text(&r.file, p))
+                .collect();
+            r
+        })
+        .collect();
     json!({
         "version": 1,
-        "inputs": a.inputs,
+        "inputs": inputs,
         "summary": {
             "flows": r.summary.flows,
             "failed_flows": r.summary.failed_flows,

@@ -36,6 +36,16 @@ pub fn locators(e: &Event) -> Vec<String> {
         .collect()
 }
 
+/// An input problem as printed (stderr warnings, the JSON `inputs` section). Parsers quote
+/// the input they reject (serde names the string it could not read), so everything after
+/// the leading `file` is scrubbed; the file name itself is kept as given.
+pub fn problem_text(file: &str, problem: &str) -> String {
+    match problem.strip_prefix(file) {
+        Some(rest) => format!("{file}{}", crate::redact::scrub(rest)),
+        None => crate::redact::scrub(problem).into_owned(),
+    }
+}
+
 pub fn ts(t: Option<i64>) -> String {
     t.map(format_ts).unwrap_or_else(|| "-".into())
 }
