@@ -516,6 +516,51 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
     out
 }
 
+/// Like [`scrub`], but whole-word occurrences of `keep` (public identifiers such as client
+/// ids, which can look like opaque tokens) stay as they are. A kept value right after a
+/// secret's key is still scrubbed: there it is a secret's value.
+pub fn scrub_keeping<'a>(text: &'a str, keep: &[&str]) -> Cow<'a, str> {
+    let boundary =
+        |c: Option<char>| c.is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+    let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+    for (n, k) in keep.iter().enumerate().take(6000) {
+        if k.len() < 3 {
+            continue;
+        }
+        for (i, _) in text.match_indices(k) {
+            let end = i + k.len();
+            if boundary(text[..i].chars().next_back())
+                && boundary(text[end..].chars().next())
+                && !spans.iter().any(|&(s, e, _)| i < e && s < end)
+            {
+                spans.push((i, end, n));
+            }
+        }
+    }
+    if spans.is_empty() {
+        return scrub(text);
+    }
+    spans.sort_unstable();
+    let sentinel = |n: usize| char::from_u32(0xE000 + n as u32).unwrap_or('\u{E000}');
+    let mut masked = String::with_capacity(text.len());
+    let mut at = 0;
+    for &(s, e, n) in &spans {
+        masked.push_str(&text[at..s]);
+        masked.push(sentinel(n));
+        at = e;
+    }
+    masked.push_str(&text[at..]);
+    let scrubbed = scrub(&masked);
+    let mut out = String::with_capacity(text.len());
+    for c in scrubbed.chars() {
+        match (c as u32).checked_sub(0xE000).map(|n| n as usize) {
+            Some(n) if n < keep.len().min(6000) => out.push_str(keep[n]),
+            _ => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -604,6 +649,30 @@ mod tests {
             "expired Fdbs2uWERDLsxNaKq2HIcyNa1YSrYoOR-5zK943MQz5 and d46bbd4a-368a-4753-a646-340bd968af81.86d0ec35-1978-44b4-a323-98f39d303668 \
              and a cut jwt eyJhbGciOiJSUzI1NiIsImtpZCI6IjEyMyJ9.eyJzdWIiOiJhbGljZSIsImp0aSI6Ij and dGhpcyBpcyBhIHRlc3Qgb2YgYmFzZTY0IHN0ZDEyMzQ1Ng==",
             &["Fdbs2uWERD", "d46bbd4a", "98f39d30", "eyJhbGci", "eyJzdWIi", "dGhpcyBp"],
+        );
+    }
+
+    #[test]
+    fn kept_identifiers() {
+        let keep = ["k3TQbO9ef2NTaHXf6fmtT1yGrdoePyVB", "web"];
+        let s = scrub_keeping(
+            "client k3TQbO9ef2NTaHXf6fmtT1yGrdoePyVB failed; token Fdbs2uWERDLsxNaKq2HIcyNa1YSrYoOR5 web",
+            &keep,
+        );
+        assert_eq!(
+            s,
+            format!(
+                "client k3TQbO9ef2NTaHXf6fmtT1yGrdoePyVB failed; token {} web",
+                Fingerprint::of(SecretKind::Token, "Fdbs2uWERDLsxNaKq2HIcyNa1YSrYoOR5")
+            )
+        );
+        // inside a longer token a kept word protects nothing
+        assert!(
+            !scrub_keeping("token xwebFdbs2uWERDLsxNaKq2HIcyNa1YSrYo", &keep).contains("Fdbs2u")
+        );
+        // after a secret's key it is a secret
+        assert!(
+            !scrub_keeping("password=k3TQbO9ef2NTaHXf6fmtT1yGrdoePyVB", &keep).contains("k3TQ")
         );
     }
 
