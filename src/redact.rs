@@ -136,7 +136,7 @@ fn kind_for(key: &str) -> SecretKind {
         SecretKind::ClientSecret
     } else if n.ends_with("password") || n.ends_with("passwd") || n.ends_with("pwd") {
         SecretKind::Password
-    } else if n.ends_with("cookie") || n.contains("sess") || n == "sid" {
+    } else if !n.ends_with("token") && (n.ends_with("cookie") || n.contains("sess") || n == "sid") {
         SecretKind::Cookie
     } else {
         SecretKind::Token
