@@ -22,9 +22,19 @@ pub fn set_key(key: &[u8]) -> bool {
 fn key() -> &'static [u8] {
     KEY.get_or_init(|| {
         let mut k = vec![0u8; 32];
-        // A failing OS RNG leaves a fixed key: fingerprints stay correct for correlation,
-        // only their cross-run unlinkability is lost.
-        let _ = getrandom::getrandom(&mut k);
+        if getrandom::getrandom(&mut k).is_err() {
+            // No OS RNG: a fixed key would let anyone brute-force short codes from a
+            // report, so derive one from what differs between runs instead.
+            let mut h = Sha256::new();
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default();
+            h.update(now.to_le_bytes());
+            h.update(std::process::id().to_le_bytes());
+            h.update(format!("{:?}{:p}", std::thread::current().id(), &k).as_bytes());
+            k = h.finalize().to_vec();
+        }
         k
     })
 }

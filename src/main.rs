@@ -78,7 +78,7 @@ fn run() -> Result<ExitCode> {
             for r in &analysis.inputs {
                 for p in &r.problems {
                     if warned < 20 {
-                        let _ = writeln!(stderr, "warning: {p}");
+                        let _ = writeln!(stderr, "warning: {}", report::problem_text(&r.file, p));
                     }
                     warned += 1;
                 }

@@ -1,15 +1,34 @@
-//! Scrubbing of free text that grantscope quotes (error descriptions, log messages).
+//! Scrubbing of free text that grantscope quotes (error descriptions, log messages, error
+//! pages, input warnings).
 //!
-//! Structured secrets are fingerprinted at ingest; this module covers the rest: a JWT or a
-//! `code=...` that sits inside a message, a URL or a header value a log line quotes. Each
-//! match is replaced by its fingerprint, so the same secret still reads the same in output.
+//! Structured secrets are fingerprinted at ingest; this module covers the rest: a secret
+//! that sits inside text. Each one found is replaced by its fingerprint, so the same secret
+//! still reads the same in output. Secrets are recognised by what surrounds them, in order:
+//!
+//! 1. JWTs and JWEs (`eyJ…`), whole or cut short;
+//! 2. `key=value` / `key: value` / `"key": "value"` / `'key': 'value'` / `key='value'` /
+//!    `\"key\":\"value\"` / `key%3Dvalue`, for keys named like a secret in any casing and
+//!    spelling (`code`, `refresh_token`, `refreshToken`, `tokenValue`, `client_secret`,
+//!    `X-Api-Key`, `id_token_hint`, `password`, `session`…);
+//! 3. a quoted value after such a word (`Code '…' already used`, `refresh token "…"`);
+//! 4. a credential-looking value after such a word (`authorization code Fdbs2uW…`);
+//! 5. `Bearer` / `Basic` / `DPoP` / `Negotiate` credentials;
+//! 6. `Cookie:` / `Set-Cookie:` headers, to the end of the line;
+//! 7. Keycloak codes (`<uuid>.<uuid>.<uuid>`) and long opaque credentials with no
+//!    context: runs of 32 or more base64 / hex characters with letters and at least two
+//!    digits (dot- and slash-separated parts each on their own, so class names, host names
+//!    and paths stay readable; a lone UUID is an identifier and stays too).
+//!
+//! A secret shorter than 32 characters standing alone in prose, with no key, scheme or
+//! quote near it, cannot be told from a word and is left as it is.
 
 use crate::fingerprint::{Fingerprint, SecretKind};
-use regex::{Captures, Regex};
+use regex::Regex;
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-/// Names of parameters / JSON keys whose values are secrets.
+/// Names of parameters / JSON keys whose values are secrets (the common spellings; see
+/// [`is_secret_key`] for every name recognised).
 pub const SECRET_KEYS: &[&str] = &[
     "code",
     "access_token",
@@ -42,98 +61,625 @@ pub fn secret_kind_for_key(key: &str) -> Option<SecretKind> {
     })
 }
 
-fn patterns() -> &'static [(Regex, Option<SecretKind>)] {
-    static P: OnceLock<Vec<(Regex, Option<SecretKind>)>> = OnceLock::new();
-    P.get_or_init(|| {
-        let keys = SECRET_KEYS.join("|");
-        vec![
-            // JWT / JWE anywhere
-            (
-                Regex::new(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*)?")
-                    .expect("static regex"),
-                Some(SecretKind::Token),
-            ),
-            // key=value in query strings, form bodies, logfmt, Keycloak key="value"
-            (
-                Regex::new(&format!(r#"(?i)\b({keys})(=|%3D)("?)([^&\s"',;]+)"#)).expect("static regex"),
-                None,
-            ),
-            // "key": "value" in JSON text
-            (
-                Regex::new(&format!(r#"(?i)"({keys})"(\s*:\s*)(")([^"]+)"#)).expect("static regex"),
-                None,
-            ),
-            // Authorization header values, cookies
-            (
-                Regex::new(r"(?i)\b(Bearer|Basic|DPoP)(\s+)()([A-Za-z0-9._~+/=-]{6,})").expect("static regex"),
-                Some(SecretKind::Token),
-            ),
-            (
-                Regex::new(r#"(?i)\b(cookie|set-cookie)(\s*[:=]\s*)("?)([^"\r\n]+)"#).expect("static regex"),
-                Some(SecretKind::Cookie),
-            ),
-            // long opaque credentials with no key next to them
-            (
-                Regex::new(r"\b[A-Za-z0-9_-]*[0-9][A-Za-z0-9_-]*[A-Za-z][A-Za-z0-9_-]{38,}\b").expect("static regex"),
-                Some(SecretKind::Token),
-            ),
+/// A key name with separators dropped and lower-cased: `X-Api-Key` -> `xapikey`,
+/// `refreshToken` -> `refreshtoken`.
+fn normalize(key: &str) -> String {
+    key.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// Names that are secrets themselves; keys merely ending in `code` are not (`error_code`,
+/// `status_code`, `response_code`).
+const EXACT_KEYS: &[&str] = &[
+    "code",
+    "authcode",
+    "authorizationcode",
+    "oauthcode",
+    "devicecode",
+    "usercode",
+    "otp",
+    "key",
+    "sid",
+    "credential",
+    "credentials",
+];
+
+/// Suffixes of secret names, after [`normalize`]: `access_token`, `accessToken`,
+/// `csrf_token`, `client_secret`, `db_password`, `code_verifier`, `x-api-key`,
+/// `tokenValue`, `id_token_hint`, `app_session`, `JSESSIONID`.
+const KEY_SUFFIXES: &[&str] = &[
+    "token",
+    "tokenvalue",
+    "tokenhint",
+    "secret",
+    "secretkey",
+    "password",
+    "passwd",
+    "pwd",
+    "passphrase",
+    "verifier",
+    "assertion",
+    "apikey",
+    "accesskey",
+    "privatekey",
+    "signingkey",
+    "cookie",
+    "session",
+    "sessionid",
+    "sessid",
+];
+
+/// Whether a key / parameter / header name holds a secret.
+pub fn is_secret_key(key: &str) -> bool {
+    let n = normalize(key);
+    EXACT_KEYS.contains(&n.as_str()) || KEY_SUFFIXES.iter().any(|s| n.ends_with(s))
+}
+
+fn kind_for(key: &str) -> SecretKind {
+    if let Some(k) = secret_kind_for_key(key) {
+        return k;
+    }
+    let n = normalize(key);
+    if n.ends_with("code") {
+        SecretKind::Code
+    } else if n.contains("refresh") {
+        SecretKind::RefreshToken
+    } else if n.contains("access") && n.ends_with("token") {
+        SecretKind::AccessToken
+    } else if n.starts_with("idtoken") {
+        SecretKind::IdToken
+    } else if n.ends_with("verifier") {
+        SecretKind::Verifier
+    } else if n.ends_with("secret") {
+        SecretKind::ClientSecret
+    } else if n.ends_with("password") || n.ends_with("passwd") || n.ends_with("pwd") {
+        SecretKind::Password
+    } else if !n.ends_with("token") && (n.ends_with("cookie") || n.contains("sess") || n == "sid") {
+        SecretKind::Cookie
+    } else {
+        SecretKind::Token
+    }
+}
+
+/// `code#3f2a9c`: what this module (or `Display` of a fingerprint) already wrote.
+fn is_fingerprint(v: &str) -> bool {
+    match v.split_once('#') {
+        Some((label, hex)) => {
+            !label.is_empty()
+                && label.bytes().all(|b| b.is_ascii_lowercase())
+                && hex.len() == 6
+                && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        }
+        None => false,
+    }
+}
+
+/// Values that stand for no secret: a producer's placeholder, an empty marker.
+fn is_placeholder(v: &str) -> bool {
+    let t = v.trim_matches(|c: char| matches!(c, '[' | ']' | '<' | '>' | '(' | ')'));
+    t.is_empty()
+        || t.bytes()
+            .all(|b| b == b'*' || b == b'-' || b == b'x' || b == b'X')
+        || [
+            "null",
+            "none",
+            "nil",
+            "undefined",
+            "redacted",
+            "hidden",
+            "omitted",
         ]
+        .iter()
+        .any(|p| t.eq_ignore_ascii_case(p))
+}
+
+/// A value that reads like a credential rather than a word: a digit, an inner capital, or a
+/// symbol. `signature`, `expired` and `Missing` are words; `hunter2!`, `sk_live_x` are not.
+fn not_a_word(v: &str) -> bool {
+    v.bytes().any(|b| b.is_ascii_digit())
+        || v.bytes().skip(1).any(|b| b.is_ascii_uppercase())
+        || v.bytes().any(|b| !b.is_ascii_alphabetic())
+}
+
+/// A long random-looking value: letters and digits mixed.
+fn credential_like(v: &str) -> bool {
+    let digits = v.bytes().filter(u8::is_ascii_digit).count();
+    let letters = v.bytes().filter(u8::is_ascii_alphabetic).count();
+    digits >= 1 && letters >= 2
+}
+
+/// Suffix alternation shared by the key patterns: the regex finds names ending like a
+/// secret name, [`is_secret_key`] then decides on the whole name.
+fn key_alternation() -> String {
+    let mut words: Vec<&str> = vec![
+        "code",
+        "token",
+        "tokenvalue",
+        "tokenhint",
+        "token_hint",
+        "secret",
+        "key",
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "verifier",
+        "assertion",
+        "cookie",
+        "session",
+        "sessionid",
+        "session_id",
+        "sessid",
+        "sid",
+        "otp",
+        "credentials?",
+    ];
+    // Longest first, so `tokenValue` is not cut at `token`.
+    words.sort_by_key(|w| std::cmp::Reverse(w.len()));
+    words.join("|")
+}
+
+struct Patterns {
+    jwt: Regex,
+    key_sep: Regex,
+    word_quote: Regex,
+    word_value: Regex,
+    scheme: Regex,
+    cookie: Regex,
+}
+
+fn patterns() -> &'static Patterns {
+    static P: OnceLock<Patterns> = OnceLock::new();
+    P.get_or_init(|| {
+        let keys = key_alternation();
+        let key = format!(r"\b([A-Za-z0-9_.-]*?(?:{keys}))");
+        Patterns {
+            // JWS / JWE, or what is left of one cut short: a base64url JSON header.
+            jwt: Regex::new(r"eyJ[A-Za-z0-9_-]{2,}(?:\.[A-Za-z0-9_-]*){0,4}")
+                .expect("static regex"),
+            // key, its closing quote, separator, opening quote of the value.
+            key_sep: Regex::new(&format!(
+                r#"(?i){key}(\\?["'`]?)([ \t]*(?:=|:|%3D|%253D)[ \t]*)(\\?["'`])?"#
+            ))
+            .expect("static regex"),
+            word_quote: Regex::new(&format!(r#"(?i){key}[ \t]+(["'`])"#)).expect("static regex"),
+            word_value: Regex::new(&format!(r"(?i){key}[ \t]+([A-Za-z0-9._~+/=%-]{{16,}})"))
+                .expect("static regex"),
+            scheme: Regex::new(
+                r"(?i)\b(Bearer|Basic|DPoP|Negotiate)(?:[ \t]+|%20|\+)([A-Za-z0-9._~+/=%-]{6,})",
+            )
+            .expect("static regex"),
+            cookie: Regex::new(r#"(?i)\b((?:set-)?cookie)([ \t]*[:=][ \t]*)("?)([^"\r\n]+)"#)
+                .expect("static regex"),
+        }
     })
+}
+
+/// Replaces the given byte ranges of `text` (sorted, not overlapping).
+fn splice(text: &str, edits: Vec<(usize, usize, String)>) -> Option<String> {
+    if edits.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (s, e, r) in edits {
+        if s < at {
+            continue;
+        }
+        out.push_str(&text[at..s]);
+        out.push_str(&r);
+        at = e;
+    }
+    out.push_str(&text[at..]);
+    Some(out)
+}
+
+fn fp(kind: SecretKind, v: &str) -> String {
+    Fingerprint::of(kind, v).to_string()
+}
+
+fn is_b64url(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
+}
+
+fn jwts(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let edits = patterns()
+        .jwt
+        .find_iter(text)
+        .map(|m| {
+            // Inside a longer base64 run the whole run goes, unless the run is a
+            // percent-escape (`%20eyJ…`, `%3DeyJ…`).
+            let mut s = m.start();
+            let escaped = s >= 3 && b[s - 3] == b'%';
+            if !escaped {
+                while s > 0 && is_b64url(b[s - 1]) {
+                    s -= 1;
+                }
+            }
+            (s, m.end(), fp(SecretKind::Token, &text[s..m.end()]))
+        })
+        .collect();
+    splice(text, edits)
+}
+
+/// Where a value that starts at `start` ends: at the matching quote when it was quoted,
+/// else at the first character that ends a value in a query, a form, JSON or prose.
+fn value_end(text: &str, start: usize, quote: Option<&str>) -> usize {
+    let rest = &text[start..];
+    if let Some(q) = quote {
+        let close = if q.starts_with('\\') {
+            rest.find('\\').into_iter().chain(rest.find('"')).min()
+        } else {
+            rest.find(q)
+        };
+        if let Some(i) = close.filter(|&i| i <= 4096 && !rest[..i].contains('\n')) {
+            return start + i;
+        }
+    }
+    start
+        + rest
+            .find(|c: char| {
+                c.is_whitespace()
+                    || matches!(
+                        c,
+                        '&' | '"' | '\'' | '`' | '\\' | ',' | ';' | '}' | ')' | ']' | '<' | '>'
+                    )
+            })
+            .unwrap_or(rest.len())
+}
+
+fn key_values(text: &str) -> Option<String> {
+    let mut edits = Vec::new();
+    let mut last = 0;
+    for c in patterns().key_sep.captures_iter(text) {
+        let key = c.get(1).expect("group");
+        let key_quote = c.get(2).map_or("", |m| m.as_str());
+        let sep = c.get(3).expect("group");
+        let quote = c.get(4);
+        if key.start() < last || !is_secret_key(key.as_str()) {
+            continue;
+        }
+        let start = quote.map_or(sep.end(), |q| q.end());
+        let end = value_end(text, start, quote.map(|q| q.as_str()));
+        let value = &text[start..end];
+        if value.is_empty() || is_fingerprint(value) || is_placeholder(value) {
+            continue;
+        }
+        // `token: expired` is prose; `X-Api-Key: 9f8e…` and `'token': 'abc'` are not.
+        let bare_colon = quote.is_none() && key_quote.is_empty() && sep.as_str().contains(':');
+        if bare_colon && !(value.len() >= 8 && not_a_word(value)) {
+            continue;
+        }
+        edits.push((start, end, fp(kind_for(key.as_str()), value)));
+        last = end;
+    }
+    splice(text, edits)
+}
+
+fn word_quoted(text: &str) -> Option<String> {
+    let mut edits = Vec::new();
+    for c in patterns().word_quote.captures_iter(text) {
+        let key = c.get(1).expect("group");
+        let q = c.get(2).expect("group");
+        if !is_secret_key(key.as_str()) {
+            continue;
+        }
+        let start = q.end();
+        let Some(len) = text[start..].find(q.as_str()) else {
+            continue;
+        };
+        let value = &text[start..start + len];
+        if !(6..=4096).contains(&len)
+            || value.contains('\n')
+            || is_fingerprint(value)
+            || is_placeholder(value)
+            || !not_a_word(value)
+            || value.contains(' ') && !credential_like(value)
+        {
+            continue;
+        }
+        edits.push((start, start + len, fp(kind_for(key.as_str()), value)));
+    }
+    splice(text, edits)
+}
+
+fn word_values(text: &str) -> Option<String> {
+    let edits = patterns()
+        .word_value
+        .captures_iter(text)
+        .filter(|c| is_secret_key(&c[1]) && credential_like(&c[2]))
+        .map(|c| {
+            let v = c.get(2).expect("group");
+            (v.start(), v.end(), fp(kind_for(&c[1]), v.as_str()))
+        })
+        .collect();
+    splice(text, edits)
+}
+
+fn schemes(text: &str) -> Option<String> {
+    let edits = patterns()
+        .scheme
+        .captures_iter(text)
+        .filter_map(|c| {
+            let v = c.get(2).expect("group");
+            let s = v.as_str();
+            let auth_param = s.ends_with('=')
+                && s[..s.len() - 1]
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_');
+            let word = s.len() < 20 && !not_a_word(s);
+            (!auth_param && !word && !is_fingerprint(s))
+                .then(|| (v.start(), v.end(), fp(SecretKind::Token, s)))
+        })
+        .collect();
+    splice(text, edits)
+}
+
+fn cookies(text: &str) -> Option<String> {
+    let edits = patterns()
+        .cookie
+        .captures_iter(text)
+        .filter_map(|c| {
+            let v = c.get(4).expect("group");
+            let s = v.as_str().trim_end();
+            (!is_fingerprint(s) && !is_placeholder(s))
+                .then(|| (v.start(), v.start() + s.len(), fp(SecretKind::Cookie, s)))
+        })
+        .collect();
+    splice(text, edits)
+}
+
+/// A long opaque credential: 32+ characters of one dot- and slash-free run, letters and at
+/// least two digits.
+fn opaque_credential(piece: &str) -> bool {
+    let core = piece.trim_end_matches('=');
+    let digits = core.bytes().filter(u8::is_ascii_digit).count();
+    let letters = core.bytes().filter(u8::is_ascii_alphabetic).count();
+    core.len() >= 32 && digits >= 2 && letters >= 2
+}
+
+/// `8-4-4-4-12` hex: an identifier (client, request, session, user) far more often than a
+/// credential, so a lone one stays readable. A token that is a UUID is caught by its key or
+/// the word before it; chains of them (Keycloak codes: `<uuid>.<uuid>.<uuid>`) by
+/// [`uuid_chains`].
+fn is_uuid(p: &str) -> bool {
+    let b = p.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+fn uuid_chains(text: &str) -> Option<String> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        let u = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+        Regex::new(&format!(r"\b{u}(?:\.{u})+\b")).expect("static regex")
+    });
+    let edits = re
+        .find_iter(text)
+        .map(|m| (m.start(), m.end(), fp(SecretKind::Code, m.as_str())))
+        .collect();
+    splice(text, edits)
+}
+
+fn opaque(text: &str) -> Option<String> {
+    let b = text.as_bytes();
+    let in_piece = |x: u8| x.is_ascii_alphanumeric() || matches!(x, b'_' | b'-' | b'+' | b'~');
+    let mut edits = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !in_piece(b[i]) {
+            i += 1;
+            continue;
+        }
+        let s = i;
+        while i < b.len() && in_piece(b[i]) {
+            i += 1;
+        }
+        // base64 padding
+        while i < b.len() && b[i] == b'=' && i - s < 4096 {
+            i += 1;
+        }
+        let piece = &text[s..i];
+        if opaque_credential(piece) && !is_fingerprint(piece) && !is_uuid(piece) {
+            edits.push((s, i, fp(SecretKind::Token, piece)));
+        }
+    }
+    splice(text, edits)
 }
 
 /// Replaces every secret-looking part of `text` by its fingerprint.
 pub fn scrub(text: &str) -> Cow<'_, str> {
     let mut out: Cow<'_, str> = Cow::Borrowed(text);
-    for (i, (re, kind)) in patterns().iter().enumerate() {
-        if !re.is_match(&out) {
-            continue;
+    for stage in [
+        jwts,
+        key_values,
+        word_quoted,
+        word_values,
+        schemes,
+        cookies,
+        uuid_chains,
+        opaque,
+    ] {
+        if let Some(s) = stage(&out) {
+            out = Cow::Owned(s);
         }
-        let replaced = re
-            .replace_all(&out, |c: &Captures| {
-                if i == 0 || i == 5 {
-                    return Fingerprint::of(kind.unwrap_or(SecretKind::Token), &c[0]).to_string();
-                }
-                let key = &c[1];
-                let k = kind
-                    .or_else(|| secret_kind_for_key(key))
-                    .unwrap_or(SecretKind::Token);
-                let value = &c[4];
-                if value.starts_with("at#") || value.contains('#') && value.len() <= 16 {
-                    return c[0].to_string();
-                }
-                format!("{}{}{}{}", key, &c[2], &c[3], Fingerprint::of(k, value))
-            })
-            .into_owned();
-        out = Cow::Owned(replaced);
     }
     out
+}
+
+/// Like [`scrub`], but whole-word occurrences of `keep` (public identifiers such as client
+/// ids, which can look like opaque tokens) stay as they are. A kept value right after a
+/// secret's key is still scrubbed: there it is a secret's value.
+pub fn scrub_keeping<'a>(text: &'a str, keep: &[&str]) -> Cow<'a, str> {
+    let boundary =
+        |c: Option<char>| c.is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'));
+    let mut spans: Vec<(usize, usize, usize)> = Vec::new();
+    for (n, k) in keep.iter().enumerate().take(6000) {
+        if k.len() < 3 {
+            continue;
+        }
+        for (i, _) in text.match_indices(k) {
+            let end = i + k.len();
+            if boundary(text[..i].chars().next_back())
+                && boundary(text[end..].chars().next())
+                && !spans.iter().any(|&(s, e, _)| i < e && s < end)
+            {
+                spans.push((i, end, n));
+            }
+        }
+    }
+    if spans.is_empty() {
+        return scrub(text);
+    }
+    spans.sort_unstable();
+    let sentinel = |n: usize| char::from_u32(0xE000 + n as u32).unwrap_or('\u{E000}');
+    let mut masked = String::with_capacity(text.len());
+    let mut at = 0;
+    for &(s, e, n) in &spans {
+        masked.push_str(&text[at..s]);
+        masked.push(sentinel(n));
+        at = e;
+    }
+    masked.push_str(&text[at..]);
+    let scrubbed = scrub(&masked);
+    let mut out = String::with_capacity(text.len());
+    for c in scrubbed.chars() {
+        match (c as u32).checked_sub(0xE000).map(|n| n as usize) {
+            Some(n) if n < keep.len().min(6000) => out.push_str(keep[n]),
+            _ => out.push(c),
+        }
+    }
+    Cow::Owned(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn assert_scrubbed(text: &str, secrets: &[&str]) -> String {
+        let s = scrub(text).into_owned();
+        for secret in secrets {
+            assert!(!s.contains(secret), "{secret} leaked in {s}");
+        }
+        s
+    }
+
     #[test]
     fn scrubs_query_jwt_and_headers() {
         let t = "cb https://app/cb?code=SplxlOBeZQQYbYS6WxSbIA&state=xyz Bearer abcdef123456 \
                  eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl {\"refresh_token\": \"tGzv3JOkF0XG5Qx2TlKWIA\"}";
-        let s = scrub(t);
-        for secret in [
-            "SplxlOBeZQQYbYS6WxSbIA",
-            "abcdef123456",
-            "eyJhbGci",
-            "tGzv3JOkF0XG5Qx2TlKWIA",
-        ] {
-            assert!(!s.contains(secret), "{secret} leaked in {s}");
-        }
+        let s = assert_scrubbed(
+            t,
+            &[
+                "SplxlOBeZQQYbYS6WxSbIA",
+                "abcdef123456",
+                "eyJhbGci",
+                "tGzv3JOkF0XG5Qx2TlKWIA",
+            ],
+        );
         assert!(s.contains("state=xyz"));
     }
 
     #[test]
     fn plain_text_untouched() {
-        assert_eq!(
-            scrub("grant request is invalid"),
-            "grant request is invalid"
+        for t in [
+            "grant request is invalid",
+            "Token verification failed",
+            "invalid token: signature mismatch",
+            "Basic authentication failed",
+            "WWW-Authenticate: Bearer error=\"invalid_token\"",
+            "grant_type=refresh_token&token_type_hint=refresh_token",
+            "error_code=invalid_grant status_code=400 code_challenge_method=S256",
+            "org.springframework.security.oauth2.server.authorization.authentication.OAuth2AuthorizationCodeAuthenticationProvider",
+            "https://login.example.test/realms/acme/protocol/openid-connect/token",
+            "Code 'null' already used",
+            "client 6f1c2d3e-4b6a-4798-8a61-7b8c9d0e1f23 not found",
+        ] {
+            assert_eq!(scrub(t), t);
+        }
+    }
+
+    #[test]
+    fn key_spellings_and_quoting() {
+        let s = assert_scrubbed(
+            r#"{'access_token': 'Ab3dEf', 'refresh_token': 'tGzv3JOk'} { grant_type: 'refresh_token', refresh_token: 'q4kSgoS', client_secret: 'cS3cr3t' } OAuth2RefreshToken{tokenValue='rTv4lue1'} refreshToken=camel123 {\"accessToken\":\"esc4ped\"} code='sQuoted9' X-Api-Key: 9f8e7d6c5b4a api_key=k3y0nly password=hunter2! passwd="p&ss w0rd" id_token_hint=opaque77"#,
+            &[
+                "Ab3dEf",
+                "tGzv3JOk",
+                "q4kSgoS",
+                "cS3cr3t",
+                "rTv4lue1",
+                "camel123",
+                "esc4ped",
+                "sQuoted9",
+                "9f8e7d6c5b4a",
+                "k3y0nly",
+                "hunter2",
+                "ss w0rd",
+                "opaque77",
+            ],
         );
+        assert!(s.contains("grant_type: 'refresh_token'"), "{s}");
+    }
+
+    #[test]
+    fn words_then_values() {
+        assert_scrubbed(
+            "Code 'd46bbd4a-368a-4753.86d0ec35' already used; Unknown or invalid refresh token: 'q4kSgoSMO7INsDQpV_i_XLEX'; \
+             authorization code Fdbs2uWERDLsxNaKq2HIcyNa1Y already consumed; api key sk_live_qC3kY0NGMz2558; \
+             code_verifier bBTagMScp1ZOzfN_j422iicFQCVi3wjnSaCHhQJt74X rejected",
+            &[
+                "d46bbd4a", "86d0ec35", "q4kSgoSMO7", "Fdbs2uWERD", "qC3kY0NGMz", "bBTagMScp1",
+            ],
+        );
+    }
+
+    #[test]
+    fn opaque_and_cut_tokens() {
+        assert_scrubbed(
+            "expired Fdbs2uWERDLsxNaKq2HIcyNa1YSrYoOR-5zK943MQz5 and d46bbd4a-368a-4753-a646-340bd968af81.86d0ec35-1978-44b4-a323-98f39d303668 \
+             and a cut jwt eyJhbGciOiJSUzI1NiIsImtpZCI6IjEyMyJ9.eyJzdWIiOiJhbGljZSIsImp0aSI6Ij and dGhpcyBpcyBhIHRlc3Qgb2YgYmFzZTY0IHN0ZDEyMzQ1Ng==",
+            &["Fdbs2uWERD", "d46bbd4a", "98f39d30", "eyJhbGci", "eyJzdWIi", "dGhpcyBp"],
+        );
+    }
+
+    #[test]
+    fn kept_identifiers() {
+        let keep = ["k3TQbO9ef2NTaHXf6fmtT1yGrdoePyVB", "web"];
+        let s = scrub_keeping(
+            "client k3TQbO9ef2NTaHXf6fmtT1yGrdoePyVB failed; token Fdbs2uWERDLsxNaKq2HIcyNa1YSrYoOR5 web",
+            &keep,
+        );
+        assert_eq!(
+            s,
+            format!(
+                "client k3TQbO9ef2NTaHXf6fmtT1yGrdoePyVB failed; token {} web",
+                Fingerprint::of(SecretKind::Token, "Fdbs2uWERDLsxNaKq2HIcyNa1YSrYoOR5")
+            )
+        );
+        // inside a longer token a kept word protects nothing
+        assert!(
+            !scrub_keeping("token xwebFdbs2uWERDLsxNaKq2HIcyNa1YSrYo", &keep).contains("Fdbs2u")
+        );
+        // after a secret's key it is a secret
+        assert!(
+            !scrub_keeping("password=k3TQbO9ef2NTaHXf6fmtT1yGrdoePyVB", &keep).contains("k3TQ")
+        );
+    }
+
+    #[test]
+    fn idempotent() {
+        let t = "refresh_token=abc123XYZ code 'Fdbs2uWERDLsxNaKq2' Bearer abcdef123456 Cookie: sid=1234abcd";
+        let once = scrub(t).into_owned();
+        assert_eq!(scrub(&once), once);
     }
 }

@@ -546,9 +546,9 @@ fn error_page_text(body: &str) -> Option<String> {
     if words.is_empty() {
         return None;
     }
-    let joined = words.join(" ");
-    let cut: String = joined.chars().take(300).collect();
-    Some(scrub(&cut).into_owned())
+    // Scrubbed before the cut: a secret cut in half no longer looks like one.
+    let joined = scrub(&words.join(" ")).into_owned();
+    Some(joined.chars().take(300).collect())
 }
 
 #[cfg(test)]

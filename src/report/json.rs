@@ -6,7 +6,7 @@ use crate::rules::Finding;
 use crate::Analysis;
 use serde_json::{json, Value};
 
-fn evidence(a: &Analysis, f: &Finding) -> Vec<Value> {
+fn evidence(a: &Analysis, clean: &super::Clean, f: &Finding) -> Vec<Value> {
     let mut out = Vec::new();
     for ev in &f.evidence {
         let e = &a.events[ev.event];
@@ -20,7 +20,7 @@ fn evidence(a: &Analysis, f: &Finding) -> Vec<Value> {
             if let Some(t) = e.ts {
                 item.insert("ts".into(), json!(format_ts(t)));
             }
-            item.insert("note".into(), json!(ev.note));
+            item.insert("note".into(), json!(clean.text(&ev.note)));
             out.push(Value::Object(item));
         }
     }
@@ -29,6 +29,7 @@ fn evidence(a: &Analysis, f: &Finding) -> Vec<Value> {
 
 pub fn to_value(a: &Analysis) -> Value {
     let r = &a.ranked;
+    let clean = super::Clean::new(a);
     let diagnoses: Vec<Value> = r
         .diagnoses
         .iter()
@@ -48,9 +49,9 @@ pub fn to_value(a: &Analysis) -> Value {
                     "flow": a.flows[f.flow].id,
                     "variant": f.variant,
                     "confidence": (f.confidence * 100.0).round() / 100.0,
-                    "summary": f.summary,
+                    "summary": clean.text(&f.summary),
                     "failures": f.explains.len(),
-                    "evidence": evidence(a, f),
+                    "evidence": evidence(a, &clean, f),
                 })).collect::<Vec<_>>(),
             })
         })
@@ -71,15 +72,28 @@ pub fn to_value(a: &Analysis) -> Value {
             let first = &a.events[u.events[0]];
             json!({
                 "flow": a.flows[u.flow].id,
-                "summary": format!("{} failure(s) no rule explains; first: {}", u.events.len(), first.describe()),
+                "summary": clean.text(&format!("{} failure(s) no rule explains; first: {}", u.events.len(), first.describe())),
                 "failures": u.events.len(),
-                "evidence": evidence(a, &f),
+                "evidence": evidence(a, &clean, &f),
             })
+        })
+        .collect();
+    let inputs: Vec<_> = a
+        .inputs
+        .iter()
+        .map(|r| {
+            let mut r = r.clone();
+            r.problems = r
+                .problems
+                .iter()
+                .map(|p| super::problem_text(&r.file, p))
+                .collect();
+            r
         })
         .collect();
     json!({
         "version": 1,
-        "inputs": a.inputs,
+        "inputs": inputs,
         "summary": {
             "flows": r.summary.flows,
             "failed_flows": r.summary.failed_flows,

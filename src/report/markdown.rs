@@ -1,11 +1,12 @@
 //! Markdown for postmortems: summary, ranked causes with fixes, timeline of failures.
 
-use super::{locators, ts};
+use super::{locators, ts, Clean};
 use crate::Analysis;
 use std::fmt::Write;
 
 pub fn render(a: &Analysis) -> String {
     let r = &a.ranked;
+    let clean = Clean::new(a);
     let s = &r.summary;
     let mut out = String::new();
     let _ = writeln!(out, "# OAuth failure analysis\n");
@@ -46,7 +47,10 @@ pub fn render(a: &Analysis) -> String {
             let _ = writeln!(
                 out,
                 "- flow {} — *{}* — {} (confidence {:.2})",
-                a.flows[f.flow].id, f.variant, f.summary, f.confidence
+                a.flows[f.flow].id,
+                f.variant,
+                clean.text(&f.summary),
+                f.confidence
             );
             for ev in &f.evidence {
                 let e = &a.events[ev.event];
@@ -54,7 +58,7 @@ pub fn render(a: &Analysis) -> String {
                     out,
                     "  - {} {} — `{}`",
                     ts(e.ts),
-                    ev.note,
+                    clean.text(&ev.note),
                     locators(e).join("`, `")
                 );
             }
@@ -70,7 +74,7 @@ pub fn render(a: &Analysis) -> String {
                     "- flow {} {} {} — `{}`",
                     a.flows[u.flow].id,
                     ts(ev.ts),
-                    ev.describe(),
+                    clean.text(&ev.describe()),
                     locators(ev).join("`, `")
                 );
             }

@@ -36,6 +36,50 @@ pub fn locators(e: &Event) -> Vec<String> {
         .collect()
 }
 
+/// Scrubs what reports print of findings: summaries, evidence notes, event descriptions.
+/// Rules quote event fields that are not secrets by themselves but may carry one (a
+/// redirect_uri with a token in its query, a state, a host); every such text is scrubbed
+/// once more here, so no rule can print a secret whatever field it quotes. Client ids are
+/// public and stay readable even when they look like tokens.
+pub struct Clean {
+    client_ids: Vec<String>,
+}
+
+impl Clean {
+    pub fn new(a: &Analysis) -> Clean {
+        let mut client_ids: Vec<String> = a
+            .events
+            .iter()
+            .filter_map(|e| e.client_id.clone())
+            .chain(a.flows.iter().filter_map(|f| f.client_id.clone()))
+            .chain(
+                a.ranked
+                    .diagnoses
+                    .iter()
+                    .flat_map(|d| d.clients.iter().cloned()),
+            )
+            .collect();
+        client_ids.sort_by(|x, y| y.len().cmp(&x.len()).then_with(|| x.cmp(y)));
+        client_ids.dedup();
+        Clean { client_ids }
+    }
+
+    pub fn text(&self, s: &str) -> String {
+        let keep: Vec<&str> = self.client_ids.iter().map(String::as_str).collect();
+        crate::redact::scrub_keeping(s, &keep).into_owned()
+    }
+}
+
+/// An input problem as printed (stderr warnings, the JSON `inputs` section). Parsers quote
+/// the input they reject (serde names the string it could not read), so everything after
+/// the leading `file` is scrubbed; the file name itself is kept as given.
+pub fn problem_text(file: &str, problem: &str) -> String {
+    match problem.strip_prefix(file) {
+        Some(rest) => format!("{file}{}", crate::redact::scrub(rest)),
+        None => crate::redact::scrub(problem).into_owned(),
+    }
+}
+
 pub fn ts(t: Option<i64>) -> String {
     t.map(format_ts).unwrap_or_else(|| "-".into())
 }

@@ -1,13 +1,14 @@
 //! The terminal report: a ranked table, then each diagnosis with its strongest findings and
 //! the `file:line` evidence an on-call engineer can open, then what stayed unexplained.
 
-use super::{locators, ts};
+use super::{locators, ts, Clean};
 use crate::Analysis;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use std::fmt::Write;
 
 pub fn render(a: &Analysis, verbose: bool) -> String {
     let r = &a.ranked;
+    let clean = Clean::new(a);
     let s = &r.summary;
     let mut out = String::new();
     let _ = writeln!(
@@ -69,7 +70,10 @@ pub fn render(a: &Analysis, verbose: bool) -> String {
             let _ = writeln!(
                 out,
                 "  [{}] {} {} (confidence {:.2})",
-                a.flows[f.flow].id, f.variant, f.summary, f.confidence
+                a.flows[f.flow].id,
+                f.variant,
+                clean.text(&f.summary),
+                f.confidence
             );
             for ev in f.evidence.iter().take(if verbose { usize::MAX } else { 4 }) {
                 let e = &a.events[ev.event];
@@ -77,7 +81,7 @@ pub fn render(a: &Analysis, verbose: bool) -> String {
                     out,
                     "      {}  {}  {}",
                     ts(e.ts),
-                    ev.note,
+                    clean.text(&ev.note),
                     locators(e).join(" ")
                 );
             }
@@ -113,7 +117,7 @@ pub fn render(a: &Analysis, verbose: bool) -> String {
                     "  [{}] {}  {}  {}",
                     a.flows[u.flow].id,
                     ts(ev.ts),
-                    ev.describe(),
+                    clean.text(&ev.describe()),
                     locators(ev).join(" ")
                 );
             }
