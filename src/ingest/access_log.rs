@@ -90,22 +90,20 @@ pub fn parse_record(
     if line.trim().is_empty() {
         return Vec::new();
     }
-    report.records += 1;
-    let rec = match parse_line(line) {
-        Ok((_, r)) => r,
-        Err(_) => {
-            report.skipped += 1;
-            report.problem(lineno, "not an access-log line (expected `host ident user [time] \"request\" status bytes ...`)".to_string());
-            return Vec::new();
-        }
+    let Some(rec) = read_line(
+        line,
+        lineno,
+        report,
+        "an access-log",
+        "host ident user [time] \"request\" status bytes ...",
+        |l| parse_line(l).ok().map(|(_, r)| r),
+    ) else {
+        return Vec::new();
     };
     let mut parts = rec.request.split(' ');
     let method = parts.next().unwrap_or("");
     let target = parts.next().unwrap_or("");
-    let ts = parse_time(rec.time);
-    if ts.is_none() {
-        report.problem(lineno, format!("unreadable time [{}]", rec.time));
-    }
+    let ts = time_or_problem(parse_time(rec.time), rec.time, lineno, report);
     let request_id = rec
         .extra
         .split_whitespace()
@@ -203,6 +201,41 @@ pub fn record_events(
     }
     report.events += evs.len() as u64;
     evs
+}
+
+/// Counts a line as a record and parses it with a dialect's grammar; a line the grammar
+/// rejects is counted as skipped, with a message showing what the dialect looks like.
+pub fn read_line<'a, T>(
+    line: &'a str,
+    lineno: u64,
+    report: &mut InputReport,
+    dialect: &str,
+    expected: &str,
+    parse: impl Fn(&'a str) -> Option<T>,
+) -> Option<T> {
+    report.records += 1;
+    let rec = parse(line);
+    if rec.is_none() {
+        report.skipped += 1;
+        report.problem(
+            lineno,
+            format!("not {dialect} line (expected `{expected}`)"),
+        );
+    }
+    rec
+}
+
+/// A line's time, or a problem saying it could not be read (the line still counts).
+pub fn time_or_problem(
+    parsed: Option<Millis>,
+    raw: &str,
+    lineno: u64,
+    report: &mut InputReport,
+) -> Option<Millis> {
+    if parsed.is_none() {
+        report.problem(lineno, format!("unreadable time [{raw}]"));
+    }
+    parsed
 }
 
 /// Share of the first non-empty lines a grammar must accept for a file to be taken as its

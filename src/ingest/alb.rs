@@ -11,7 +11,7 @@
 //! the connection before the answer; `X-Amzn-Trace-Id` (`Root=1-...`) ties the line to the
 //! application's logs.
 
-use super::access_log::{record_events, sniff_with, ProxyRecord};
+use super::access_log::{read_line, record_events, sniff_with, time_or_problem, ProxyRecord};
 use super::time::{parse_time, whole_seconds};
 use super::InputReport;
 use crate::event::Event;
@@ -132,23 +132,17 @@ pub fn parse_record(
     report: &mut InputReport,
 ) -> Vec<Event> {
     let line = line.trim_end_matches('\r');
-    report.records += 1;
-    let rec = match parse_line(line) {
-        Ok((_, r)) => r,
-        Err(_) => {
-            report.skipped += 1;
-            report.problem(
-                lineno,
-                "not an ALB access-log line (expected `type time elb client target ... \"request\" ...`)"
-                    .to_string(),
-            );
-            return Vec::new();
-        }
+    let Some(rec) = read_line(
+        line,
+        lineno,
+        report,
+        "an ALB access-log",
+        "type time elb client target ... \"request\" ...",
+        |l| parse_line(l).ok().map(|(_, r)| r),
+    ) else {
+        return Vec::new();
     };
-    let end = parse_time(rec.time);
-    if end.is_none() {
-        report.problem(lineno, format!("unreadable time {}", rec.time));
-    }
+    let end = time_or_problem(parse_time(rec.time), rec.time, lineno, report);
     let start = rec.request_creation_time.and_then(parse_time).or(end);
     let mut parts = rec.request.split(' ');
     let status: u16 = rec.elb_status.parse().unwrap_or(0);

@@ -10,7 +10,7 @@
 //! The request id Envoy propagates (`x-request-id`) is what ties this line to the
 //! application's and the provider's log lines.
 
-use super::access_log::{record_events, sniff_with, ProxyRecord};
+use super::access_log::{read_line, record_events, sniff_with, time_or_problem, ProxyRecord};
 use super::time::{parse_time, whole_seconds};
 use super::InputReport;
 use crate::event::Event;
@@ -139,23 +139,17 @@ pub fn parse_record(
     report: &mut InputReport,
 ) -> Vec<Event> {
     let line = line.trim_end_matches('\r');
-    report.records += 1;
-    let rec = match parse_line(line) {
-        Ok((_, r)) => r,
-        Err(_) => {
-            report.skipped += 1;
-            report.problem(
-                lineno,
-                "not an Envoy access-log line (expected `[time] \"request\" code flags ...`)"
-                    .to_string(),
-            );
-            return Vec::new();
-        }
+    let Some(rec) = read_line(
+        line,
+        lineno,
+        report,
+        "an Envoy access-log",
+        "[time] \"request\" code flags ...",
+        |l| parse_line(l).ok().map(|(_, r)| r),
+    ) else {
+        return Vec::new();
     };
-    let ts = parse_time(rec.start_time);
-    if ts.is_none() {
-        report.problem(lineno, format!("unreadable time [{}]", rec.start_time));
-    }
+    let ts = time_or_problem(parse_time(rec.start_time), rec.start_time, lineno, report);
     let mut parts = rec.request.split(' ');
     let proxy = ProxyRecord {
         ts,

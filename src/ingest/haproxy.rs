@@ -10,7 +10,7 @@
 //! date is taken as UTC (what servers almost always run in).
 //! Termination states beginning with `C` mean the client aborted: it never saw an answer.
 
-use super::access_log::{record_events, sniff_with, ProxyRecord};
+use super::access_log::{read_line, record_events, sniff_with, time_or_problem, ProxyRecord};
 use super::time::{parse_time_in, rfc3339_offset, whole_seconds};
 use super::InputReport;
 use crate::event::Event;
@@ -156,27 +156,27 @@ pub fn parse_record(
     report: &mut InputReport,
 ) -> Vec<Event> {
     let line = line.trim_end_matches('\r');
-    report.records += 1;
-    let rec = match parse_line(line) {
-        Ok((_, r)) => r,
-        Err(_) => {
-            // HAProxy also logs start-up and health-check messages in the same file.
-            if line.contains("haproxy[") {
-                return Vec::new();
-            }
-            report.skipped += 1;
-            report.problem(
-                lineno,
-                "not an HAProxy httplog line (expected `client:port [date] frontend backend/server timers status ...`)"
-                    .to_string(),
-            );
-            return Vec::new();
-        }
-    };
-    let ts = parse_time_in(rec.accept_date, rec.zone);
-    if ts.is_none() {
-        report.problem(lineno, format!("unreadable time [{}]", rec.accept_date));
+    // HAProxy also logs start-up and health-check messages in the same file.
+    if parse_line(line).is_err() && line.contains("haproxy[") {
+        report.records += 1;
+        return Vec::new();
     }
+    let Some(rec) = read_line(
+        line,
+        lineno,
+        report,
+        "an HAProxy httplog",
+        "client:port [date] frontend backend/server timers status ...",
+        |l| parse_line(l).ok().map(|(_, r)| r),
+    ) else {
+        return Vec::new();
+    };
+    let ts = time_or_problem(
+        parse_time_in(rec.accept_date, rec.zone),
+        rec.accept_date,
+        lineno,
+        report,
+    );
     let mut parts = rec.request.split(' ');
     let request_id = rec
         .captured
