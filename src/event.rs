@@ -155,6 +155,9 @@ pub struct Event {
     pub end_ts: Option<Millis>,
     /// Every record this event was assembled from.
     pub sources: Vec<Source>,
+    /// Read from free text, where one failure is often written as several lines (the
+    /// message, the exception ending a traceback, a response dump).
+    pub prose: bool,
     /// Already through the merge: two such events were compared there and stay apart,
     /// so merging again (streaming merges pending events more than once) changes nothing.
     pub settled: bool,

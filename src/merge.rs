@@ -62,6 +62,24 @@ fn same<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> Option<bool> {
     }
 }
 
+/// A plain-text log writes one failure as several lines at once (continuation lines take
+/// the time of the line they continue).
+const PROSE_MS: i64 = 100;
+
+/// The message line, the exception ending its traceback and a response dump of one failure,
+/// in one plain-text file: the same error, close in time, no request ids that disagree.
+fn one_failure_in_prose(c: &Event, e: &Event, same_request_id: bool) -> bool {
+    c.prose
+        && e.prose
+        && c.kind() == EventKind::LogError
+        && e.kind() == EventKind::LogError
+        && same(&c.error, &e.error) == Some(true)
+        && (same_request_id || c.request_ids.is_empty() || e.request_ids.is_empty())
+        && c.sources
+            .iter()
+            .any(|s| e.sources.iter().any(|x| x.file == s.file))
+}
+
 /// What joins two records, strongest first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Anchor {
@@ -102,6 +120,9 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
         .any(|s| e.sources.iter().any(|x| x.file == s.file));
     if issued_and_received(c, e) {
         return Some((Anchor::Key, NEAR_MS * 10));
+    }
+    if one_failure_in_prose(c, e, same_request_id) {
+        return Some((Anchor::Status, PROSE_MS));
     }
     // One program records an exchange once; two programs in one aggregated file are two
     // sources.

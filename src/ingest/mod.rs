@@ -669,6 +669,9 @@ fn parse_lines(
         .map(|(&(s, e), &first)| {
             let mut rep = InputReport::new(&report.file, format.name());
             let mut evs = Vec::new();
+            // Plain text: the time of the last line that began with one, for continuation
+            // lines (a traceback's exception line) that carry none.
+            let mut last_time = None;
             let chunk = &bytes[s..e];
             let mut start = 0;
             let ends = memchr::memchr_iter(b'\n', chunk).chain(std::iter::once(chunk.len()));
@@ -692,6 +695,16 @@ fn parse_lines(
                     );
                     continue;
                 }
+                if format == Format::Text
+                    && raw
+                        .first()
+                        .is_some_and(|b| b.is_ascii_digit() || *b == b'[')
+                {
+                    let head = &raw[..raw.len().min(48)];
+                    if let Some(t) = std::str::from_utf8(head).ok().and_then(text::leading_time) {
+                        last_time = Some(t);
+                    }
+                }
                 if !filter.is_match(raw) {
                     rep.records += 1;
                     continue;
@@ -714,7 +727,15 @@ fn parse_lines(
                     rep.problem(lineno, "NUL byte in line; skipped".to_string());
                     continue;
                 }
-                evs.extend((reader.parse)(file, lineno, line, &mut rep));
+                let got = (reader.parse)(file, lineno, line, &mut rep);
+                if format == Format::Text {
+                    for mut ev in got {
+                        ev.ts = ev.ts.or(last_time);
+                        evs.push(ev);
+                    }
+                } else {
+                    evs.extend(got);
+                }
             }
             (evs, rep)
         })

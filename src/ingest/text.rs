@@ -127,6 +127,15 @@ pub fn line_record(line: &str) -> Option<Map<String, Value>> {
     Some(m)
 }
 
+/// The time a line starts with, if it does (`2026-11-25 10:00:01,250 ...`, `[2026-...]`).
+/// Lines without one (traceback frames, the exception at its end) belong to the last line
+/// that had one.
+pub fn leading_time(line: &str) -> Option<crate::event::Millis> {
+    let head = line.get(..line.len().min(48)).unwrap_or(line);
+    let c = patterns().leading_time.captures(head)?;
+    parse_time(&c[1])
+}
+
 pub fn parse_record(
     file: &Arc<str>,
     lineno: u64,
@@ -141,7 +150,10 @@ pub fn parse_record(
         file: file.clone(),
         loc: Locator::Line(lineno),
     };
-    let evs = record_to_events(&Value::Object(record), &src);
+    let mut evs = record_to_events(&Value::Object(record), &src);
+    for e in &mut evs {
+        e.prose = true;
+    }
     report.events += evs.len() as u64;
     evs
 }
