@@ -55,3 +55,29 @@ fn core_causes_are_found_from_the_har_alone() {
         "clean sessions diagnosed from HAR alone: {false_pos:?}"
     );
 }
+
+/// An SRE often has only the logs: the application's and the provider's JSON lines carry
+/// every cause too, decided by timing and order where the server only says invalid_grant.
+#[test]
+fn every_cause_is_found_from_the_app_and_idp_logs_alone() {
+    let dir = root().join("../shared/corpus-dev");
+    if !dir.join("labels.json").exists() {
+        eprintln!("SKIP corpus_dev: {} not present", dir.display());
+        return;
+    }
+    let labels = read_json(&dir.join("labels.json"));
+    let out = analyze_json(&[
+        dir.join("app.jsonl").to_str().unwrap(),
+        dir.join("idp.jsonl").to_str().unwrap(),
+    ]);
+    let (failing, false_pos) = score(&labels, &out);
+    let missed: Vec<_> = failing
+        .iter()
+        .filter(|(_, (label, top))| top.as_deref() != Some(label.as_str()))
+        .collect();
+    assert!(missed.is_empty(), "from the logs alone: {missed:?}");
+    assert!(
+        false_pos.is_empty(),
+        "clean sessions diagnosed: {false_pos:?}"
+    );
+}
