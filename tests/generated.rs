@@ -6,7 +6,6 @@
 //! one file, the prefilter dropping the noise).
 
 mod common;
-#[allow(dead_code)]
 #[path = "../examples/gen/corpus.rs"]
 mod corpus;
 
