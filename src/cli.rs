@@ -51,7 +51,7 @@ pub struct AnalyzeArgs {
     /// Show every finding and evidence line in the table.
     #[arg(long, short)]
     pub verbose: bool,
-    /// Hex or text key for secret fingerprints, to make them stable across runs
+    /// Key (any text) for secret fingerprints, to make them stable across runs
     /// (default: a random key per run).
     #[arg(long, value_name = "KEY", env = "GRANTSCOPE_FINGERPRINT_KEY")]
     pub fingerprint_key: Option<String>,
