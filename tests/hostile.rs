@@ -399,6 +399,14 @@ fn truncated_gzip_keeps_the_good_part_and_reports_damage() {
     let records = input["records"].as_u64().unwrap();
     assert!(records > total / 3 && records < total, "{input}");
     assert_eq!(input["format"], "json_log");
+
+    // Cut inside the gzip header: nothing could be read, which is not an empty input.
+    let head = dir.path().join("head.log.gz");
+    std::fs::write(&head, &gz[..6]).unwrap();
+    let r = run(&[&head]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    r.reports("head.log.gz", "head.log.gz: input stream damaged");
+    assert_eq!(r.input("head.log.gz")["unreadable"], true);
 }
 
 /// 200,000 HAR entries (a long capture): read, each entry a record, events counted.
