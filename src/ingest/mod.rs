@@ -388,7 +388,15 @@ impl Reading {
                 Err(e) => return self.fail(e),
             };
             if head.iter().all(|b| b.is_ascii_whitespace()) {
-                self.report.problem(0, "empty input".to_string());
+                // A `.gz` damaged before its first byte of data is not empty: unreadable.
+                let why = match src.damage() {
+                    Some(d) => {
+                        self.report.unreadable = true;
+                        format!("input stream damaged ({d}); nothing could be read")
+                    }
+                    None => "empty input".to_string(),
+                };
+                self.report.problem(0, why);
                 self.done = true;
                 return Vec::new();
             }
