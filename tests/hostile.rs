@@ -251,7 +251,11 @@ fn json_nested_100000_deep_is_a_skipped_line() {
     .unwrap();
     let r = run(&[&har]);
     assert_eq!(r.code, 0, "{}", r.stderr);
-    r.reports("deep.har", "recursion limit exceeded");
+    // The entry that is 100,000 nested arrays instead of an object is skipped by index;
+    // the entry whose bodies are that deep is read (its token response is unusable).
+    r.reports("deep.har", "deep.har entry 0: unreadable HAR entry");
+    assert_eq!(r.input("deep.har")["records"], 2);
+    assert_eq!(r.input("deep.har")["skipped"], 1);
 }
 
 /// NUL bytes inside a line, and a file of nothing but NULs.
@@ -270,7 +274,7 @@ fn nul_bytes_are_reported_by_line() {
     r.reports("app.jsonl", "app.jsonl:2: NUL byte in line; skipped");
     assert_eq!(r.input("app.jsonl")["records"], 3);
     assert_eq!(r.input("app.jsonl")["events"], 2);
-    r.reports("zeros.log", "not a recognised format");
+    r.reports("zeros.log", "binary data, not a log");
 }
 
 /// Invalid UTF-8 in each kind of input: lines are skipped by number, a HAR is salvaged.

@@ -636,6 +636,13 @@ fn prefilter(format: Format) -> &'static AhoCorasick {
     }
 }
 
+/// `{ ... }` after trimming: the cheap shape check for lines the prefilter skips.
+fn looks_like_one_object(raw: &[u8]) -> bool {
+    let first = raw.iter().find(|b| !b.is_ascii_whitespace());
+    let last = raw.iter().rev().find(|b| !b.is_ascii_whitespace());
+    first == Some(&b'{') && last == Some(&b'}')
+}
+
 /// Splits a line-oriented input into newline-aligned chunks and parses them in parallel;
 /// line numbers stay exact because each chunk knows how many lines precede it.
 fn parse_lines(
@@ -715,6 +722,15 @@ fn parse_lines(
                 }
                 if !filter.is_match(raw) {
                     rep.records += 1;
+                    // Not about OAuth, so not parsed; but a JSON-lines record that is not
+                    // even one object (cut, or not JSON at all) is still reported.
+                    if format == Format::JsonLog && !looks_like_one_object(raw) {
+                        rep.skipped += 1;
+                        rep.problem(
+                            lineno,
+                            "not JSON: the line is not one complete object; skipped".to_string(),
+                        );
+                    }
                     continue;
                 }
                 let line = match std::str::from_utf8(raw) {
