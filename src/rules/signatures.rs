@@ -6,6 +6,9 @@ use super::*;
 
 pub struct Signatures;
 
+/// How long after an unanswered token request a repeat of it is its retry.
+const RETRY_MS: i64 = 60_000;
+
 impl Rule for Signatures {
     fn id(&self) -> &'static str {
         "signatures"
@@ -42,20 +45,51 @@ impl Rule for Signatures {
                 }
             }
             if let Some((id, text, variant, vendor)) = strong.first() {
-                let conf = if strong.iter().all(|s| s.0 == *id) {
+                let mut conf = if strong.iter().all(|s| s.0 == *id) {
                     0.7
                 } else {
                     0.5
                 };
+                let revokes_grant = cx.spec(id).is_some_and(|s| s.revokes_grant);
+                // A reuse the server reports, right after a token request of this login that
+                // got no usable answer: the client retried a request the server had already
+                // carried out. Order makes that a retry, and the first attempt part of it.
+                let gave_up = if revokes_grant && e.kind() == EventKind::Token {
+                    cx.earlier(flow, i, |x| {
+                        x.kind() == EventKind::Token
+                            && x.is_transient_failure()
+                            && x.is_refresh() == e.is_refresh()
+                            && x.ts.zip(e.ts).is_some_and(|(a, b)| b - a <= RETRY_MS)
+                    })
+                    .last()
+                } else {
+                    None
+                };
+                let variant = match gave_up {
+                    Some(_) => Some("retry"),
+                    None => variant.as_deref(),
+                };
+                if gave_up.is_some() {
+                    conf = 0.9;
+                }
                 let mut f = Finding::new(
                     id,
-                    variant.as_deref().unwrap_or("reported"),
+                    variant.unwrap_or("reported"),
                     conf,
                     fi,
                     format!("the server's own words name the cause ({vendor}): {text}"),
                 )
                 .explains(i, e.describe());
-                if cx.spec(id).is_some_and(|s| s.revokes_grant) {
+                if let Some(g) = gave_up {
+                    f = f.explains(
+                        g,
+                        format!(
+                            "the first attempt got no usable answer, so the client retried: {}",
+                            cx.ev(g).describe()
+                        ),
+                    );
+                }
+                if revokes_grant {
                     // The grant is gone: the login's later failures follow from this one.
                     for later in cx.later(flow, i, |x| x.is_failure()) {
                         f = f.explains(
