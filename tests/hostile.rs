@@ -794,3 +794,36 @@ fn absurd_numbers_and_times_overflow_nothing() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A folder of more logs than the process may hold open at once (here 600 files under a
+/// limit of 256 handles): every file is read, none reported unreadable.
+#[cfg(unix)]
+#[test]
+fn a_folder_of_more_files_than_open_handles_is_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..600 {
+        std::fs::write(
+            dir.path().join(format!("app{i:04}.jsonl")),
+            format!(
+                "{{\"ts\":\"2026-11-24T06:{:02}:{:02}Z\",\"level\":\"error\",\"msg\":\"token exchange failed\",\"error\":\"invalid_client\",\"client_id\":\"web{i}\"}}\n",
+                i / 60,
+                i % 60
+            ),
+        )
+        .unwrap();
+    }
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 256 && exec \"$0\" analyze --format json \"$1\"")
+        .arg(assert_cmd::cargo::cargo_bin("grantscope"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("cannot read"), "{stderr}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inputs = v["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 600);
+    assert!(inputs.iter().all(|i| i["events"] == 1), "{}", v["inputs"]);
+}
