@@ -633,3 +633,201 @@ fn mixed_time_zones_and_shuffled_lines_give_the_same_diagnoses() {
         assert_eq!(a.input(n)["events"], b.input(n)["events"], "{n}");
     }
 }
+
+/// Keys whose numbers are times, durations or lifetimes somewhere in the inputs we read.
+const NUMERIC_KEYS: &[&str] = &[
+    "time",
+    "duration",
+    "Duration",
+    "request_time",
+    "duration_ms",
+    "expires_in",
+    "refresh_expires_in",
+    "refresh_token_expires_in",
+    "exp",
+    "iat",
+    "nbf",
+    "auth_time",
+    "ts",
+    "timestamp",
+    "msec",
+    "status",
+];
+const TIME_KEYS: &[&str] = &[
+    "startedDateTime",
+    "ts",
+    "time",
+    "timestamp",
+    "@timestamp",
+    "date",
+    "start_time",
+    "StartUTC",
+    "time_iso8601",
+    "published",
+    "eventTime",
+    "created",
+];
+
+/// Replaces every number under [`NUMERIC_KEYS`] (inside JWT payloads and JSON bodies held
+/// in strings too) with `n`, and every time under [`TIME_KEYS`] with `t` when given.
+fn poison(v: &mut Value, n: f64, t: Option<&str>) {
+    use base64::Engine;
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m.iter_mut() {
+                if x.is_number() && NUMERIC_KEYS.contains(&k.as_str()) {
+                    *x = serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number);
+                } else if let (Some(t), true) =
+                    (t, x.is_string() && TIME_KEYS.contains(&k.as_str()))
+                {
+                    *x = Value::String(t.to_string());
+                } else {
+                    poison(x, n, t);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| poison(x, n, t)),
+        Value::String(s) => {
+            let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+            let parts: Vec<&str> = s.split('.').collect();
+            if parts.len() == 3 && parts[0].starts_with("eyJ") {
+                if let Some(mut claims) = b64
+                    .decode(parts[1])
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+                {
+                    poison(&mut claims, n, None);
+                    *s = format!(
+                        "{}.{}.{}",
+                        parts[0],
+                        b64.encode(claims.to_string()),
+                        parts[2]
+                    );
+                }
+            } else if s.trim_start().starts_with('{') {
+                if let Ok(mut inner) = serde_json::from_str::<Value>(s) {
+                    poison(&mut inner, n, t);
+                    *s = inner.to_string();
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Absurd numbers (1e300, past i64, negative) and times (epoch strings beyond any
+/// calendar, year 1 next to year 9999) in every field that carries a time, a duration or
+/// a lifetime, across every rule's recordings: analysis and every report format finish
+/// without an arithmetic overflow (this runs with overflow checks on).
+#[test]
+fn absurd_numbers_and_times_overflow_nothing() {
+    use grantscope::report::{self, OutputFormat};
+    let specs = grantscope::rules::spec::SpecSet::builtin().unwrap();
+    let mut sources: Vec<PathBuf> = Vec::new();
+    for e in walkdir::WalkDir::new(fixture("rules")).sort_by_file_name() {
+        let e = e.unwrap();
+        let n = e.file_name().to_string_lossy();
+        if e.path().to_string_lossy().contains("/positive")
+            && (n.ends_with(".har") || n.ends_with(".jsonl"))
+        {
+            sources.push(e.path().to_path_buf());
+        }
+    }
+    assert!(sources.len() >= 20);
+    let numbers = [1e300, -1e300, 9.3e18, -9.3e18, 1e15, -1.0];
+    let times = [
+        None,
+        Some("99999999999999999999999"),
+        Some("0001-01-01T00:00:00Z"),
+        Some("9999-12-31T23:59:59.999Z"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for (k, (n, t)) in numbers
+        .iter()
+        .flat_map(|n| times.iter().map(move |t| (*n, *t)))
+        .enumerate()
+    {
+        let case = dir.path().join(format!("case{k}"));
+        std::fs::create_dir_all(&case).unwrap();
+        for (j, src) in sources.iter().enumerate() {
+            let name = format!("{j}-{}", src.file_name().unwrap().to_string_lossy());
+            let text = std::fs::read_to_string(src).unwrap();
+            let out = if name.ends_with(".har") {
+                let mut v: Value = serde_json::from_str(&text).unwrap();
+                poison(&mut v, n, t);
+                v.to_string()
+            } else {
+                // Every other line keeps its time: poisoned and sane times meet in a flow.
+                text.lines()
+                    .enumerate()
+                    .map(|(i, l)| match serde_json::from_str::<Value>(l) {
+                        Ok(mut v) => {
+                            poison(&mut v, n, t.filter(|_| i % 2 == 1));
+                            v.to_string()
+                        }
+                        Err(_) => l.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            std::fs::write(case.join(name), out).unwrap();
+        }
+        let result = std::panic::catch_unwind(|| {
+            let a = grantscope::analyze(
+                &[Input::Path(case.clone())],
+                &IngestOptions::default(),
+                &specs,
+            );
+            for f in [
+                OutputFormat::Table,
+                OutputFormat::Json,
+                OutputFormat::Markdown,
+            ] {
+                report::render(&a, f, true);
+            }
+        });
+        if let Err(e) = result {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            failures.push(format!("number {n:e}, time {t:?}: {msg}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A folder of more logs than the process may hold open at once (here 600 files under a
+/// limit of 256 handles): every file is read, none reported unreadable.
+#[cfg(unix)]
+#[test]
+fn a_folder_of_more_files_than_open_handles_is_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..600 {
+        std::fs::write(
+            dir.path().join(format!("app{i:04}.jsonl")),
+            format!(
+                "{{\"ts\":\"2026-11-24T06:{:02}:{:02}Z\",\"level\":\"error\",\"msg\":\"token exchange failed\",\"error\":\"invalid_client\",\"client_id\":\"web{i}\"}}\n",
+                i / 60,
+                i % 60
+            ),
+        )
+        .unwrap();
+    }
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -n 256 && exec \"$0\" analyze --format json \"$1\"")
+        .arg(assert_cmd::cargo::cargo_bin("grantscope"))
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("cannot read"), "{stderr}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let inputs = v["inputs"].as_array().unwrap();
+    assert_eq!(inputs.len(), 600);
+    assert!(inputs.iter().all(|i| i["events"] == 1), "{}", v["inputs"]);
+}

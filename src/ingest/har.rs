@@ -6,7 +6,7 @@
 //! is counted as skipped with its index, and the rest of the file goes on.
 
 use super::http::{classify, HttpExchange};
-use super::time::parse_time;
+use super::time::{parse_time, MAX_SPAN};
 use super::InputReport;
 use crate::event::*;
 use base64::Engine;
@@ -140,7 +140,12 @@ pub fn parse(file: &Arc<str>, bytes: &[u8], report: &mut InputReport) -> Vec<Eve
 
 fn to_exchange(e: Entry) -> HttpExchange {
     let ts = parse_time(&e.started_date_time);
-    let end_ts = ts.map(|t| t + e.time.filter(|x| x.is_finite() && *x > 0.0).unwrap_or(0.0) as i64);
+    let end_ts = ts.map(|t| {
+        t + e
+            .time
+            .filter(|x| x.is_finite() && *x > 0.0 && *x <= MAX_SPAN as f64)
+            .unwrap_or(0.0) as i64
+    });
     let status = e
         .response
         .status

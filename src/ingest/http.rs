@@ -142,7 +142,11 @@ pub fn jwt_claims(token: &str) -> Option<JwtClaims> {
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let bytes = engine.decode(payload.trim_end_matches('=')).ok()?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let num = |k: &str| v.get(k).and_then(|x| x.as_f64()).map(|f| f as i64);
+    let num = |k: &str| {
+        v.get(k)
+            .and_then(|x| x.as_f64())
+            .and_then(|f| super::time::span(f as i64))
+    };
     let typ = engine
         .decode(header.trim_end_matches('='))
         .ok()
@@ -237,6 +241,7 @@ pub fn apply_token_response(ev: &mut Event, body: &str) {
         map.get(k).and_then(|v| {
             v.as_i64()
                 .or_else(|| v.as_str().and_then(|x| x.parse().ok()))
+                .and_then(super::time::span)
         })
     };
     issued.expires_in = int("expires_in");

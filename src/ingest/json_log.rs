@@ -533,8 +533,9 @@ fn http_times(
     coarse: bool,
 ) -> (Option<Millis>, Option<Millis>) {
     let Some(t) = ts else { return (None, None) };
-    let after = |ms: f64| (Some(t), Some(t + ms.max(0.0) as Millis));
-    let before = |ms: f64| (Some(t - ms.max(0.0) as Millis), Some(t));
+    let ms = |ms: f64| ms.clamp(0.0, super::time::MAX_SPAN as f64) as Millis;
+    let after = |d: f64| (Some(t), Some(t + ms(d)));
+    let before = |d: f64| (Some(t - ms(d)), Some(t));
     match alias {
         // Traefik: StartUTC + Duration (nanoseconds).
         "StartUTC" => f.float(&["Duration"]).map(|ns| after(ns / 1e6)),
@@ -934,7 +935,7 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
     }
     let code = f.str(CODE).filter(|c| c.len() >= 8 && !c.contains('*'));
     let refresh = f.str(REFRESH);
-    let expires_in = f.int(EXPIRES_IN);
+    let expires_in = f.int(EXPIRES_IN).and_then(super::time::span);
     for ev in out.iter_mut() {
         // An app logging `http_status` for a callback is its own response, not OAuth's.
         let is_http_record = ev.target.is_some();

@@ -32,6 +32,9 @@ use std::sync::{Arc, OnceLock};
 pub const MAX_LINE: usize = 16 * 1024 * 1024;
 /// Problems kept per input for the report; the rest are counted.
 const KEEP_PROBLEMS: usize = 5;
+/// Inputs open at once: a folder of thousands of logs must not run out of file handles
+/// (the usual limit is 1,024); the rest wait until an open one is finished.
+const MAX_OPEN: usize = 128;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
@@ -324,10 +327,11 @@ pub fn stream(
         .map(|(name, input)| Reading::new(name, input))
         .collect();
     loop {
+        let open = readings.iter().filter(|r| r.src.is_some()).count();
         let next = readings
             .iter()
             .enumerate()
-            .filter(|(_, r)| !r.done)
+            .filter(|(_, r)| !r.done && (open < MAX_OPEN || r.src.is_some()))
             .min_by_key(|(_, r)| r.last_ts.map_or((0, 0), |t| (1, t)))
             .map(|(i, _)| i);
         let Some(i) = next else { break };

@@ -94,7 +94,18 @@ pub fn whole_seconds(s: &str) -> bool {
     !s.contains(['.', ','])
 }
 
-/// A JSON number as an epoch: seconds, milliseconds or microseconds by magnitude.
+/// The largest magnitude taken from input for a lifetime, a claim time or a duration
+/// (seconds or ms; about 300,000 years in seconds). Beyond it a number is nonsense, and
+/// the bound keeps every later `* 1000`, sum and difference of times far inside i64.
+pub const MAX_SPAN: i64 = 10_000_000_000_000;
+
+/// `x` if its magnitude is at most [`MAX_SPAN`].
+pub fn span(x: i64) -> Option<i64> {
+    (-MAX_SPAN..=MAX_SPAN).contains(&x).then_some(x)
+}
+
+/// A JSON number as an epoch: seconds, milliseconds or microseconds by magnitude; none
+/// after the year 9999.
 pub fn epoch(f: f64) -> Option<Millis> {
     if !f.is_finite() || f <= 0.0 {
         return None;
@@ -106,7 +117,7 @@ pub fn epoch(f: f64) -> Option<Millis> {
     } else {
         f / 1000.0
     };
-    Some(ms as Millis)
+    (ms <= 253_402_300_799_999.0).then_some(ms as Millis)
 }
 
 /// Formats UTC milliseconds as RFC 3339 with milliseconds and `Z`.
