@@ -66,18 +66,9 @@ fn every_cause_is_found_from_the_app_and_idp_logs_alone() {
         return;
     }
     let labels = read_json(&dir.join("labels.json"));
-    let out = analyze_json(&[
-        dir.join("app.jsonl").to_str().unwrap(),
-        dir.join("idp.jsonl").to_str().unwrap(),
-    ]);
-    let (failing, false_pos) = score(&labels, &out);
-    let missed: Vec<_> = failing
-        .iter()
-        .filter(|(_, (label, top))| top.as_deref() != Some(label.as_str()))
-        .collect();
-    assert!(missed.is_empty(), "from the logs alone: {missed:?}");
-    assert!(
-        false_pos.is_empty(),
-        "clean sessions diagnosed: {false_pos:?}"
+    assert_every_cause_from(
+        &labels,
+        &[dir.join("app.jsonl"), dir.join("idp.jsonl")],
+        "from the app and IdP logs alone",
     );
 }

@@ -153,3 +153,20 @@ pub fn assert_labels_hold(dir: &Path) -> (Value, usize) {
     );
     (out, failing.len())
 }
+
+/// Analyzes `files` together and asserts, against `labels`, that every failing session's
+/// labeled cause is its top diagnosis and no clean session is diagnosed.
+pub fn assert_every_cause_from(labels: &Value, files: &[PathBuf], what: &str) {
+    let args: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
+    let out = analyze_json(&args);
+    let (failing, false_pos) = score(labels, &out);
+    let missed: Vec<_> = failing
+        .iter()
+        .filter(|(_, (label, top))| top.as_deref() != Some(label.as_str()))
+        .collect();
+    assert!(missed.is_empty(), "{what}: {missed:?}");
+    assert!(
+        false_pos.is_empty(),
+        "{what}: clean sessions diagnosed: {false_pos:?}"
+    );
+}
