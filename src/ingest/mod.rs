@@ -656,7 +656,7 @@ fn parse_lines(
     format: Format,
     report: &mut InputReport,
 ) -> Vec<Event> {
-    const CHUNK: usize = 4 * 1024 * 1024;
+    const CHUNK: usize = 1024 * 1024;
     let mut bounds = Vec::new();
     let mut start = 0;
     while start < bytes.len() {

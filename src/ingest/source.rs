@@ -13,7 +13,7 @@ use std::io::{self, Read};
 
 /// Default window size: large enough that per-window overhead vanishes, small enough that
 /// two threads each holding one stay far below the memory target.
-pub const WINDOW: usize = 32 * 1024 * 1024;
+pub const WINDOW: usize = 8 * 1024 * 1024;
 
 /// A line that was too long to hold, skipped by the source itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
