@@ -105,7 +105,13 @@ impl<'s> Segmenter<'s> {
     }
 
     fn analyze(&mut self, events: Vec<Event>) {
-        let mut events = merge::merge(events);
+        // Flows finished by `evict` were merged there already; only what arrived since
+        // (the rest at the end of input, or a batch analysis) still needs the merge.
+        let mut events = if events.iter().all(|e| e.settled) {
+            events
+        } else {
+            merge::merge(events)
+        };
         let flows = flow::build(&events);
         flow::mark_recovered(&mut events, &flows);
         let findings = {

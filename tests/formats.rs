@@ -24,9 +24,9 @@
 
 mod common;
 use common::*;
-use grantscope::event::{CallbackSide, Event, EventKind, Locator};
+use grantscope::event::{CallbackSide, Event, EventKind};
 use grantscope::ingest::time::parse_time;
-use grantscope::ingest::{detect, ingest, Format, IngestOptions, Input};
+use grantscope::ingest::{detect, Format};
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -44,23 +44,6 @@ const TEXT_ACCESS: &[(&str, &str, Format)] = &[
 
 fn access_file(dir: &str, file: &str) -> PathBuf {
     fixture("access").join(dir).join(file)
-}
-
-/// Events of one file by 1-based line, and its input report.
-fn read_by_line(path: &Path) -> (BTreeMap<u64, Vec<Event>>, grantscope::ingest::InputReport) {
-    let ing = ingest(
-        &[Input::Path(path.to_path_buf())],
-        &IngestOptions::default(),
-    );
-    assert_eq!(ing.reports.len(), 1);
-    let mut by_line: BTreeMap<u64, Vec<Event>> = BTreeMap::new();
-    for e in ing.events {
-        let Locator::Line(n) = e.sources[0].loc else {
-            panic!("a line-oriented input gave {:?}", e.sources[0].loc)
-        };
-        by_line.entry(n).or_default().push(e);
-    }
-    (by_line, ing.reports.into_iter().next().unwrap())
 }
 
 // ---- access logs: detection ------------------------------------------------------------
@@ -134,16 +117,7 @@ fn check_text_access_log(path: &Path, labels: &Value, format: Format) -> Vec<Str
         let status = l["status"].as_u64().unwrap();
         let mut fail =
             |what: String| problems.push(format!("{name}:{line} {kind}: {what}; events {evs:#?}"));
-        let want_kind = match kind {
-            "authorize" if l.get("resume").is_some() => None,
-            "authorize" => Some(EventKind::Authorize),
-            "callback" => Some(EventKind::Callback),
-            "token" => Some(EventKind::Token),
-            "revoke" => Some(EventKind::Revoke),
-            "api_call" => Some(EventKind::ApiCall),
-            "interaction" => None,
-            other => panic!("unknown kind {other}"),
-        };
+        let want_kind = access_label_kind(l);
         let Some(want_kind) = want_kind else {
             if !evs.is_empty() {
                 fail("expected no event (interaction page / authorize resume)".into());

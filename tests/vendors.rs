@@ -13,7 +13,7 @@
 
 mod common;
 use common::*;
-use grantscope::event::{CallbackSide, Event, EventKind, Locator};
+use grantscope::event::{CallbackSide, Event, EventKind};
 use grantscope::ingest::time::parse_time;
 use grantscope::ingest::{ingest, IngestOptions, Input};
 use serde_json::Value;
@@ -331,23 +331,11 @@ fn split_row(line: &str) -> Vec<String> {
 
 // ---- JSON access logs ------------------------------------------------------------------
 
-/// Events of one file, by 1-based line.
 fn events_by_line(path: &Path) -> (BTreeMap<u64, Vec<Event>>, u64) {
-    let ing = ingest(
-        &[Input::Path(path.to_path_buf())],
-        &IngestOptions::default(),
-    );
-    assert_eq!(ing.reports.len(), 1);
-    assert_eq!(ing.reports[0].format, "json_log", "{}", path.display());
-    assert_eq!(ing.reports[0].skipped, 0, "{:?}", ing.reports[0].problems);
-    let mut by_line: BTreeMap<u64, Vec<Event>> = BTreeMap::new();
-    for e in ing.events {
-        let Locator::Line(n) = e.sources[0].loc else {
-            panic!("a line-oriented input gave {:?}", e.sources[0].loc)
-        };
-        by_line.entry(n).or_default().push(e);
-    }
-    (by_line, ing.reports[0].records)
+    let (by_line, report) = read_by_line(path);
+    assert_eq!(report.format, "json_log", "{}", path.display());
+    assert_eq!(report.skipped, 0, "{:?}", report.problems);
+    (by_line, report.records)
 }
 
 /// Checks a JSON access log against labels in the schema of fixtures/access/*/labels.json.
@@ -374,15 +362,7 @@ fn check_access_log(path: &Path, labels: &Value) -> Vec<String> {
         let status = l["status"].as_u64().unwrap();
         let mut fail =
             |what: String| problems.push(format!("{name}:{line} {kind}: {what}; events {evs:#?}"));
-        let want_kind = match kind {
-            "authorize" if l.get("resume").is_some() => None,
-            "authorize" => Some(EventKind::Authorize),
-            "callback" => Some(EventKind::Callback),
-            "token" => Some(EventKind::Token),
-            "revoke" => Some(EventKind::Revoke),
-            "api_call" => Some(EventKind::ApiCall),
-            _ => None,
-        };
+        let want_kind = access_label_kind(l);
         // The IdP's redirect may show as the callback it issued (Caddy logs `Location`).
         let primary: Vec<&Event> = evs
             .iter()

@@ -170,3 +170,43 @@ pub fn assert_every_cause_from(labels: &Value, files: &[PathBuf], what: &str) {
         "{what}: clean sessions diagnosed: {false_pos:?}"
     );
 }
+
+/// Reads one line-oriented file through the library: its events by 1-based line, and its
+/// input report.
+pub fn read_by_line(
+    path: &Path,
+) -> (
+    BTreeMap<u64, Vec<grantscope::event::Event>>,
+    grantscope::ingest::InputReport,
+) {
+    use grantscope::ingest::{ingest, IngestOptions, Input};
+    let ing = ingest(
+        &[Input::Path(path.to_path_buf())],
+        &IngestOptions::default(),
+    );
+    assert_eq!(ing.reports.len(), 1);
+    let mut by_line: BTreeMap<u64, Vec<grantscope::event::Event>> = BTreeMap::new();
+    for e in ing.events {
+        let grantscope::event::Locator::Line(n) = e.sources[0].loc else {
+            panic!("a line-oriented input gave {:?}", e.sources[0].loc)
+        };
+        by_line.entry(n).or_default().push(e);
+    }
+    (by_line, ing.reports.into_iter().next().unwrap())
+}
+
+/// The event kind a line of `fixtures/access/*/labels.json` must give; None for lines that
+/// give no OAuth event (the provider's interaction pages and its resumes of a login).
+pub fn access_label_kind(l: &Value) -> Option<grantscope::event::EventKind> {
+    use grantscope::event::EventKind;
+    match l["kind"].as_str().unwrap() {
+        "authorize" if l.get("resume").is_some() => None,
+        "authorize" => Some(EventKind::Authorize),
+        "callback" => Some(EventKind::Callback),
+        "token" => Some(EventKind::Token),
+        "revoke" => Some(EventKind::Revoke),
+        "api_call" => Some(EventKind::ApiCall),
+        "interaction" => None,
+        other => panic!("unknown kind {other} in {l}"),
+    }
+}
