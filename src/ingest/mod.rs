@@ -405,10 +405,7 @@ impl Reading {
                 return Vec::new();
             }
             let Some(format) = opts.format.or_else(|| detect(&head)) else {
-                let what = if matches!(
-                    head.iter().find(|b| !b.is_ascii_whitespace()),
-                    Some(b'[') | Some(b'{')
-                ) {
+                let what = if starts_json_value(&head) {
                     "one JSON document, not JSON lines or a HAR"
                 } else {
                     "binary data, not a log"
@@ -518,6 +515,14 @@ fn open(input: &Input, window: usize) -> std::io::Result<ByteSource> {
     }
 }
 
+/// Input whose first non-blank byte opens a JSON array or object.
+fn starts_json_value(head: &[u8]) -> bool {
+    matches!(
+        head.iter().find(|b| !b.is_ascii_whitespace()),
+        Some(b'[') | Some(b'{')
+    )
+}
+
 /// Detects a format from the first bytes of an input.
 pub fn detect(bytes: &[u8]) -> Option<Format> {
     if har::sniff(bytes) {
@@ -534,10 +539,7 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     }
     // One JSON document spread over many lines (a config, a report, labels) is not a log;
     // reading its lines as text would quote its fragments as evidence.
-    if matches!(
-        head.iter().find(|b| !b.is_ascii_whitespace()),
-        Some(b'[') | Some(b'{')
-    ) {
+    if starts_json_value(head) {
         return None;
     }
     text::sniff(head).then_some(Format::Text)
