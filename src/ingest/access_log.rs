@@ -211,7 +211,7 @@ pub fn read_line<'a, T>(
     report: &mut InputReport,
     dialect: &str,
     expected: &str,
-    parse: impl Fn(&'a str) -> Option<T>,
+    parse: impl FnOnce(&'a str) -> Option<T>,
 ) -> Option<T> {
     report.records += 1;
     let rec = parse(line);

@@ -156,8 +156,9 @@ pub fn parse_record(
     report: &mut InputReport,
 ) -> Vec<Event> {
     let line = line.trim_end_matches('\r');
+    let parsed = parse_line(line).ok().map(|(_, r)| r);
     // HAProxy also logs start-up and health-check messages in the same file.
-    if parse_line(line).is_err() && line.contains("haproxy[") {
+    if parsed.is_none() && line.contains("haproxy[") {
         report.records += 1;
         return Vec::new();
     }
@@ -167,7 +168,7 @@ pub fn parse_record(
         report,
         "an HAProxy httplog",
         "client:port [date] frontend backend/server timers status ...",
-        |l| parse_line(l).ok().map(|(_, r)| r),
+        |_| parsed,
     ) else {
         return Vec::new();
     };
