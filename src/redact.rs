@@ -524,12 +524,15 @@ fn plainly_clean(text: &str) -> bool {
             }
         }
     }
-    let lower = text.to_ascii_lowercase();
+    let t = text.as_bytes();
     ![
         "bearer", "basic", "cookie", "token", "secret", "password", "key", "code", "jwt",
     ]
     .iter()
-    .any(|w| lower.contains(w))
+    .any(|w| {
+        t.windows(w.len())
+            .any(|x| x.eq_ignore_ascii_case(w.as_bytes()))
+    })
 }
 
 fn scrub_all(text: &str) -> Cow<'_, str> {
