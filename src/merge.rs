@@ -17,15 +17,23 @@ const STATE_MS: i64 = 120_000;
 pub fn merge(mut events: Vec<Event>) -> Vec<Event> {
     events.sort_by_key(|e| (e.ts.is_none(), e.ts.unwrap_or(0), e.ts_coarse));
     let mut out: Vec<Event> = Vec::with_capacity(events.len());
+    let mut near = Nearby::default();
+    let mut cands: Vec<usize> = Vec::new();
     for e in events {
         let Some(t) = e.ts else {
             out.push(e);
             continue;
         };
-        // The best candidate: the strongest anchor, then the nearest in time.
+        near.candidates(&out, &e, t, &mut cands);
+        // The best candidate: the strongest anchor, then the nearest in time, then the
+        // latest.
         let mut best: Option<(usize, (Anchor, i64))> = None;
-        for (i, c) in out.iter().enumerate().rev() {
+        for &i in cands.iter() {
+            let c = &out[i];
             let Some(ct) = c.ts else { continue };
+            if t - ct > STATE_MS {
+                continue;
+            }
             // Proxies log when the response ended; HARs when the request started.
             let mut dt = (t - ct).abs();
             if e.ts_coarse || c.ts_coarse {
@@ -35,9 +43,6 @@ pub fn merge(mut events: Vec<Event>) -> Vec<Event> {
                     }
                 }
             }
-            if t - ct > STATE_MS {
-                break;
-            }
             if let Some((anchor, limit)) = mergeable(c, &e) {
                 if dt <= limit && best.is_none_or(|(_, b)| (anchor, dt) < b) {
                     best = Some((i, (anchor, dt)));
@@ -45,14 +50,109 @@ pub fn merge(mut events: Vec<Event>) -> Vec<Event> {
             }
         }
         match best {
-            Some((i, _)) => fold(&mut out[i], e),
-            None => out.push(e),
+            Some((i, _)) => {
+                let before = out[i].ts;
+                fold(&mut out[i], e);
+                near.add(&out, i, before);
+            }
+            None => {
+                out.push(e);
+                near.add(&out, out.len() - 1, Some(t));
+            }
         }
     }
     for e in &mut out {
         e.settled = true;
     }
     out
+}
+
+/// Within this of each other, events are compared whatever they share: the windows of the
+/// anchors that need nothing in common but a target or a status ([`NEAR_MS`]), with room
+/// for the request durations a coarse time is compared across.
+const SCAN_MS: i64 = 2 * NEAR_MS;
+
+/// Which earlier events an event may merge with, without comparing it with every event of
+/// the last [`STATE_MS`]: a busy log has thousands there, and only a handful share a key.
+///
+/// Candidates are (1) every event that started within [`SCAN_MS`], (2) events whose
+/// span reaches further than that (long requests, times moved by a merge), and (3) events
+/// sharing a request id, state, code or refresh token, looked up by key. Anchors without a
+/// key only hold within [`NEAR_MS`], which (1) and (2) cover.
+#[derive(Default)]
+struct Nearby {
+    /// Start time of each event of `out` as it was placed there (non-decreasing).
+    placed: Vec<i64>,
+    /// Events whose end or moved start lies more than the scan reach past `placed`.
+    reaching: Vec<usize>,
+    /// Hash of (key kind, value) -> events carrying it.
+    keyed: std::collections::HashMap<u64, Vec<usize>>,
+}
+
+impl Nearby {
+    fn candidates(&mut self, out: &[Event], e: &Event, t: i64, cands: &mut Vec<usize>) {
+        cands.clear();
+        let from = t.min(e.end_ts.unwrap_or(t)) - SCAN_MS;
+        for i in (0..self.placed.len()).rev() {
+            if self.placed[i] < from {
+                break;
+            }
+            cands.push(i);
+        }
+        let live = |i: &usize| out[*i].ts.is_some_and(|ct| t - ct <= STATE_MS);
+        self.reaching.retain(live);
+        cands.extend_from_slice(&self.reaching);
+        for k in keys(e) {
+            if let Some(list) = self.keyed.get_mut(&k) {
+                if list.len() > 16 {
+                    list.retain(live);
+                }
+                cands.extend_from_slice(list);
+            }
+        }
+        // Newest first, each once: ties on anchor and distance go to the latest event.
+        cands.sort_unstable_by(|a, b| b.cmp(a));
+        cands.dedup();
+    }
+
+    /// Indexes `out[i]`, new or just folded into (its keys and span may have grown).
+    fn add(&mut self, out: &[Event], i: usize, before: Option<i64>) {
+        let e = &out[i];
+        let Some(t) = e.ts else { return };
+        if i == self.placed.len() {
+            self.placed.push(t);
+        }
+        let placed = self.placed[i];
+        let reach = e.ts.max(e.end_ts).unwrap_or(t);
+        if (reach - placed > NEAR_MS || before != e.ts) && !self.reaching.contains(&i) {
+            self.reaching.push(i);
+        }
+        for k in keys(e) {
+            let list = self.keyed.entry(k).or_default();
+            if list.last() != Some(&i) && !list.contains(&i) {
+                list.push(i);
+            }
+        }
+    }
+}
+
+/// The keys an event can be found by: request ids, state, code, refresh token.
+fn keys(e: &Event) -> impl Iterator<Item = u64> + '_ {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    static SEED: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    let seed = SEED.get_or_init(Default::default);
+    let hash = move |tag: u8, v: &dyn Fn(&mut std::collections::hash_map::DefaultHasher)| {
+        let mut h = seed.build_hasher();
+        tag.hash(&mut h);
+        v(&mut h);
+        h.finish()
+    };
+    let ids = e.request_ids.iter().map(move |r| hash(0, &|h| r.hash(h)));
+    let state = e.state.as_ref().map(|s| hash(1, &|h| s.hash(h)));
+    let code = e.code.map(|c| hash(2, &|h| c.hash(h)));
+    let refresh = e.refresh_token.map(|r| hash(3, &|h| r.hash(h)));
+    ids.chain(state).chain(code).chain(refresh)
 }
 
 fn same<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> Option<bool> {
