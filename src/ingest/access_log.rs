@@ -12,7 +12,7 @@ use super::InputReport;
 use crate::event::*;
 use nom::{
     branch::alt,
-    bytes::complete::{escaped, is_not, tag, take_till1, take_until, take_while1},
+    bytes::complete::{escaped, tag, take_till1, take_until, take_while1},
     character::complete::{anychar, char, space1},
     combinator::{opt, rest},
     sequence::{delimited, preceded},
@@ -37,7 +37,11 @@ fn token(i: &str) -> IResult<&str, &str> {
 
 fn quoted(i: &str) -> IResult<&str, &str> {
     alt((
-        delimited(char('"'), escaped(is_not("\\\""), '\\', anychar), char('"')),
+        delimited(
+            char('"'),
+            escaped(take_till1(|c: char| c == '\\' || c == '"'), '\\', anychar),
+            char('"'),
+        ),
         // empty string
         nom::combinator::map(tag("\"\""), |_| ""),
     ))(i)

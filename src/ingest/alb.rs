@@ -17,7 +17,7 @@ use super::InputReport;
 use crate::event::Event;
 use nom::{
     branch::alt,
-    bytes::complete::{escaped, is_not, tag, take_till1},
+    bytes::complete::{escaped, tag, take_till1},
     character::complete::{anychar, char, space1},
     multi::count,
     sequence::{delimited, preceded, tuple},
@@ -50,7 +50,11 @@ fn field(i: &str) -> IResult<&str, &str> {
 fn quoted(i: &str) -> IResult<&str, &str> {
     alt((
         nom::combinator::map(tag("\"\""), |_| ""),
-        delimited(char('"'), escaped(is_not("\\\""), '\\', anychar), char('"')),
+        delimited(
+            char('"'),
+            escaped(take_till1(|c: char| c == '\\' || c == '"'), '\\', anychar),
+            char('"'),
+        ),
     ))(i)
 }
 

@@ -15,7 +15,7 @@ use super::time::{parse_time, whole_seconds};
 use super::InputReport;
 use crate::event::Event;
 use nom::{
-    bytes::complete::{is_not, tag, take_till1, take_until, take_while1},
+    bytes::complete::{tag, take_till1, take_until, take_while1},
     character::complete::{char, space1},
     multi::many0,
     sequence::{delimited, preceded},
@@ -43,8 +43,12 @@ fn field(i: &str) -> IResult<&str, &str> {
 
 fn quoted(i: &str) -> IResult<&str, &str> {
     // Envoy does not escape quotes inside values; a value simply ends at the next quote.
-    delimited(char('"'), nom::combinator::opt(is_not("\"")), char('"'))(i)
-        .map(|(r, v)| (r, v.unwrap_or("")))
+    delimited(
+        char('"'),
+        nom::combinator::opt(take_till1(|c: char| c == '"')),
+        char('"'),
+    )(i)
+    .map(|(r, v)| (r, v.unwrap_or("")))
 }
 
 /// The quoted fields after the numbers: `"xff" "user-agent" "request-id" "authority"

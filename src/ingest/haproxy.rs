@@ -16,7 +16,7 @@ use super::InputReport;
 use crate::event::Event;
 use chrono::FixedOffset;
 use nom::{
-    bytes::complete::{is_not, tag, take_till1, take_until, take_while1},
+    bytes::complete::{tag, take_till1, take_until, take_while1},
     character::complete::{char, space1},
     combinator::opt,
     multi::many0,
@@ -86,7 +86,8 @@ fn client_shape(s: &str) -> bool {
 }
 
 fn braces(i: &str) -> IResult<&str, &str> {
-    delimited(char('{'), opt(is_not("}")), char('}'))(i).map(|(r, v)| (r, v.unwrap_or("")))
+    delimited(char('{'), opt(take_till1(|c: char| c == '}')), char('}'))(i)
+        .map(|(r, v)| (r, v.unwrap_or("")))
 }
 
 pub fn parse_line(line: &str) -> IResult<&str, HaproxyLine<'_>> {
@@ -114,7 +115,11 @@ pub fn parse_line(line: &str) -> IResult<&str, HaproxyLine<'_>> {
     let (i, captured) = many0(preceded(space1, braces))(i)?;
     let (i, request) = preceded(
         space1,
-        delimited(char('"'), opt(is_not("\"")), opt(char('"'))),
+        delimited(
+            char('"'),
+            opt(take_till1(|c: char| c == '"')),
+            opt(char('"')),
+        ),
     )(i)?;
     let status = status
         .parse()

@@ -15,17 +15,17 @@ pub mod har;
 pub mod http;
 pub mod json_log;
 pub mod logfmt;
+pub mod prefilter;
 pub mod source;
 pub mod text;
 pub mod time;
 
 use crate::event::{Event, Millis};
-use aho_corasick::AhoCorasick;
 use rayon::prelude::*;
 use serde::Serialize;
 use source::ByteSource;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 /// Lines longer than this are skipped: no OAuth record is that long, and holding one would
 /// let a single corrupt line exhaust memory.
@@ -545,103 +545,6 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     text::sniff(head).then_some(Format::Text)
 }
 
-fn prefilter(format: Format) -> &'static AhoCorasick {
-    static LOG: OnceLock<AhoCorasick> = OnceLock::new();
-    static ACCESS: OnceLock<AhoCorasick> = OnceLock::new();
-    let build = |words: &[&str]| {
-        // A DFA: the prefilter runs over every byte of the input, so search speed is
-        // worth the few hundred kilobytes it takes.
-        AhoCorasick::builder()
-            .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-            .ascii_case_insensitive(true)
-            .build(words)
-            .expect("static patterns")
-    };
-    if format.is_access_log() {
-        ACCESS.get_or_init(|| {
-            build(&[
-                "code=",
-                "state=",
-                "error=",
-                "response_type",
-                "token",
-                "authoriz",
-                "revoke",
-                "revocation",
-                "userinfo",
-                "callback",
-                " 401 ",
-                " 403 ",
-                " 499 ",
-                " 460 ",
-                " -1 ",
-                "\" 5",
-            ])
-        })
-    } else {
-        // Words an OAuth-relevant application / IdP log line contains and ~95% of other
-        // lines do not. Deliberately not bare `token`, `error`, `state`, `login`: pagination
-        // tokens, unrelated errors and SQL statements are most of a busy log.
-        LOG.get_or_init(|| {
-            build(&[
-                "grant",
-                "access_token",
-                "id_token",
-                "token_type",
-                "/token",
-                "token exchange",
-                "token_endpoint",
-                "token request",
-                "oauth",
-                "oidc",
-                "openid",
-                "jwt",
-                "bearer",
-                "authorize",
-                "authorization.",
-                "authorization_",
-                "/auth",
-                "userinfo",
-                "callback",
-                "\"code\"",
-                "code=",
-                "code_",
-                "\"state\"",
-                "state=",
-                "client_id",
-                "clientid",
-                "client-id",
-                "client_name",
-                "aadsts",
-                "signin",
-                "sign-in",
-                "resulttype",
-                "errorcode",
-                "cognito",
-                "revoke",
-                "revocation",
-                "refresh",
-                "consent",
-                "redirect",
-                "invalid_",
-                "unauthorized",
-                "_required",
-                "access_denied",
-                "server_error",
-                "temporarily_unavailable",
-                "unsupported_",
-                "mismatching",
-                ": 401",
-                ":401",
-                "\"401\"",
-                "=401",
-                " 401 ",
-                "insufficient_scope",
-            ])
-        })
-    }
-}
-
 /// `{ ... }` after trimming: the cheap shape check for lines the prefilter skips.
 fn looks_like_one_object(raw: &[u8]) -> bool {
     let first = raw.iter().find(|b| !b.is_ascii_whitespace());
@@ -682,7 +585,7 @@ fn parse_lines(
         first_line.push(acc);
         acc += c;
     }
-    let filter = prefilter(format);
+    let filter = prefilter::Prefilter::get(format.is_access_log());
     let reader = line_reader(format);
     let parts: Vec<(Vec<Event>, InputReport)> = bounds
         .par_iter()
@@ -694,14 +597,10 @@ fn parse_lines(
             // lines (a traceback's exception line) that carry none.
             let mut last_time = None;
             let chunk = &bytes[s..e];
-            let mut start = 0;
-            let ends = memchr::memchr_iter(b'\n', chunk).chain(std::iter::once(chunk.len()));
-            for (i, end) in ends.enumerate() {
-                let raw = &chunk[start..end];
-                start = end + 1;
+            filter.scan_lines(chunk, |i, raw, relevant| {
                 let lineno = first + i as u64;
                 if raw.is_empty() || raw.iter().all(|b| b.is_ascii_whitespace()) {
-                    continue;
+                    return;
                 }
                 if raw.len() > MAX_LINE {
                     rep.records += 1;
@@ -714,7 +613,7 @@ fn parse_lines(
                             MAX_LINE >> 20
                         ),
                     );
-                    continue;
+                    return;
                 }
                 if format == Format::Text
                     && raw
@@ -726,7 +625,7 @@ fn parse_lines(
                         last_time = Some(t);
                     }
                 }
-                if !filter.is_match(raw) {
+                if !relevant {
                     rep.records += 1;
                     // Not about OAuth, so not parsed; but a JSON-lines record that is not
                     // even one object (cut, or not JSON at all) is still reported.
@@ -737,7 +636,7 @@ fn parse_lines(
                             "not JSON: the line is not one complete object; skipped".to_string(),
                         );
                     }
-                    continue;
+                    return;
                 }
                 let line = match std::str::from_utf8(raw) {
                     Ok(l) => l,
@@ -748,14 +647,14 @@ fn parse_lines(
                             lineno,
                             format!("invalid UTF-8 at byte {}; line skipped", err.valid_up_to()),
                         );
-                        continue;
+                        return;
                     }
                 };
                 if line.contains('\0') {
                     rep.records += 1;
                     rep.skipped += 1;
                     rep.problem(lineno, "NUL byte in line; skipped".to_string());
-                    continue;
+                    return;
                 }
                 let got = (reader.parse)(file, lineno, line, &mut rep);
                 if format == Format::Text {
@@ -766,7 +665,7 @@ fn parse_lines(
                 } else {
                     evs.extend(got);
                 }
-            }
+            });
             (evs, rep)
         })
         .collect();

@@ -30,6 +30,9 @@ pub fn parse_time(s: &str) -> Option<Millis> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.timestamp_millis());
     }
+    if let Some(t) = clf(s) {
+        return Some(t);
+    }
     if let Ok(t) = DateTime::parse_from_str(s, "%d/%b/%Y:%H:%M:%S %z") {
         return Some(t.timestamp_millis());
     }
@@ -54,6 +57,52 @@ pub fn parse_time(s: &str) -> Option<Millis> {
         }
     }
     None
+}
+
+/// The CLF time of every access-log line, `10/Oct/2000:13:55:36 -0700`, read without a
+/// format string (interpreting one per line was a tenth of reading an access log). Anything
+/// unusual is left to the general path.
+fn clf(s: &str) -> Option<Millis> {
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let b = s.as_bytes();
+    let punct = [
+        (2, b'/'),
+        (6, b'/'),
+        (11, b':'),
+        (14, b':'),
+        (17, b':'),
+        (20, b' '),
+    ];
+    if b.len() != 26 || punct.iter().any(|&(i, c)| b[i] != c) {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    let month = MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(&b[3..6]))? as u32
+        + 1;
+    let (hh, mm) = (num(22, 24)?, num(24, 26)?);
+    if hh > 23 || mm > 59 {
+        return None;
+    }
+    let sign = match b[21] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let t = chrono::NaiveDate::from_ymd_opt(num(7, 11)? as i32, month, num(0, 2)?)?.and_hms_opt(
+        num(12, 14)?,
+        num(15, 17)?,
+        num(18, 20)?,
+    )?;
+    Some(t.and_utc().timestamp_millis() - sign * i64::from(hh * 3600 + mm * 60) * 1000)
 }
 
 /// A time written without a zone (HAProxy's accept date), read in the zone `offset` when the
@@ -153,6 +202,34 @@ mod tests {
             parse_time("2026-11-25T18:22:46.855Z")
         );
         assert!(parse_time("yesterday").is_none());
+    }
+
+    #[test]
+    fn clf_fast_path_agrees_with_chrono() {
+        let slow = |s: &str| {
+            DateTime::parse_from_str(s, "%d/%b/%Y:%H:%M:%S %z")
+                .ok()
+                .map(|t| t.timestamp_millis())
+        };
+        for s in [
+            "24/Nov/2026:06:26:39 +0000",
+            "01/jan/1999:00:00:00 -0730",
+            "29/Feb/2024:23:59:59 +1400",
+            "29/Feb/2025:12:00:00 +0000",
+            "31/Apr/2026:12:00:00 +0000",
+            "24/Nov/2026:24:00:00 +0000",
+            "24/Nov/2026:06:61:39 +0000",
+            "24/Nov/2026:06:26:39 +0960",
+            "24/Nov/2026:06:26:39 *0000",
+            "24/Xyz/2026:06:26:39 +0000",
+            "2x/Nov/2026:06:26:39 +0000",
+        ] {
+            if let Some(fast) = clf(s) {
+                assert_eq!(Some(fast), slow(s), "{s}");
+            }
+            assert_eq!(parse_time(s), slow(s), "{s}");
+        }
+        assert!(clf("24/Nov/2026:06:26:39 +0000").is_some());
     }
 
     #[test]
