@@ -76,8 +76,25 @@ pub fn analyze_streaming(
     specs: &SpecSet,
 ) -> Analysis {
     let mut seg = segment::Segmenter::new(specs, stream.flow_window_ms, stream.max_pending);
-    let reports = ingest::stream(inputs, opts, |events, watermark| {
-        seg.push(events, watermark)
+    // Reading and parsing the next window overlaps merging and analyzing the last one;
+    // the short queue keeps at most a few windows' events in flight.
+    let (reports, seg) = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        let worker = scope.spawn(move || {
+            for (events, watermark) in rx {
+                seg.push(events, watermark);
+            }
+            seg
+        });
+        let reports = ingest::stream(inputs, opts, |events, watermark| {
+            // Fails only if the worker is gone, i.e. panicked: join below says why.
+            let _ = tx.send((events, watermark));
+        });
+        drop(tx);
+        let seg = worker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (reports, seg)
     });
     finish(reports, seg, specs)
 }

@@ -297,6 +297,10 @@ fn invalid_utf8_is_reported_by_line() {
     )
     .unwrap();
     let mut har = std::fs::read(fixture("rules/code_reuse/positive/session.har")).unwrap();
+    let entries = serde_json::from_slice::<serde_json::Value>(&har).unwrap()["log"]["entries"]
+        .as_array()
+        .unwrap()
+        .len();
     let at = har.len() / 2;
     har[at] = 0xff;
     let har_path = dir.path().join("session.har");
@@ -306,7 +310,11 @@ fn invalid_utf8_is_reported_by_line() {
     r.reports("access.log", "access.log:3: invalid UTF-8 at byte");
     assert_eq!(r.input("access.log")["records"], 4);
     r.reports("app.log", "app.log:2: invalid UTF-8 at byte 63");
-    r.reports("session.har", "complete entries recovered");
+    // The entry holding the bad byte is skipped by its index; every other entry is read.
+    r.reports("session.har", "session.har entry ");
+    r.reports("session.har", "unreadable HAR entry");
+    assert_eq!(r.input("session.har")["records"], entries as u64);
+    assert_eq!(r.input("session.har")["skipped"], 1);
     assert!(r.input("session.har")["events"].as_u64().unwrap() > 0);
 }
 

@@ -13,6 +13,7 @@ use base64::Engine;
 use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// The document is first split into entries without building them (each is a raw slice of
@@ -32,11 +33,12 @@ struct Log<'a> {
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct Entry {
+struct Entry<'a> {
     started_date_time: String,
     time: Option<f64>,
     request: Request,
-    response: Response,
+    #[serde(borrow)]
+    response: Response<'a>,
     #[serde(rename = "_error")]
     error: Option<serde_json::Value>,
 }
@@ -60,19 +62,24 @@ struct PostData {
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct Response {
+struct Response<'a> {
     status: Option<f64>,
     headers: Vec<NameValue>,
-    content: Content,
+    #[serde(borrow)]
+    content: Content<'a>,
     #[serde(rename = "redirectURL")]
     redirect_url: Option<String>,
 }
 
+/// A response body, borrowed from the capture until it is known to be wanted: most bodies
+/// of a capture (pages, scripts, images) are never read.
 #[derive(Deserialize, Default)]
-#[serde(default)]
-struct Content {
-    text: Option<String>,
+#[serde(default, rename_all = "camelCase")]
+struct Content<'a> {
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
     encoding: Option<String>,
+    mime_type: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -93,27 +100,32 @@ pub fn sniff(head: &[u8]) -> bool {
 }
 
 pub fn parse(file: &Arc<str>, bytes: &[u8], report: &mut InputReport) -> Vec<Event> {
-    let entries: Vec<&RawValue> = match serde_json::from_slice::<Har<'_>>(bytes) {
-        Ok(h) => h.log.entries,
-        Err(e) => {
-            // A truncated capture still holds complete entries before the cut: salvage them.
-            let salvaged = salvage_entries(bytes);
-            report.problem(
-                0,
-                format!(
-                    "not a complete HAR document ({e}); {} complete entries recovered",
-                    salvaged.len()
-                ),
-            );
-            report.skipped += 1;
-            salvaged
-        }
+    let split = split_entries(bytes);
+    let entries: Vec<&[u8]> = match split {
+        Some(entries) => entries,
+        None => match serde_json::from_slice::<Har<'_>>(bytes) {
+            Ok(h) => h.log.entries.iter().map(|r| r.get().as_bytes()).collect(),
+            Err(e) => {
+                // A truncated capture still holds complete entries before the cut: salvage
+                // them.
+                let salvaged = salvage_entries(bytes);
+                report.problem(
+                    0,
+                    format!(
+                        "not a complete HAR document ({e}); {} complete entries recovered",
+                        salvaged.len()
+                    ),
+                );
+                report.skipped += 1;
+                salvaged.iter().map(|r| r.get().as_bytes()).collect()
+            }
+        },
     };
     let parsed: Vec<Result<Vec<Event>, String>> = entries
         .par_iter()
         .enumerate()
         .map(|(i, raw)| {
-            let entry: Entry = serde_json::from_str(raw.get()).map_err(|e| e.to_string())?;
+            let entry: Entry = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
             let src = Source {
                 file: file.clone(),
                 loc: Locator::Entry(i as u64),
@@ -138,7 +150,7 @@ pub fn parse(file: &Arc<str>, bytes: &[u8], report: &mut InputReport) -> Vec<Eve
     out
 }
 
-fn to_exchange(e: Entry) -> HttpExchange {
+fn to_exchange(e: Entry<'_>) -> HttpExchange {
     let ts = parse_time(&e.started_date_time);
     let end_ts = ts.map(|t| {
         t + e
@@ -203,16 +215,19 @@ fn to_exchange(e: Entry) -> HttpExchange {
             }));
         }
     }
-    let body = e.response.content.text.map(|t| {
-        if e.response.content.encoding.as_deref() == Some("base64") {
+    let content = e.response.content;
+    let body = match content.text {
+        // Images, fonts and other media hold no OAuth text; decoding them was most of the
+        // time spent on a capture full of them.
+        Some(_) if is_media(&content.mime_type) => None,
+        Some(t) if content.encoding.as_deref() == Some("base64") => Some(
             base64::engine::general_purpose::STANDARD
                 .decode(t.trim())
                 .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default()
-        } else {
-            t
-        }
-    });
+                .unwrap_or_default(),
+        ),
+        t => t.map(Cow::into_owned),
+    };
     // The proxy's request id, as the client sent it or as the proxy echoed it back: the
     // key that ties this entry to the proxy's and the provider's log lines.
     let request_id = headers
@@ -237,6 +252,167 @@ fn to_exchange(e: Entry) -> HttpExchange {
         resp_body: body,
         request_id,
         trace_id: None,
+    }
+}
+
+/// A MIME type of pictures, sound, video or fonts.
+fn is_media(mime: &str) -> bool {
+    let m = mime.trim_start().to_ascii_lowercase();
+    ["image/", "audio/", "video/", "font/"]
+        .iter()
+        .any(|p| m.starts_with(p))
+}
+
+/// The text of each element of `log.entries`, found by following the document's structure
+/// (strings, brackets) without parsing it: the split is the one serial step of reading a
+/// HAR, and a parser validating every byte of every body made it most of the time. Each
+/// entry is parsed properly later, in parallel. None when the document is not plainly
+/// a HAR (cut short, duplicate or escaped keys, entries that are not objects): the full
+/// parser then says what is wrong and salvages what it can.
+fn split_entries(b: &[u8]) -> Option<Vec<&[u8]>> {
+    let mut entries = None;
+    let end = object_members(b, skip_ws(b, 0), |key, at| {
+        if key != b"log" {
+            return skip_value(b, at);
+        }
+        object_members(b, at, |key, at| {
+            if key != b"entries" {
+                return skip_value(b, at);
+            }
+            if entries.is_some() || b.get(at) != Some(&b'[') {
+                return None;
+            }
+            let (list, end) = array_elements(b, at)?;
+            entries = Some(list);
+            Some(end)
+        })
+    })?;
+    if skip_ws(b, end) != b.len() {
+        return None;
+    }
+    let list = entries.unwrap_or_default();
+    Some(list.into_iter().map(|(s, e)| &b[s..e]).collect())
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while b
+        .get(i)
+        .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r'))
+    {
+        i += 1;
+    }
+    i
+}
+
+/// The end (one past the closing quote) of the string opening at `i`.
+fn skip_string(b: &[u8], i: usize) -> Option<usize> {
+    let mut j = i + 1;
+    loop {
+        j += memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+        if b[j] == b'"' {
+            return Some(j + 1);
+        }
+        j += 2;
+    }
+}
+
+/// The end of the value starting at `i`. Containers are followed by their brackets alone
+/// (iteratively: nesting depth costs nothing); scalars run to the next delimiter. An
+/// object is delimited by its braces alone, found with `memchr` between strings: in JSON
+/// braces and brackets balance each on their own, and the entry's parser checks the rest.
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    let (open, close) = match *b.get(i)? {
+        b'"' => return skip_string(b, i),
+        b'{' => (b'{', b'}'),
+        b'[' => (b'[', b']'),
+        _ => {
+            let n = b[i..]
+                .iter()
+                .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(b.len() - i);
+            return (n > 0).then_some(i + n);
+        }
+    };
+    let mut depth = 0usize;
+    let mut j = i;
+    loop {
+        j += memchr::memchr3(b'"', open, close, b.get(j..)?)?;
+        match b[j] {
+            b'"' => {
+                j = skip_string(b, j)?;
+                continue;
+            }
+            c if c == open => depth += 1,
+            _ => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(j + 1);
+                }
+            }
+        }
+        j += 1;
+    }
+}
+
+/// Walks the members of the object opening at `i`, handing each key (raw, unescaped keys
+/// only) and the position of its value to `member`, which returns the value's end.
+/// Returns the end of the object; None on anything unexpected or a key seen twice.
+fn object_members(
+    b: &[u8],
+    i: usize,
+    mut member: impl FnMut(&[u8], usize) -> Option<usize>,
+) -> Option<usize> {
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    let mut seen: Vec<&[u8]> = Vec::new();
+    let mut j = skip_ws(b, i + 1);
+    if b.get(j) == Some(&b'}') {
+        return Some(j + 1);
+    }
+    loop {
+        if b.get(j) != Some(&b'"') {
+            return None;
+        }
+        let key_end = skip_string(b, j)?;
+        let key = &b[j + 1..key_end - 1];
+        if key.contains(&b'\\') || seen.contains(&key) {
+            return None;
+        }
+        seen.push(key);
+        j = skip_ws(b, key_end);
+        if b.get(j) != Some(&b':') {
+            return None;
+        }
+        j = skip_ws(b, member(key, skip_ws(b, j + 1))?);
+        match b.get(j)? {
+            b',' => j = skip_ws(b, j + 1),
+            b'}' => return Some(j + 1),
+            _ => return None,
+        }
+    }
+}
+
+/// The (start, end) of each element of the array opening at `i` (objects and arrays only),
+/// and the array's end.
+fn array_elements(b: &[u8], i: usize) -> Option<(Vec<(usize, usize)>, usize)> {
+    let mut out = Vec::new();
+    let mut j = skip_ws(b, i + 1);
+    if b.get(j) == Some(&b']') {
+        return Some((out, j + 1));
+    }
+    loop {
+        if !matches!(b.get(j), Some(b'{') | Some(b'[')) {
+            return None;
+        }
+        let end = skip_value(b, j)?;
+        out.push((j, end));
+        j = skip_ws(b, end);
+        match b.get(j)? {
+            b',' => j = skip_ws(b, j + 1),
+            b']' => return Some((out, j + 1)),
+            _ => return None,
+        }
     }
 }
 
@@ -271,4 +447,56 @@ fn salvage_entries(bytes: &[u8]) -> Vec<&RawValue> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the full parser takes as the entries, for comparison.
+    fn by_serde(doc: &str) -> Option<Vec<&[u8]>> {
+        let h: Har<'_> = serde_json::from_str(doc).ok()?;
+        Some(h.log.entries.iter().map(|r| r.get().as_bytes()).collect())
+    }
+
+    #[test]
+    fn the_split_finds_what_the_parser_finds() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures");
+        let mut hars = 0;
+        for f in walkdir::WalkDir::new(dir).into_iter().flatten() {
+            if f.path().extension().is_some_and(|e| e == "har") {
+                let doc = std::fs::read_to_string(f.path()).unwrap();
+                assert_eq!(
+                    split_entries(doc.as_bytes()),
+                    by_serde(&doc),
+                    "{}",
+                    f.path().display()
+                );
+                hars += 1;
+            }
+        }
+        assert!(hars > 5);
+        for doc in [
+            r#"{"log":{"entries":[]}}"#,
+            r#" {"log" : {"version":"1.2","entries" : [ {"a":"]}\"{["} , [1,{"b":[]}] ] ,"x":null} } "#,
+            r#"{"pages":[{"entries":[{"x":1}]}],"log":{"creator":{"entries":"no"},"entries":[{"y":"\\"}]}}"#,
+            r#"{"log":{}}"#,
+        ] {
+            assert_eq!(split_entries(doc.as_bytes()), by_serde(doc), "{doc}");
+            assert!(split_entries(doc.as_bytes()).is_some(), "{doc}");
+        }
+        // Left to the full parser: cut short, trailing text, keys it would read differently,
+        // elements that are not containers.
+        for doc in [
+            r#"{"log":{"entries":[{"a":1},{"b":"#,
+            r#"{"log":{"entries":[]}} x"#,
+            r#"{"log":{"entries":[],"entries":[{"a":1}]}}"#,
+            r#"{"l\u006fg":{"entries":[{"a":1}]}}"#,
+            r#"{"log":{"entries":[1,2]}}"#,
+            r#"{"log":{"entries":null}}"#,
+            r#"["log"]"#,
+        ] {
+            assert_eq!(split_entries(doc.as_bytes()), None, "{doc}");
+        }
+    }
 }
