@@ -262,12 +262,12 @@ row "peak RSS: JSON $JSON2_SIZE" "$MIB MiB" "-" "-" "<= 256 MiB" "$(verdict "$MI
     printf '%s\n' "${ROWS[@]}"
     if [ "$HAVE_JQ" = 1 ]; then
         echo
-        echo "### Diagnoses vs ground truth (sessions per root cause; grantscope \`count\`)"
+        echo "### Diagnoses vs ground truth (sessions per root cause; grantscope: logins diagnosed per rule)"
         echo
         echo "| rule | $JSON truth | grantscope | $ACCESS truth | grantscope | $HAR truth | grantscope |"
         echo "|---|---|---|---|---|---|---|"
         jq -rs '
-          def t(i): .[i].labels; def g(i): ([.[i].diagnoses[] | {(.rule): .count}] | add // {});
+          def t(i): .[i].labels; def g(i): ([.[i].diagnoses[] | {(.rule): ([.findings[].flow] | unique | length)}] | add // {});
           def u(i): (.[i].unexplained | length);
           (t(0) + t(2) + t(4) | keys) as $rules
           | ($rules + (g(1) + g(3) + g(5) | keys) | unique)[] as $r

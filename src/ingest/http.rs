@@ -320,9 +320,9 @@ pub fn origin_form(url: &str) -> String {
 /// Turns one HTTP exchange into zero or more OAuth events.
 pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
     let mut out = Vec::new();
-    let u = split_url(&ex.url);
+    let mut u = split_url(&ex.url);
     let method = ex.method.as_deref().unwrap_or("").to_ascii_uppercase();
-    let mut params: Vec<(String, String)> = u.query.clone();
+    let mut params: Vec<(String, String)> = std::mem::take(&mut u.query);
     params.extend(ex.form.iter().cloned());
 
     let is_authorize = get(&params, "response_type").is_some()
