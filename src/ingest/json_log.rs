@@ -35,11 +35,36 @@ use crate::fingerprint::{Fingerprint, SecretKind};
 use crate::redact::scrub;
 use regex::Regex;
 use serde_json::Value;
+use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 /// A flattened record: dotted key -> scalar value.
+///
+/// A record is looked up by some 150 aliases, most of which it does not have. So its keys
+/// live in one buffer (one allocation per record, not one per key), and `sig` turns away
+/// an alias that no key can match before any key is compared.
 struct Fields<'a> {
-    pairs: Vec<(String, &'a Value)>,
+    /// Every key, one after the other; a pair holds its key's range of it.
+    keys: Vec<u8>,
+    /// The record's own pairs in order, then their envelope-stripped duplicates: `get`
+    /// takes the first, so the record's own fields win. Null values are left out, as
+    /// `get` would pass over them.
+    pairs: Vec<(Range<usize>, &'a Value)>,
+    /// A bit per (length, first byte, last byte) of the keys, case-folded: see [`sig_bit`].
+    sig: [u64; 4],
+}
+
+/// The bit of `Fields::sig` that a key (or an alias looked up) stands for. Keys that match
+/// case-insensitively have the same bit (`| 0x20` folds ASCII letters, and folding a few
+/// other bytes with them only costs a scan).
+#[inline]
+fn sig_bit(key: &[u8]) -> (usize, u64) {
+    let fold = |b: Option<&u8>| u32::from(b.map_or(0, |b| b | 0x20));
+    let h = (key.len() as u32 ^ fold(key.first()) << 8 ^ fold(key.last()) << 16)
+        .wrapping_mul(0x9E37_79B9)
+        >> 24;
+    ((h >> 6) as usize, 1 << (h & 63))
 }
 
 /// Wrappers log shippers put around a record: Cloud Logging `jsonPayload`, Azure Monitor
@@ -66,11 +91,12 @@ fn is_placeholder(s: &str) -> bool {
         || (!t.is_empty() && t.bytes().all(|b| b == b'*'))
 }
 
-fn scalar(v: &Value) -> Option<String> {
+/// The value as text, borrowed from the record where it is a string there.
+fn scalar(v: &Value) -> Option<Cow<'_, str>> {
     match v {
-        Value::String(s) if !s.is_empty() && !is_placeholder(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        Value::String(s) if !s.is_empty() && !is_placeholder(s) => Some(Cow::Borrowed(s)),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Owned(b.to_string())),
         // CloudTrail request parameters and Caddy headers are one-element arrays.
         Value::Array(a) if a.len() == 1 => scalar(&a[0]),
         _ => None,
@@ -88,38 +114,95 @@ fn number(v: &Value) -> Option<f64> {
 
 impl<'a> Fields<'a> {
     fn new(v: &'a Value) -> Fields<'a> {
-        let mut pairs = Vec::new();
-        flatten(v, String::new(), 0, &mut pairs);
-        let own = pairs.len();
-        for i in 0..own {
+        // Sized for a typical record, so that building it does not reallocate.
+        let mut f = Fields {
+            keys: Vec::with_capacity(512),
+            pairs: Vec::with_capacity(32),
+            sig: [0; 4],
+        };
+        f.flatten(v, &mut Vec::with_capacity(128), 0);
+        for i in 0..f.pairs.len() {
+            let (key, value) = f.pairs[i].clone();
             for env in ENVELOPES {
-                let key = &pairs[i].0;
-                let inner = key
-                    .get(..env.len())
-                    .filter(|p| p.eq_ignore_ascii_case(env))
-                    .and_then(|_| key.get(env.len()..))
-                    .filter(|rest| !rest.is_empty())
-                    .map(str::to_string);
-                if let Some(inner) = inner {
-                    let value = pairs[i].1;
-                    pairs.push((inner, value));
+                // The key without its envelope is the tail of the key's range.
+                let inner = key.start + env.len()..key.end;
+                let enveloped = !inner.is_empty()
+                    && f.keys
+                        .get(key.start..inner.start)
+                        .is_some_and(|p| p.eq_ignore_ascii_case(env.as_bytes()));
+                if enveloped {
+                    f.push(inner, value);
                 }
             }
         }
-        Fields { pairs }
+        f
+    }
+
+    /// Adds the pairs under `v`, whose dotted key is `prefix`.
+    fn flatten(&mut self, v: &'a Value, prefix: &mut Vec<u8>, depth: usize) {
+        match v {
+            Value::Object(m) if depth < 5 => {
+                for (k, x) in m {
+                    let len = prefix.len();
+                    if !prefix.is_empty() {
+                        prefix.push(b'.');
+                    }
+                    prefix.extend_from_slice(k.as_bytes());
+                    self.flatten(x, prefix, depth + 1);
+                    prefix.truncate(len);
+                }
+            }
+            Value::Null => {}
+            _ => {
+                if !prefix.is_empty() {
+                    let start = self.keys.len();
+                    self.keys.extend_from_slice(prefix);
+                    self.push(start..self.keys.len(), v);
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, key: Range<usize>, value: &'a Value) {
+        if let Some(k) = self.keys.get(key.clone()) {
+            let (word, bit) = sig_bit(k);
+            self.sig[word] |= bit;
+            self.pairs.push((key, value));
+        }
     }
 
     /// The first non-null value under `key` (exact dotted key, case-insensitive).
+    #[inline]
     fn get(&self, key: &str) -> Option<&'a Value> {
+        let (word, bit) = sig_bit(key.as_bytes());
+        if self.sig[word] & bit == 0 {
+            return None;
+        }
+        self.scan(key.as_bytes())
+    }
+
+    /// Kept out of line so that the check before it is inlined into every lookup.
+    #[inline(never)]
+    fn scan(&self, key: &[u8]) -> Option<&'a Value> {
         self.pairs
             .iter()
-            .find(|(k, v)| k.eq_ignore_ascii_case(key) && !v.is_null())
+            .find(|(k, _)| {
+                self.keys
+                    .get(k.clone())
+                    .is_some_and(|k| k.eq_ignore_ascii_case(key))
+            })
             .map(|(_, v)| *v)
+    }
+
+    /// The first alias that holds a usable scalar, borrowed from the record where it can
+    /// be: most values are only looked at, and only those of an event are kept.
+    fn text(&self, aliases: &[&str]) -> Option<Cow<'a, str>> {
+        aliases.iter().find_map(|a| self.get(a).and_then(scalar))
     }
 
     /// The first alias that holds a usable scalar.
     fn str(&self, aliases: &[&str]) -> Option<String> {
-        aliases.iter().find_map(|a| self.get(a).and_then(scalar))
+        self.text(aliases).map(Cow::into_owned)
     }
 
     fn float(&self, aliases: &[&str]) -> Option<f64> {
@@ -151,26 +234,6 @@ impl<'a> Fields<'a> {
             };
             Some((t, coarse, *a))
         })
-    }
-}
-
-fn flatten<'a>(v: &'a Value, prefix: String, depth: usize, out: &mut Vec<(String, &'a Value)>) {
-    match v {
-        Value::Object(m) if depth < 5 => {
-            for (k, x) in m {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(x, key, depth + 1, out);
-            }
-        }
-        _ => {
-            if !prefix.is_empty() {
-                out.push((prefix, v));
-            }
-        }
     }
 }
 
