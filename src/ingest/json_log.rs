@@ -571,8 +571,12 @@ pub fn parse_record(
     evs
 }
 
-fn scrubbed(s: String) -> String {
-    scrub(&s).into_owned()
+/// The text with secrets masked, copied out of the record only once.
+fn scrubbed(s: Cow<'_, str>) -> String {
+    match scrub(&s) {
+        Cow::Owned(o) => o,
+        Cow::Borrowed(_) => s.into_owned(),
+    }
 }
 
 /// `GET /path?q HTTP/1.1` (nginx `$request`) or a bare URL (negroni `request`).
@@ -688,12 +692,12 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
         Some((t, coarse, alias)) => (Some(t), coarse, alias),
         None => (None, false, ""),
     };
-    let mut event_type = f.str(EVENT).map(scrubbed);
-    let message = f.str(MESSAGE).map(scrubbed);
+    let mut event_type = f.text(EVENT).map(scrubbed);
+    let message = f.text(MESSAGE).map(scrubbed);
     let level = f.str(LEVEL);
-    let mut error = f.str(ERROR).filter(|e| e != "0").map(scrubbed);
-    let mut error_description = f.str(ERROR_DESC).map(scrubbed);
-    let mut detail = f.str(DETAIL).map(scrubbed);
+    let mut error = f.text(ERROR).filter(|e| e != "0").map(scrubbed);
+    let mut error_description = f.text(ERROR_DESC).map(scrubbed);
+    let mut detail = f.text(DETAIL).map(scrubbed);
     let raw_status = f.int(STATUS);
     let status = raw_status
         .filter(|s| (100..600).contains(s))
@@ -701,12 +705,12 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
     let mut method = f.str(METHOD);
     let mut url = f.str(URL);
     if url.is_none() {
-        if let Some((m, t)) = f.str(&["request"]).and_then(|r| request_line(&r)) {
+        if let Some((m, t)) = f.text(&["request"]).and_then(|r| request_line(&r)) {
             method = method.or(m);
             url = Some(t);
         }
     }
-    if let (Some(u), Some(q)) = (url.as_mut(), f.str(QUERY)) {
+    if let (Some(u), Some(q)) = (url.as_mut(), f.text(QUERY)) {
         if !u.contains('?') {
             u.push('?');
             u.push_str(q.trim_start_matches('?'));
@@ -720,12 +724,12 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
 
     // ---- vendor profiles (extraction only; meaning lives in rules/*.toml) ---------------
     // AWS Cognito in CloudTrail: the operation is `eventName` (`eventType` is CloudTrail's).
-    if f.str(&["eventSource"])
+    if f.text(&["eventSource"])
         .is_some_and(|s| s.starts_with("cognito-idp") || s.starts_with("cognito-identity"))
     {
         event_type = f.str(&["eventName"]).or(event_type);
         if grant_type.is_none()
-            && f.str(&["requestParameters.authFlow"])
+            && f.text(&["requestParameters.authFlow"])
                 .is_some_and(|a| a.starts_with("REFRESH_TOKEN"))
         {
             grant_type = Some("refresh_token".into());
@@ -755,7 +759,7 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
     }
     // Auth0 tenant logs: short type codes; a log_id marks the schema.
     let auth0 = auth0_grant(&et).is_some()
-        || (f.str(&["log_id"]).is_some()
+        || (f.text(&["log_id"]).is_some()
             && !et.is_empty()
             && et.len() <= 24
             && et.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
@@ -768,13 +772,13 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
             grant_type = auth0_grant(&et).flatten().map(str::to_string);
         }
         // `description` is what the endpoint answered as error_description.
-        if let Some(d) = f.str(&["description"]).map(scrubbed) {
+        if let Some(d) = f.text(&["description"]).map(scrubbed) {
             error_description = error_description.or(Some(d.clone()));
             detail = detail.or(Some(d));
         }
     }
     // Okta System Log.
-    if let Some(result) = f.str(&["outcome.result"]) {
+    if let Some(result) = f.text(&["outcome.result"]) {
         if result.eq_ignore_ascii_case("FAILURE") || result.eq_ignore_ascii_case("DENY") {
             failed_by_vendor = true;
             vendor_vocabulary = true;
@@ -786,7 +790,7 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
             grant_type = Some("refresh_token".into());
         }
         if client_id.is_none()
-            && f.str(&["actor.type"])
+            && f.text(&["actor.type"])
                 .is_some_and(|t| t.ends_with("ClientApp"))
         {
             client_id = f.str(&["actor.id"]);
@@ -803,7 +807,7 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
         }
         vendor_vocabulary = true;
         let reason = f
-            .str(&[
+            .text(&[
                 "status.failureReason",
                 "ResultDescription",
                 "resultDescription",
@@ -813,21 +817,21 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
         detail = Some(format!("AADSTS{code}: {reason}"));
     }
     // ORY Hydra (logrus): error.message is the OAuth code, error.reason the fosite hint.
-    if let Some(m) = f.str(&["error.message"]) {
+    if let Some(m) = f.text(&["error.message"]) {
         if error.is_none() && is_error_code(&m) {
-            if error_description.as_deref() == Some(m.as_str()) {
+            if error_description.as_deref() == Some(m.as_ref()) {
                 error_description = None;
             }
-            error = Some(m);
+            error = Some(m.into_owned());
         }
     }
     // Hydra 1.x and others log the error code flat with its `description`.
     if error.is_some() && error_description.is_none() {
-        error_description = f.str(&["description"]).map(scrubbed);
+        error_description = f.text(&["description"]).map(scrubbed);
     }
     // Spring Authorization Server: the providers log the cause, the endpoint answers a bare
     // invalid_grant.
-    let logger = f.str(LOGGER).unwrap_or_default();
+    let logger = f.text(LOGGER).unwrap_or_default();
     if logger.starts_with("org.springframework.security.oauth2.server.authorization") {
         if let Some(m) = message
             .as_deref()
@@ -932,7 +936,7 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
         } else if state.is_some()
             && (low_et.contains("authoriz")
                 || low_et.contains("redirect")
-                || f.str(REDIRECT_URI).is_some())
+                || f.text(REDIRECT_URI).is_some())
         {
             Some(EventKind::Authorize)
         } else if low_et.contains("revoke")
@@ -940,7 +944,7 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
             || low_et.contains("logout")
         {
             Some(EventKind::Revoke)
-        } else if f.str(WWW_AUTH).is_some()
+        } else if f.text(WWW_AUTH).is_some()
             || (low_et.contains("api")
                 || low_et.contains("userinfo")
                 || low_et.contains("resource"))
