@@ -36,6 +36,7 @@ use crate::redact::scrub;
 use regex::Regex;
 use serde_json::Value;
 use std::borrow::Cow;
+use std::cell::LazyCell;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
@@ -693,7 +694,9 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
         None => (None, false, ""),
     };
     let mut event_type = f.text(EVENT).map(scrubbed);
-    let message = f.text(MESSAGE).map(scrubbed);
+    // Scrubbing a message costs more than the rest of a record, and most records make no
+    // event: the message is scrubbed when it is first needed.
+    let message = LazyCell::new(|| f.text(MESSAGE).map(scrubbed));
     let level = f.str(LEVEL);
     let mut error = f.text(ERROR).filter(|e| e != "0").map(scrubbed);
     let mut error_description = f.text(ERROR_DESC).map(scrubbed);
@@ -1058,7 +1061,7 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
             .or_else(|| error_description.clone());
         ev.detail = ev.detail.take().or_else(|| detail.clone());
         ev.event_type = event_type.clone();
-        ev.message = message.clone();
+        ev.message = (*message).clone();
         ev.level = level.clone();
         if ev.request_ids.is_empty() {
             ev.request_ids.extend(f.str(REQUEST_ID));
