@@ -36,7 +36,8 @@ use crate::redact::scrub;
 use regex::Regex;
 use serde_json::Value;
 use std::borrow::Cow;
-use std::cell::LazyCell;
+use std::cell::{LazyCell, RefCell};
+use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
@@ -580,6 +581,31 @@ fn scrubbed(s: Cow<'_, str>) -> String {
     }
 }
 
+/// [`scrubbed`] for the texts that records repeat: event types and log messages. Scrubbing
+/// one of those costs more than the rest of its record, so each thread remembers the last
+/// ones it scrubbed (`scrub` depends on nothing but the text).
+fn scrubbed_repeated(s: Cow<'_, str>) -> String {
+    const LONGEST: usize = 256;
+    const KEPT: usize = 1024;
+    thread_local! {
+        static DONE: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+    }
+    if s.len() > LONGEST {
+        return scrubbed(s);
+    }
+    DONE.with_borrow_mut(|done| {
+        if let Some(clean) = done.get(s.as_ref()) {
+            return clean.clone();
+        }
+        let clean = scrub(&s).into_owned();
+        if done.len() >= KEPT {
+            done.clear();
+        }
+        done.insert(s.into_owned(), clean.clone());
+        clean
+    })
+}
+
 /// `GET /path?q HTTP/1.1` (nginx `$request`) or a bare URL (negroni `request`).
 fn request_line(r: &str) -> Option<(Option<String>, String)> {
     let parts: Vec<&str> = r.split_whitespace().collect();
@@ -693,10 +719,10 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
         Some((t, coarse, alias)) => (Some(t), coarse, alias),
         None => (None, false, ""),
     };
-    let mut event_type = f.text(EVENT).map(scrubbed);
+    let mut event_type = f.text(EVENT).map(scrubbed_repeated);
     // Scrubbing a message costs more than the rest of a record, and most records make no
     // event: the message is scrubbed when it is first needed.
-    let message = LazyCell::new(|| f.text(MESSAGE).map(scrubbed));
+    let message = LazyCell::new(|| f.text(MESSAGE).map(scrubbed_repeated));
     let level = f.str(LEVEL);
     let mut error = f.text(ERROR).filter(|e| e != "0").map(scrubbed);
     let mut error_description = f.text(ERROR_DESC).map(scrubbed);
