@@ -44,29 +44,35 @@ use std::sync::{Arc, OnceLock};
 /// A flattened record: dotted key -> scalar value.
 ///
 /// A record is looked up by some 150 aliases, most of which it does not have. So its keys
-/// live in one buffer (one allocation per record, not one per key), and `sig` turns away
-/// an alias that no key can match before any key is compared.
+/// live in one buffer (one allocation per record, not one per key), and a small hash
+/// table on them answers an alias the record lacks without comparing any key.
 struct Fields<'a> {
     /// Every key, one after the other; a pair holds its key's range of it.
     keys: Vec<u8>,
     /// The record's own pairs in order, then their envelope-stripped duplicates: `get`
     /// takes the first, so the record's own fields win. Null values are left out, as
     /// `get` would pass over them.
-    pairs: Vec<(Range<usize>, &'a Value)>,
-    /// A bit per (length, first byte, last byte) of the keys, case-folded: see [`sig_bit`].
-    sig: [u64; 4],
+    pairs: Vec<Pair<'a>>,
+    /// Per [`bucket`]: 1 + the index of its first pair, 0 when it has none.
+    heads: [u32; 256],
 }
 
-/// The bit of `Fields::sig` that a key (or an alias looked up) stands for. Keys that match
-/// case-insensitively have the same bit (`| 0x20` folds ASCII letters, and folding a few
-/// other bytes with them only costs a scan).
+struct Pair<'a> {
+    key: Range<usize>,
+    value: &'a Value,
+    /// 1 + the index of the next pair in the same bucket (in pair order), 0 for the last.
+    next: u32,
+}
+
+/// The hash-table bucket of a key (or of an alias looked up): its length, first and last
+/// byte. Keys that match case-insensitively share a bucket (`| 0x20` folds ASCII letters;
+/// that it folds a few other bytes with them only costs a comparison).
 #[inline]
-fn sig_bit(key: &[u8]) -> (usize, u64) {
+fn bucket(key: &[u8]) -> usize {
     let fold = |b: Option<&u8>| u32::from(b.map_or(0, |b| b | 0x20));
     let h = (key.len() as u32 ^ fold(key.first()) << 8 ^ fold(key.last()) << 16)
-        .wrapping_mul(0x9E37_79B9)
-        >> 24;
-    ((h >> 6) as usize, 1 << (h & 63))
+        .wrapping_mul(0x9E37_79B9);
+    (h >> 24) as usize
 }
 
 /// Wrappers log shippers put around a record: Cloud Logging `jsonPayload`, Azure Monitor
@@ -120,11 +126,11 @@ impl<'a> Fields<'a> {
         let mut f = Fields {
             keys: Vec::with_capacity(512),
             pairs: Vec::with_capacity(32),
-            sig: [0; 4],
+            heads: [0; 256],
         };
         f.flatten(v, &mut Vec::with_capacity(128), 0);
         for i in 0..f.pairs.len() {
-            let (key, value) = f.pairs[i].clone();
+            let (key, value) = (f.pairs[i].key.clone(), f.pairs[i].value);
             for env in ENVELOPES {
                 // The key without its envelope is the tail of the key's range.
                 let inner = key.start + env.len()..key.end;
@@ -133,9 +139,19 @@ impl<'a> Fields<'a> {
                         .get(key.start..inner.start)
                         .is_some_and(|p| p.eq_ignore_ascii_case(env.as_bytes()));
                 if enveloped {
-                    f.push(inner, value);
+                    f.pairs.push(Pair {
+                        key: inner,
+                        value,
+                        next: 0,
+                    });
                 }
             }
+        }
+        // Chained from the last pair back, so that each bucket lists its pairs in order.
+        for i in (0..f.pairs.len()).rev() {
+            let b = bucket(f.keys.get(f.pairs[i].key.clone()).unwrap_or_default());
+            f.pairs[i].next = f.heads[b];
+            f.heads[b] = i as u32 + 1;
         }
         f
     }
@@ -159,41 +175,40 @@ impl<'a> Fields<'a> {
                 if !prefix.is_empty() {
                     let start = self.keys.len();
                     self.keys.extend_from_slice(prefix);
-                    self.push(start..self.keys.len(), v);
+                    self.pairs.push(Pair {
+                        key: start..self.keys.len(),
+                        value: v,
+                        next: 0,
+                    });
                 }
             }
-        }
-    }
-
-    fn push(&mut self, key: Range<usize>, value: &'a Value) {
-        if let Some(k) = self.keys.get(key.clone()) {
-            let (word, bit) = sig_bit(k);
-            self.sig[word] |= bit;
-            self.pairs.push((key, value));
         }
     }
 
     /// The first non-null value under `key` (exact dotted key, case-insensitive).
     #[inline]
     fn get(&self, key: &str) -> Option<&'a Value> {
-        let (word, bit) = sig_bit(key.as_bytes());
-        if self.sig[word] & bit == 0 {
-            return None;
+        match self.heads[bucket(key.as_bytes())] {
+            0 => None,
+            head => self.chain(head, key.as_bytes()),
         }
-        self.scan(key.as_bytes())
     }
 
-    /// Kept out of line so that the check before it is inlined into every lookup.
+    /// The first pair of the bucket's chain from `at` with this key. Kept out of line so
+    /// that the empty-bucket test before it is inlined into every lookup.
     #[inline(never)]
-    fn scan(&self, key: &[u8]) -> Option<&'a Value> {
-        self.pairs
-            .iter()
-            .find(|(k, _)| {
-                self.keys
-                    .get(k.clone())
-                    .is_some_and(|k| k.eq_ignore_ascii_case(key))
-            })
-            .map(|(_, v)| *v)
+    fn chain(&self, mut at: u32, key: &[u8]) -> Option<&'a Value> {
+        while let Some(pair) = at.checked_sub(1).and_then(|i| self.pairs.get(i as usize)) {
+            if self
+                .keys
+                .get(pair.key.clone())
+                .is_some_and(|k| k.eq_ignore_ascii_case(key))
+            {
+                return Some(pair.value);
+            }
+            at = pair.next;
+        }
+        None
     }
 
     /// The first alias that holds a usable scalar, borrowed from the record where it can
