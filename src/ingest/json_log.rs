@@ -35,11 +35,44 @@ use crate::fingerprint::{Fingerprint, SecretKind};
 use crate::redact::scrub;
 use regex::Regex;
 use serde_json::Value;
+use std::borrow::Cow;
+use std::cell::{LazyCell, RefCell};
+use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 
 /// A flattened record: dotted key -> scalar value.
+///
+/// A record is looked up by some 150 aliases, most of which it does not have. So its keys
+/// live in one buffer (one allocation per record, not one per key), and a small hash
+/// table on them answers an alias the record lacks without comparing any key.
 struct Fields<'a> {
-    pairs: Vec<(String, &'a Value)>,
+    /// Every key, one after the other; a pair holds its key's range of it.
+    keys: Vec<u8>,
+    /// The record's own pairs in order, then their envelope-stripped duplicates: `get`
+    /// takes the first, so the record's own fields win. Null values are left out, as
+    /// `get` would pass over them.
+    pairs: Vec<Pair<'a>>,
+    /// Per [`bucket`]: 1 + the index of its first pair, 0 when it has none.
+    heads: [u32; 256],
+}
+
+struct Pair<'a> {
+    key: Range<usize>,
+    value: &'a Value,
+    /// 1 + the index of the next pair in the same bucket (in pair order), 0 for the last.
+    next: u32,
+}
+
+/// The hash-table bucket of a key (or of an alias looked up): its length, first and last
+/// byte. Keys that match case-insensitively share a bucket (`| 0x20` folds ASCII letters;
+/// that it folds a few other bytes with them only costs a comparison).
+#[inline]
+fn bucket(key: &[u8]) -> usize {
+    let fold = |b: Option<&u8>| u32::from(b.map_or(0, |b| b | 0x20));
+    let h = (key.len() as u32 ^ fold(key.first()) << 8 ^ fold(key.last()) << 16)
+        .wrapping_mul(0x9E37_79B9);
+    (h >> 24) as usize
 }
 
 /// Wrappers log shippers put around a record: Cloud Logging `jsonPayload`, Azure Monitor
@@ -66,11 +99,12 @@ fn is_placeholder(s: &str) -> bool {
         || (!t.is_empty() && t.bytes().all(|b| b == b'*'))
 }
 
-fn scalar(v: &Value) -> Option<String> {
+/// The value as text, borrowed from the record where it is a string there.
+fn scalar(v: &Value) -> Option<Cow<'_, str>> {
     match v {
-        Value::String(s) if !s.is_empty() && !is_placeholder(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
+        Value::String(s) if !s.is_empty() && !is_placeholder(s) => Some(Cow::Borrowed(s)),
+        Value::Number(n) => Some(Cow::Owned(n.to_string())),
+        Value::Bool(b) => Some(Cow::Owned(b.to_string())),
         // CloudTrail request parameters and Caddy headers are one-element arrays.
         Value::Array(a) if a.len() == 1 => scalar(&a[0]),
         _ => None,
@@ -88,38 +122,104 @@ fn number(v: &Value) -> Option<f64> {
 
 impl<'a> Fields<'a> {
     fn new(v: &'a Value) -> Fields<'a> {
-        let mut pairs = Vec::new();
-        flatten(v, String::new(), 0, &mut pairs);
-        let own = pairs.len();
-        for i in 0..own {
+        // Sized for a typical record, so that building it does not reallocate.
+        let mut f = Fields {
+            keys: Vec::with_capacity(512),
+            pairs: Vec::with_capacity(32),
+            heads: [0; 256],
+        };
+        f.flatten(v, &mut Vec::with_capacity(128), 0);
+        for i in 0..f.pairs.len() {
+            let (key, value) = (f.pairs[i].key.clone(), f.pairs[i].value);
             for env in ENVELOPES {
-                let key = &pairs[i].0;
-                let inner = key
-                    .get(..env.len())
-                    .filter(|p| p.eq_ignore_ascii_case(env))
-                    .and_then(|_| key.get(env.len()..))
-                    .filter(|rest| !rest.is_empty())
-                    .map(str::to_string);
-                if let Some(inner) = inner {
-                    let value = pairs[i].1;
-                    pairs.push((inner, value));
+                // The key without its envelope is the tail of the key's range.
+                let inner = key.start + env.len()..key.end;
+                let enveloped = !inner.is_empty()
+                    && f.keys
+                        .get(key.start..inner.start)
+                        .is_some_and(|p| p.eq_ignore_ascii_case(env.as_bytes()));
+                if enveloped {
+                    f.pairs.push(Pair {
+                        key: inner,
+                        value,
+                        next: 0,
+                    });
                 }
             }
         }
-        Fields { pairs }
+        // Chained from the last pair back, so that each bucket lists its pairs in order.
+        for i in (0..f.pairs.len()).rev() {
+            let b = bucket(f.keys.get(f.pairs[i].key.clone()).unwrap_or_default());
+            f.pairs[i].next = f.heads[b];
+            f.heads[b] = i as u32 + 1;
+        }
+        f
+    }
+
+    /// Adds the pairs under `v`, whose dotted key is `prefix`.
+    fn flatten(&mut self, v: &'a Value, prefix: &mut Vec<u8>, depth: usize) {
+        match v {
+            Value::Object(m) if depth < 5 => {
+                for (k, x) in m {
+                    let len = prefix.len();
+                    if !prefix.is_empty() {
+                        prefix.push(b'.');
+                    }
+                    prefix.extend_from_slice(k.as_bytes());
+                    self.flatten(x, prefix, depth + 1);
+                    prefix.truncate(len);
+                }
+            }
+            Value::Null => {}
+            _ => {
+                if !prefix.is_empty() {
+                    let start = self.keys.len();
+                    self.keys.extend_from_slice(prefix);
+                    self.pairs.push(Pair {
+                        key: start..self.keys.len(),
+                        value: v,
+                        next: 0,
+                    });
+                }
+            }
+        }
     }
 
     /// The first non-null value under `key` (exact dotted key, case-insensitive).
+    #[inline]
     fn get(&self, key: &str) -> Option<&'a Value> {
-        self.pairs
-            .iter()
-            .find(|(k, v)| k.eq_ignore_ascii_case(key) && !v.is_null())
-            .map(|(_, v)| *v)
+        match self.heads[bucket(key.as_bytes())] {
+            0 => None,
+            head => self.chain(head, key.as_bytes()),
+        }
+    }
+
+    /// The first pair of the bucket's chain from `at` with this key. Kept out of line so
+    /// that the empty-bucket test before it is inlined into every lookup.
+    #[inline(never)]
+    fn chain(&self, mut at: u32, key: &[u8]) -> Option<&'a Value> {
+        while let Some(pair) = at.checked_sub(1).and_then(|i| self.pairs.get(i as usize)) {
+            if self
+                .keys
+                .get(pair.key.clone())
+                .is_some_and(|k| k.eq_ignore_ascii_case(key))
+            {
+                return Some(pair.value);
+            }
+            at = pair.next;
+        }
+        None
+    }
+
+    /// The first alias that holds a usable scalar, borrowed from the record where it can
+    /// be: most values are only looked at, and only those of an event are kept.
+    fn text(&self, aliases: &[&str]) -> Option<Cow<'a, str>> {
+        aliases.iter().find_map(|a| self.get(a).and_then(scalar))
     }
 
     /// The first alias that holds a usable scalar.
     fn str(&self, aliases: &[&str]) -> Option<String> {
-        aliases.iter().find_map(|a| self.get(a).and_then(scalar))
+        self.text(aliases).map(Cow::into_owned)
     }
 
     fn float(&self, aliases: &[&str]) -> Option<f64> {
@@ -151,26 +251,6 @@ impl<'a> Fields<'a> {
             };
             Some((t, coarse, *a))
         })
-    }
-}
-
-fn flatten<'a>(v: &'a Value, prefix: String, depth: usize, out: &mut Vec<(String, &'a Value)>) {
-    match v {
-        Value::Object(m) if depth < 5 => {
-            for (k, x) in m {
-                let key = if prefix.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{prefix}.{k}")
-                };
-                flatten(x, key, depth + 1, out);
-            }
-        }
-        _ => {
-            if !prefix.is_empty() {
-                out.push((prefix, v));
-            }
-        }
     }
 }
 
@@ -508,8 +588,37 @@ pub fn parse_record(
     evs
 }
 
-fn scrubbed(s: String) -> String {
-    scrub(&s).into_owned()
+/// The text with secrets masked, copied out of the record only once.
+fn scrubbed(s: Cow<'_, str>) -> String {
+    match scrub(&s) {
+        Cow::Owned(o) => o,
+        Cow::Borrowed(_) => s.into_owned(),
+    }
+}
+
+/// [`scrubbed`] for the texts that records repeat: event types and log messages. Scrubbing
+/// one of those costs more than the rest of its record, so each thread remembers the last
+/// ones it scrubbed (`scrub` depends on nothing but the text).
+fn scrubbed_repeated(s: Cow<'_, str>) -> String {
+    const LONGEST: usize = 256;
+    const KEPT: usize = 1024;
+    thread_local! {
+        static DONE: RefCell<HashMap<String, String>> = RefCell::new(HashMap::new());
+    }
+    if s.len() > LONGEST {
+        return scrubbed(s);
+    }
+    DONE.with_borrow_mut(|done| {
+        if let Some(clean) = done.get(s.as_ref()) {
+            return clean.clone();
+        }
+        let clean = scrub(&s).into_owned();
+        if done.len() >= KEPT {
+            done.clear();
+        }
+        done.insert(s.into_owned(), clean.clone());
+        clean
+    })
 }
 
 /// `GET /path?q HTTP/1.1` (nginx `$request`) or a bare URL (negroni `request`).
@@ -625,12 +734,14 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
         Some((t, coarse, alias)) => (Some(t), coarse, alias),
         None => (None, false, ""),
     };
-    let mut event_type = f.str(EVENT).map(scrubbed);
-    let message = f.str(MESSAGE).map(scrubbed);
+    let mut event_type = f.text(EVENT).map(scrubbed_repeated);
+    // Scrubbing a message costs more than the rest of a record, and most records make no
+    // event: the message is scrubbed when it is first needed.
+    let message = LazyCell::new(|| f.text(MESSAGE).map(scrubbed_repeated));
     let level = f.str(LEVEL);
-    let mut error = f.str(ERROR).filter(|e| e != "0").map(scrubbed);
-    let mut error_description = f.str(ERROR_DESC).map(scrubbed);
-    let mut detail = f.str(DETAIL).map(scrubbed);
+    let mut error = f.text(ERROR).filter(|e| e != "0").map(scrubbed);
+    let mut error_description = f.text(ERROR_DESC).map(scrubbed);
+    let mut detail = f.text(DETAIL).map(scrubbed);
     let raw_status = f.int(STATUS);
     let status = raw_status
         .filter(|s| (100..600).contains(s))
@@ -638,12 +749,12 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
     let mut method = f.str(METHOD);
     let mut url = f.str(URL);
     if url.is_none() {
-        if let Some((m, t)) = f.str(&["request"]).and_then(|r| request_line(&r)) {
+        if let Some((m, t)) = f.text(&["request"]).and_then(|r| request_line(&r)) {
             method = method.or(m);
             url = Some(t);
         }
     }
-    if let (Some(u), Some(q)) = (url.as_mut(), f.str(QUERY)) {
+    if let (Some(u), Some(q)) = (url.as_mut(), f.text(QUERY)) {
         if !u.contains('?') {
             u.push('?');
             u.push_str(q.trim_start_matches('?'));
@@ -657,12 +768,12 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
 
     // ---- vendor profiles (extraction only; meaning lives in rules/*.toml) ---------------
     // AWS Cognito in CloudTrail: the operation is `eventName` (`eventType` is CloudTrail's).
-    if f.str(&["eventSource"])
+    if f.text(&["eventSource"])
         .is_some_and(|s| s.starts_with("cognito-idp") || s.starts_with("cognito-identity"))
     {
         event_type = f.str(&["eventName"]).or(event_type);
         if grant_type.is_none()
-            && f.str(&["requestParameters.authFlow"])
+            && f.text(&["requestParameters.authFlow"])
                 .is_some_and(|a| a.starts_with("REFRESH_TOKEN"))
         {
             grant_type = Some("refresh_token".into());
@@ -692,7 +803,7 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
     }
     // Auth0 tenant logs: short type codes; a log_id marks the schema.
     let auth0 = auth0_grant(&et).is_some()
-        || (f.str(&["log_id"]).is_some()
+        || (f.text(&["log_id"]).is_some()
             && !et.is_empty()
             && et.len() <= 24
             && et.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'));
@@ -705,13 +816,13 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
             grant_type = auth0_grant(&et).flatten().map(str::to_string);
         }
         // `description` is what the endpoint answered as error_description.
-        if let Some(d) = f.str(&["description"]).map(scrubbed) {
+        if let Some(d) = f.text(&["description"]).map(scrubbed) {
             error_description = error_description.or(Some(d.clone()));
             detail = detail.or(Some(d));
         }
     }
     // Okta System Log.
-    if let Some(result) = f.str(&["outcome.result"]) {
+    if let Some(result) = f.text(&["outcome.result"]) {
         if result.eq_ignore_ascii_case("FAILURE") || result.eq_ignore_ascii_case("DENY") {
             failed_by_vendor = true;
             vendor_vocabulary = true;
@@ -723,7 +834,7 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
             grant_type = Some("refresh_token".into());
         }
         if client_id.is_none()
-            && f.str(&["actor.type"])
+            && f.text(&["actor.type"])
                 .is_some_and(|t| t.ends_with("ClientApp"))
         {
             client_id = f.str(&["actor.id"]);
@@ -740,7 +851,7 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
         }
         vendor_vocabulary = true;
         let reason = f
-            .str(&[
+            .text(&[
                 "status.failureReason",
                 "ResultDescription",
                 "resultDescription",
@@ -750,21 +861,21 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
         detail = Some(format!("AADSTS{code}: {reason}"));
     }
     // ORY Hydra (logrus): error.message is the OAuth code, error.reason the fosite hint.
-    if let Some(m) = f.str(&["error.message"]) {
+    if let Some(m) = f.text(&["error.message"]) {
         if error.is_none() && is_error_code(&m) {
-            if error_description.as_deref() == Some(m.as_str()) {
+            if error_description.as_deref() == Some(m.as_ref()) {
                 error_description = None;
             }
-            error = Some(m);
+            error = Some(m.into_owned());
         }
     }
     // Hydra 1.x and others log the error code flat with its `description`.
     if error.is_some() && error_description.is_none() {
-        error_description = f.str(&["description"]).map(scrubbed);
+        error_description = f.text(&["description"]).map(scrubbed);
     }
     // Spring Authorization Server: the providers log the cause, the endpoint answers a bare
     // invalid_grant.
-    let logger = f.str(LOGGER).unwrap_or_default();
+    let logger = f.text(LOGGER).unwrap_or_default();
     if logger.starts_with("org.springframework.security.oauth2.server.authorization") {
         if let Some(m) = message
             .as_deref()
@@ -869,7 +980,7 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
         } else if state.is_some()
             && (low_et.contains("authoriz")
                 || low_et.contains("redirect")
-                || f.str(REDIRECT_URI).is_some())
+                || f.text(REDIRECT_URI).is_some())
         {
             Some(EventKind::Authorize)
         } else if low_et.contains("revoke")
@@ -877,7 +988,7 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
             || low_et.contains("logout")
         {
             Some(EventKind::Revoke)
-        } else if f.str(WWW_AUTH).is_some()
+        } else if f.text(WWW_AUTH).is_some()
             || (low_et.contains("api")
                 || low_et.contains("userinfo")
                 || low_et.contains("resource"))
@@ -991,7 +1102,7 @@ pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
             .or_else(|| error_description.clone());
         ev.detail = ev.detail.take().or_else(|| detail.clone());
         ev.event_type = event_type.clone();
-        ev.message = message.clone();
+        ev.message = (*message).clone();
         ev.level = level.clone();
         if ev.request_ids.is_empty() {
             ev.request_ids.extend(f.str(REQUEST_ID));
