@@ -156,6 +156,17 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
+/// Newlines in a window, counted in parallel: this pass is also where a mapped window's
+/// pages are first touched, and done on one thread it was a tenth of a run that the
+/// other core spent waiting for.
+fn count_lines(bytes: &[u8]) -> u64 {
+    use rayon::prelude::*;
+    bytes
+        .par_chunks(1 << 20)
+        .map(|c| memchr::memchr_iter(b'\n', c).count() as u64)
+        .sum()
+}
+
 /// A regular file, mapped window by window.
 pub struct MappedFile {
     file: File,
@@ -212,7 +223,7 @@ impl MappedFile {
                 Some(i) => {
                     let used = i + 1;
                     let first_line = self.line;
-                    self.line += memchr::memchr_iter(b'\n', &map[..used]).count() as u64;
+                    self.line += count_lines(&map[..used]);
                     self.offset += used as u64;
                     return Ok(Some(Window {
                         data: WindowData::Mapped(map, used),
@@ -405,7 +416,7 @@ impl StreamReader {
                 Some(cut) => {
                     self.carry = buf.split_off(cut);
                     let first_line = self.line;
-                    self.line += memchr::memchr_iter(b'\n', &buf).count() as u64;
+                    self.line += count_lines(&buf);
                     return Ok(Some(Window {
                         data: WindowData::Owned(buf),
                         first_line,
