@@ -14,16 +14,23 @@ const NEAR_MS: i64 = 3_000;
 const ID_MS: i64 = 15_000;
 const STATE_MS: i64 = 120_000;
 
-pub fn merge(mut events: Vec<Event>) -> Vec<Event> {
-    events.sort_by_key(|e| (e.ts.is_none(), e.ts.unwrap_or(0), e.ts_coarse));
+pub fn merge(events: Vec<Event>) -> Vec<Event> {
     let mut out: Vec<Event> = Vec::with_capacity(events.len());
     let mut near = Nearby::default();
     let mut cands: Vec<usize> = Vec::new();
-    for e in events {
+    // The latest time of an event not yet through a merge: before it, two settled events
+    // have nothing to compare.
+    let mut last_unsettled: Option<i64> = None;
+    for e in by_time(events) {
         let Some(t) = e.ts else {
             out.push(e);
             continue;
         };
+        if e.settled && last_unsettled.is_none_or(|u| t - u > STATE_MS) {
+            out.push(e);
+            near.add(&out, out.len() - 1, Some(t));
+            continue;
+        }
         near.candidates(&out, &e, t, &mut cands);
         // The best candidate: the strongest anchor, then the nearest in time, then the
         // latest.
@@ -49,16 +56,21 @@ pub fn merge(mut events: Vec<Event>) -> Vec<Event> {
                 }
             }
         }
-        match best {
+        let i = match best {
             Some((i, _)) => {
                 let before = out[i].ts;
                 fold(&mut out[i], e);
                 near.add(&out, i, before);
+                i
             }
             None => {
                 out.push(e);
                 near.add(&out, out.len() - 1, Some(t));
+                out.len() - 1
             }
+        };
+        if !out[i].settled {
+            last_unsettled = last_unsettled.max(out[i].ts);
         }
     }
     for e in &mut out {
@@ -153,6 +165,21 @@ fn keys(e: &Event) -> impl Iterator<Item = u64> + '_ {
     let code = e.code.map(|c| hash(2, &|h| c.hash(h)));
     let refresh = e.refresh_token.map(|r| hash(3, &|h| r.hash(h)));
     ids.chain(state).chain(code).chain(refresh)
+}
+
+/// Events in time order (untimed last), each moved once: an event is over a kilobyte, and
+/// sorting the events themselves moved each of them a dozen times.
+fn by_time(events: Vec<Event>) -> impl Iterator<Item = Event> {
+    let mut order: Vec<(bool, i64, bool, usize)> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.ts.is_none(), e.ts.unwrap_or(0), e.ts_coarse, i))
+        .collect();
+    order.sort_unstable();
+    let mut slots: Vec<Option<Event>> = events.into_iter().map(Some).collect();
+    order
+        .into_iter()
+        .filter_map(move |(.., i)| slots[i].take())
 }
 
 fn same<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> Option<bool> {
