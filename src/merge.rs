@@ -177,9 +177,7 @@ fn by_time(events: Vec<Event>) -> impl Iterator<Item = Event> {
         .collect();
     order.sort_unstable();
     let mut slots: Vec<Option<Event>> = events.into_iter().map(Some).collect();
-    order
-        .into_iter()
-        .filter_map(move |(.., i)| slots[i].take())
+    order.into_iter().filter_map(move |(.., i)| slots[i].take())
 }
 
 fn same<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> Option<bool> {

@@ -99,40 +99,45 @@ pub fn sniff(head: &[u8]) -> bool {
             || text.contains("\"version\""))
 }
 
+/// What reading one entry gave: its events, or why it could not be read.
+type EntryResult = Result<Vec<Event>, String>;
+
 pub fn parse(file: &Arc<str>, bytes: &[u8], report: &mut InputReport) -> Vec<Event> {
-    let split = split_entries(bytes);
-    let entries: Vec<&[u8]> = match split {
-        Some(entries) => entries,
-        None => match serde_json::from_slice::<Har<'_>>(bytes) {
-            Ok(h) => h.log.entries.iter().map(|r| r.get().as_bytes()).collect(),
-            Err(e) => {
-                // A truncated capture still holds complete entries before the cut: salvage
-                // them.
-                let salvaged = salvage_entries(bytes);
-                report.problem(
-                    0,
-                    format!(
-                        "not a complete HAR document ({e}); {} complete entries recovered",
-                        salvaged.len()
-                    ),
-                );
-                report.skipped += 1;
-                salvaged.iter().map(|r| r.get().as_bytes()).collect()
-            }
-        },
+    let read = |i: usize, raw: &[u8]| -> EntryResult {
+        let entry: Entry = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
+        let src = Source {
+            file: file.clone(),
+            loc: Locator::Entry(i as u64),
+        };
+        Ok(classify(&to_exchange(entry), &src))
     };
-    let parsed: Vec<Result<Vec<Event>, String>> = entries
-        .par_iter()
-        .enumerate()
-        .map(|(i, raw)| {
-            let entry: Entry = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
-            let src = Source {
-                file: file.clone(),
-                loc: Locator::Entry(i as u64),
+    let parsed = match split_and_read(bytes, &read) {
+        Some(parsed) => parsed,
+        None => {
+            let entries: Vec<&[u8]> = match serde_json::from_slice::<Har<'_>>(bytes) {
+                Ok(h) => h.log.entries.iter().map(|r| r.get().as_bytes()).collect(),
+                Err(e) => {
+                    // A truncated capture still holds complete entries before the cut:
+                    // salvage them.
+                    let salvaged = salvage_entries(bytes);
+                    report.problem(
+                        0,
+                        format!(
+                            "not a complete HAR document ({e}); {} complete entries recovered",
+                            salvaged.len()
+                        ),
+                    );
+                    report.skipped += 1;
+                    salvaged.iter().map(|r| r.get().as_bytes()).collect()
+                }
             };
-            Ok(classify(&to_exchange(entry), &src))
-        })
-        .collect();
+            entries
+                .par_iter()
+                .enumerate()
+                .map(|(i, raw)| read(i, raw))
+                .collect()
+        }
+    };
     let mut out = Vec::new();
     for (i, r) in parsed.into_iter().enumerate() {
         report.records += 1;
@@ -148,6 +153,56 @@ pub fn parse(file: &Arc<str>, bytes: &[u8], report: &mut InputReport) -> Vec<Eve
         }
     }
     out
+}
+
+/// Splits the capture into entries ([`split_entries`]) and reads them on the other
+/// threads while the split goes on: the split is the one serial step, so the entries
+/// found first are being read while it looks for the rest. None when the split fails;
+/// what was read by then is dropped.
+fn split_and_read<'b>(
+    bytes: &'b [u8],
+    read: &(dyn Fn(usize, &[u8]) -> EntryResult + Sync),
+) -> Option<Vec<EntryResult>> {
+    /// Entries handed to a thread at once: enough that the hand-off costs nothing.
+    const BATCH: usize = 256;
+    let done: std::sync::Mutex<Vec<(usize, Vec<EntryResult>)>> = Default::default();
+    let mut count = 0;
+    let split = rayon::scope(|scope| {
+        let done = &done;
+        let mut batch: Vec<&'b [u8]> = Vec::with_capacity(BATCH);
+        let hand_off = |batch: Vec<&'b [u8]>, first: usize| {
+            scope.spawn(move |_| {
+                let results = batch
+                    .iter()
+                    .enumerate()
+                    .map(|(k, raw)| read(first + k, raw))
+                    .collect();
+                if let Ok(mut d) = done.lock() {
+                    d.push((first, results));
+                }
+            });
+        };
+        let split = split_entries(bytes, |raw| {
+            batch.push(raw);
+            count += 1;
+            if batch.len() == BATCH {
+                hand_off(
+                    std::mem::replace(&mut batch, Vec::with_capacity(BATCH)),
+                    count - BATCH,
+                );
+            }
+        });
+        if split.is_some() && !batch.is_empty() {
+            let first = count - batch.len();
+            hand_off(batch, first);
+        }
+        split
+    });
+    split?;
+    let mut batches = done.into_inner().ok()?;
+    batches.sort_unstable_by_key(|(first, _)| *first);
+    let parsed: Vec<EntryResult> = batches.into_iter().flat_map(|(_, r)| r).collect();
+    (parsed.len() == count).then_some(parsed)
 }
 
 fn to_exchange(e: Entry<'_>) -> HttpExchange {
@@ -269,8 +324,8 @@ fn is_media(mime: &str) -> bool {
 /// entry is parsed properly later, in parallel. None when the document is not plainly
 /// a HAR (cut short, duplicate or escaped keys, entries that are not objects): the full
 /// parser then says what is wrong and salvages what it can.
-fn split_entries(b: &[u8]) -> Option<Vec<&[u8]>> {
-    let mut entries = None;
+fn split_entries<'b>(b: &'b [u8], mut entry: impl FnMut(&'b [u8])) -> Option<()> {
+    let mut found = false;
     let end = object_members(b, skip_ws(b, 0), |key, at| {
         if key != b"log" {
             return skip_value(b, at);
@@ -279,19 +334,14 @@ fn split_entries(b: &[u8]) -> Option<Vec<&[u8]>> {
             if key != b"entries" {
                 return skip_value(b, at);
             }
-            if entries.is_some() || b.get(at) != Some(&b'[') {
+            if found || b.get(at) != Some(&b'[') {
                 return None;
             }
-            let (list, end) = array_elements(b, at)?;
-            entries = Some(list);
-            Some(end)
+            found = true;
+            array_elements(b, at, &mut entry)
         })
     })?;
-    if skip_ws(b, end) != b.len() {
-        return None;
-    }
-    let list = entries.unwrap_or_default();
-    Some(list.into_iter().map(|(s, e)| &b[s..e]).collect())
+    (skip_ws(b, end) == b.len()).then_some(())
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -393,24 +443,23 @@ fn object_members(
     }
 }
 
-/// The (start, end) of each element of the array opening at `i` (objects and arrays only),
-/// and the array's end.
-fn array_elements(b: &[u8], i: usize) -> Option<(Vec<(usize, usize)>, usize)> {
-    let mut out = Vec::new();
+/// Hands each element of the array opening at `i` (objects and arrays only) to `element`;
+/// returns the array's end.
+fn array_elements<'b>(b: &'b [u8], i: usize, element: &mut impl FnMut(&'b [u8])) -> Option<usize> {
     let mut j = skip_ws(b, i + 1);
     if b.get(j) == Some(&b']') {
-        return Some((out, j + 1));
+        return Some(j + 1);
     }
     loop {
         if !matches!(b.get(j), Some(b'{') | Some(b'[')) {
             return None;
         }
         let end = skip_value(b, j)?;
-        out.push((j, end));
+        element(&b[j..end]);
         j = skip_ws(b, end);
         match b.get(j)? {
             b',' => j = skip_ws(b, j + 1),
-            b']' => return Some((out, j + 1)),
+            b']' => return Some(j + 1),
             _ => return None,
         }
     }
@@ -454,6 +503,12 @@ mod tests {
     use super::*;
 
     /// What the full parser takes as the entries, for comparison.
+    fn split(doc: &[u8]) -> Option<Vec<&[u8]>> {
+        let mut out = Vec::new();
+        split_entries(doc, |e| out.push(e))?;
+        Some(out)
+    }
+
     fn by_serde(doc: &str) -> Option<Vec<&[u8]>> {
         let h: Har<'_> = serde_json::from_str(doc).ok()?;
         Some(h.log.entries.iter().map(|r| r.get().as_bytes()).collect())
@@ -467,7 +522,7 @@ mod tests {
             if f.path().extension().is_some_and(|e| e == "har") {
                 let doc = std::fs::read_to_string(f.path()).unwrap();
                 assert_eq!(
-                    split_entries(doc.as_bytes()),
+                    split(doc.as_bytes()),
                     by_serde(&doc),
                     "{}",
                     f.path().display()
@@ -482,8 +537,8 @@ mod tests {
             r#"{"pages":[{"entries":[{"x":1}]}],"log":{"creator":{"entries":"no"},"entries":[{"y":"\\"}]}}"#,
             r#"{"log":{}}"#,
         ] {
-            assert_eq!(split_entries(doc.as_bytes()), by_serde(doc), "{doc}");
-            assert!(split_entries(doc.as_bytes()).is_some(), "{doc}");
+            assert_eq!(split(doc.as_bytes()), by_serde(doc), "{doc}");
+            assert!(split(doc.as_bytes()).is_some(), "{doc}");
         }
         // Left to the full parser: cut short, trailing text, keys it would read differently,
         // elements that are not containers.
@@ -496,7 +551,7 @@ mod tests {
             r#"{"log":{"entries":null}}"#,
             r#"["log"]"#,
         ] {
-            assert_eq!(split_entries(doc.as_bytes()), None, "{doc}");
+            assert_eq!(split(doc.as_bytes()), None, "{doc}");
         }
     }
 }
