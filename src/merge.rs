@@ -16,22 +16,20 @@ const STATE_MS: i64 = 120_000;
 
 pub fn merge(events: Vec<Event>) -> Vec<Event> {
     let mut out: Vec<Event> = Vec::with_capacity(events.len());
-    let mut near = Nearby::default();
+    // Start time of each timed event of `out` as it was placed there (non-decreasing).
+    let mut placed: Vec<i64> = Vec::with_capacity(out.capacity());
+    // Every event, and the events not yet through a merge: two settled events were
+    // compared before and stay apart, so a settled event is only compared with the new.
+    let mut all = Nearby::default();
+    let mut fresh = Nearby::default();
     let mut cands: Vec<usize> = Vec::new();
-    // The latest time of an event not yet through a merge: before it, two settled events
-    // have nothing to compare.
-    let mut last_unsettled: Option<i64> = None;
     for e in by_time(events) {
         let Some(t) = e.ts else {
             out.push(e);
             continue;
         };
-        if e.settled && last_unsettled.is_none_or(|u| t - u > STATE_MS) {
-            out.push(e);
-            near.add(&out, out.len() - 1, Some(t));
-            continue;
-        }
-        near.candidates(&out, &e, t, &mut cands);
+        let near = if e.settled { &mut fresh } else { &mut all };
+        near.candidates(&placed, &out, &e, t, &mut cands);
         // The best candidate: the strongest anchor, then the nearest in time, then the
         // latest.
         let mut best: Option<(usize, (Anchor, i64))> = None;
@@ -56,21 +54,21 @@ pub fn merge(events: Vec<Event>) -> Vec<Event> {
                 }
             }
         }
-        let i = match best {
+        let (i, before, new) = match best {
             Some((i, _)) => {
                 let before = out[i].ts;
                 fold(&mut out[i], e);
-                near.add(&out, i, before);
-                i
+                (i, before, false)
             }
             None => {
                 out.push(e);
-                near.add(&out, out.len() - 1, Some(t));
-                out.len() - 1
+                placed.push(t);
+                (out.len() - 1, Some(t), true)
             }
         };
+        all.add(&placed, &out, i, before, new);
         if !out[i].settled {
-            last_unsettled = last_unsettled.max(out[i].ts);
+            fresh.add(&placed, &out, i, before, new);
         }
     }
     for e in &mut out {
@@ -93,20 +91,27 @@ const SCAN_MS: i64 = 2 * NEAR_MS;
 /// key only hold within [`NEAR_MS`], which (1) and (2) cover.
 #[derive(Default)]
 struct Nearby {
-    /// Start time of each event of `out` as it was placed there (non-decreasing).
-    placed: Vec<i64>,
-    /// Events whose end or moved start lies more than the scan reach past `placed`.
+    /// Indexed events in the order they were placed in `out` (so by placed time).
+    placed: Vec<usize>,
+    /// Events whose end or moved start lies more than the scan reach past their placed time.
     reaching: Vec<usize>,
     /// Hash of (key kind, value) -> events carrying it.
     keyed: std::collections::HashMap<u64, Vec<usize>>,
 }
 
 impl Nearby {
-    fn candidates(&mut self, out: &[Event], e: &Event, t: i64, cands: &mut Vec<usize>) {
+    fn candidates(
+        &mut self,
+        placed: &[i64],
+        out: &[Event],
+        e: &Event,
+        t: i64,
+        cands: &mut Vec<usize>,
+    ) {
         cands.clear();
         let from = t.min(e.end_ts.unwrap_or(t)) - SCAN_MS;
-        for i in (0..self.placed.len()).rev() {
-            if self.placed[i] < from {
+        for &i in self.placed.iter().rev() {
+            if placed[i] < from {
                 break;
             }
             cands.push(i);
@@ -127,16 +132,16 @@ impl Nearby {
         cands.dedup();
     }
 
-    /// Indexes `out[i]`, new or just folded into (its keys and span may have grown).
-    fn add(&mut self, out: &[Event], i: usize, before: Option<i64>) {
+    /// Indexes `out[i]`, just placed (`new`) or just folded into (its keys and span may
+    /// have grown).
+    fn add(&mut self, placed: &[i64], out: &[Event], i: usize, before: Option<i64>, new: bool) {
         let e = &out[i];
         let Some(t) = e.ts else { return };
-        if i == self.placed.len() {
-            self.placed.push(t);
+        if new {
+            self.placed.push(i);
         }
-        let placed = self.placed[i];
         let reach = e.ts.max(e.end_ts).unwrap_or(t);
-        if (reach - placed > NEAR_MS || before != e.ts) && !self.reaching.contains(&i) {
+        if (reach - placed[i] > NEAR_MS || before != e.ts) && !self.reaching.contains(&i) {
             self.reaching.push(i);
         }
         for k in keys(e) {
