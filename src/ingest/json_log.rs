@@ -34,7 +34,7 @@ use crate::event::*;
 use crate::fingerprint::{Fingerprint, SecretKind};
 use crate::redact::scrub;
 use regex::Regex;
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Number, Value};
 use std::borrow::Cow;
 use std::cell::{LazyCell, RefCell};
@@ -61,18 +61,33 @@ enum Json<'a> {
     Object(Vec<(Cow<'a, str>, Json<'a>)>),
 }
 
+/// An object's pairs while they are read.
+type Pairs<'a> = Vec<(Cow<'a, str>, Json<'a>)>;
+
 impl<'a> Json<'a> {
-    /// An object of these pairs, keyed as `Value`'s `Map` keys them (see [`Json`]).
-    fn object(mut pairs: Vec<(Cow<'a, str>, Json<'a>)>) -> Json<'a> {
+    /// Reads a line as `serde_json::from_str` reads it into a `Value`.
+    fn parse(line: &'a str) -> serde_json::Result<Json<'a>> {
+        let mut de = serde_json::Deserializer::from_str(line);
+        let v = Tree(&mut Vec::with_capacity(64)).deserialize(&mut de)?;
+        de.end()?;
+        Ok(v)
+    }
+
+    /// The object of the pairs `stack` has from `start` on, which it takes off the stack,
+    /// keyed as `Value`'s `Map` keys them (see [`Json`]).
+    fn object(stack: &mut Pairs<'a>, start: usize) -> Json<'a> {
+        let Some(read) = stack.get_mut(start..) else {
+            return Json::Object(Vec::new());
+        };
         // Stable: of the pairs of a repeated key, the last one read is last.
-        pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        pairs.dedup_by(|later, kept| {
-            let repeated = later.0 == kept.0;
-            if repeated {
-                std::mem::swap(&mut later.1, &mut kept.1);
+        read.sort_by(|a, b| key_order(&a.0, &b.0));
+        let mut pairs: Pairs = Vec::with_capacity(read.len());
+        for (k, v) in stack.drain(start..) {
+            match pairs.last_mut() {
+                Some(last) if last.0 == k => last.1 = v,
+                _ => pairs.push((k, v)),
             }
-            repeated
-        });
+        }
         Json::Object(pairs)
     }
 
@@ -113,7 +128,8 @@ impl<'a> From<&'a Value> for Json<'a> {
             Value::Number(n) => Json::Number(n.clone()),
             Value::String(s) => Json::String(Cow::Borrowed(s)),
             Value::Array(a) => Json::Array(a.iter().map(Json::from).collect()),
-            Value::Object(m) => Json::object(
+            // A `Map` has its keys in order, each once.
+            Value::Object(m) => Json::Object(
                 m.iter()
                     .map(|(k, v)| (Cow::Borrowed(k.as_str()), Json::from(v)))
                     .collect(),
@@ -122,16 +138,30 @@ impl<'a> From<&'a Value> for Json<'a> {
     }
 }
 
-impl<'de> Deserialize<'de> for Json<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Json<'de>, D::Error> {
-        d.deserialize_any(JsonVisitor)
+/// Byte order, as `str`'s `Ord`. Keys mostly differ in their first byte, which is
+/// compared here without the call to compare whole keys.
+#[inline]
+fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match a.as_bytes().first().cmp(&b.as_bytes().first()) {
+        std::cmp::Ordering::Equal => a.cmp(b),
+        first => first,
     }
 }
 
-/// Builds a [`Json`] as serde_json's `Value` visitor builds a `Value`.
-struct JsonVisitor;
+/// Builds a [`Json`] as serde_json's `Value` visitor builds a `Value`. The pairs of the
+/// objects being read wait on one stack for the line, so that each object is allocated
+/// once, at its size.
+struct Tree<'s, 'a>(&'s mut Pairs<'a>);
 
-impl<'de> Visitor<'de> for JsonVisitor {
+impl<'de> DeserializeSeed<'de> for Tree<'_, 'de> {
+    type Value = Json<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Json<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Tree<'_, 'de> {
     type Value = Json<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
@@ -172,18 +202,19 @@ impl<'de> Visitor<'de> for JsonVisitor {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element()? {
+        while let Some(item) = seq.next_element_seed(Tree(self.0))? {
             items.push(item);
         }
         Ok(Json::Array(items))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
-        let mut pairs = Vec::new();
-        while let Some((Key(k), v)) = map.next_entry()? {
-            pairs.push((k, v));
+        let start = self.0.len();
+        while let Some(Key(k)) = map.next_key()? {
+            let v = map.next_value_seed(Tree(self.0))?;
+            self.0.push((k, v));
         }
-        Ok(Json::object(pairs))
+        Ok(Json::object(self.0, start))
     }
 }
 
@@ -725,7 +756,7 @@ pub fn sniff(lines: &[&str]) -> bool {
         .take(20)
     {
         seen += 1;
-        if l.starts_with('{') && serde_json::from_str::<Json>(l).is_ok_and(|v| v.is_object()) {
+        if l.starts_with('{') && Json::parse(l).is_ok_and(|v| v.is_object()) {
             ok += 1;
         }
     }
@@ -743,7 +774,7 @@ pub fn parse_record(
         return Vec::new();
     }
     report.records += 1;
-    let v: Json = match serde_json::from_str(line) {
+    let v = match Json::parse(line) {
         Ok(v @ Json::Object(_)) => v,
         Ok(_) => {
             report.skipped += 1;
@@ -1358,7 +1389,7 @@ mod tests {
             r#"{"Records":[{"eventName":"A"},3,"x"],"n":123456789012345678901234567890}"#,
         ] {
             let value: Value = serde_json::from_str(line).unwrap();
-            let json: Json = serde_json::from_str(line).unwrap();
+            let json = Json::parse(line).unwrap();
             assert_eq!(format!("{json:?}"), format!("{:?}", Json::from(&value)));
         }
         // The same errors, the depth limit's included.
@@ -1368,7 +1399,7 @@ mod tests {
             "{\"a\"".to_string(),
         ] {
             let value = serde_json::from_str::<Value>(&line).unwrap_err();
-            let json = serde_json::from_str::<Json>(&line).unwrap_err();
+            let json = Json::parse(&line).unwrap_err();
             assert_eq!(json.to_string(), value.to_string());
         }
     }
