@@ -68,9 +68,34 @@ impl<'a> Json<'a> {
     /// Reads a line as `serde_json::from_str` reads it into a `Value`.
     fn parse(line: &'a str) -> serde_json::Result<Json<'a>> {
         let mut de = serde_json::Deserializer::from_str(line);
-        let v = Tree(&mut Vec::with_capacity(64)).deserialize(&mut de)?;
-        de.end()?;
-        Ok(v)
+        let v = Tree(&mut Vec::with_capacity(64))
+            .deserialize(&mut de)
+            .and_then(|v| de.end().map(|()| v));
+        match v {
+            // Only a `Value` knows what that key makes of the object.
+            Err(e) if e.to_string().starts_with(RAW_VALUE_KEY) => {
+                serde_json::from_str::<Value>(line).map(|v| Json::from(&v).into_owned())
+            }
+            v => v,
+        }
+    }
+
+    /// The same value, holding its own strings.
+    fn into_owned(self) -> Json<'static> {
+        let own = |s: Cow<str>| Cow::Owned(s.into_owned());
+        match self {
+            Json::Null => Json::Null,
+            Json::Bool(b) => Json::Bool(b),
+            Json::Number(n) => Json::Number(n),
+            Json::String(s) => Json::String(own(s)),
+            Json::Array(a) => Json::Array(a.into_iter().map(Json::into_owned).collect()),
+            Json::Object(pairs) => Json::Object(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (own(k), v.into_owned()))
+                    .collect(),
+            ),
+        }
     }
 
     /// The object of the pairs `stack` has from `start` on, which it takes off the stack,
@@ -137,6 +162,11 @@ impl<'a> From<&'a Value> for Json<'a> {
         }
     }
 }
+
+/// A key serde_json's `Value` reads as no key: an object whose first key it is stands for
+/// the JSON text in its value (serde_json's `raw_value` feature, which this crate has on).
+/// [`Tree`] gives up on such a line, and [`Json::parse`] reads it as a `Value`.
+const RAW_VALUE_KEY: &str = "$serde_json::private::RawValue";
 
 /// Byte order, as `str`'s `Ord`. Keys mostly differ in their first byte, which is
 /// compared here without the call to compare whole keys.
@@ -211,6 +241,9 @@ impl<'de> Visitor<'de> for Tree<'_, 'de> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
         let start = self.0.len();
         while let Some(Key(k)) = map.next_key()? {
+            if self.0.len() == start && k == RAW_VALUE_KEY {
+                return Err(serde::de::Error::custom(RAW_VALUE_KEY));
+            }
             let v = map.next_value_seed(Tree(self.0))?;
             self.0.push((k, v));
         }
@@ -1387,6 +1420,7 @@ mod tests {
             r#"{"b":1,"a":{"z":[1,2.0,-3,1e300,18446744073709551616],"y":null},"b":"last"}"#,
             r#"{"k\u0065y":"v\"q","key":"x","":true,"é":false,"E":0.1,"e":-0}"#,
             r#"{"Records":[{"eventName":"A"},3,"x"],"n":123456789012345678901234567890}"#,
+            r#"{"a":{"$serde_json::private::RawValue":"{\"z\":[1]}"},"b":2}"#,
         ] {
             let value: Value = serde_json::from_str(line).unwrap();
             let json = Json::parse(line).unwrap();
@@ -1397,6 +1431,9 @@ mod tests {
             "[".repeat(200),
             r#"{"a":1,}"#.to_string(),
             "{\"a\"".to_string(),
+            r#"{"a":{"\u0024serde_json::private::RawValue":"{","b":1}}"#.to_string(),
+            r#"{"$serde_json::private::RawValue":"{}","b":1}"#.to_string(),
+            r#"{"$serde_json::private::RawValue":1}"#.to_string(),
         ] {
             let value = serde_json::from_str::<Value>(&line).unwrap_err();
             let json = Json::parse(&line).unwrap_err();
