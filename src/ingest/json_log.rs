@@ -34,12 +34,253 @@ use crate::event::*;
 use crate::fingerprint::{Fingerprint, SecretKind};
 use crate::redact::scrub;
 use regex::Regex;
-use serde_json::Value;
+use serde::de::{Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::{Number, Value};
 use std::borrow::Cow;
 use std::cell::{LazyCell, RefCell};
 use std::collections::HashMap;
+use std::fmt;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
+
+/// A JSON record as it is read: strings without escapes stay slices of the line, and an
+/// object is a list of pairs. Parsing a line into a `serde_json::Value` cost a `String`
+/// per key and per string and a B-tree per object, and as much again to drop, for records
+/// of which most make no event.
+///
+/// It holds what a `Value` would: the same parser reads it (same errors, same depth
+/// limit), numbers are serde_json's `Number`, and an object keeps the keys of `Value`'s
+/// `Map` (a B-tree): in byte order, a repeated key with its last value.
+#[derive(Clone, Debug)]
+enum Json<'a> {
+    Null,
+    Bool(bool),
+    Number(Number),
+    String(Cow<'a, str>),
+    Array(Vec<Json<'a>>),
+    Object(Vec<(Cow<'a, str>, Json<'a>)>),
+}
+
+/// An object's pairs while they are read.
+type Pairs<'a> = Vec<(Cow<'a, str>, Json<'a>)>;
+
+impl<'a> Json<'a> {
+    /// Reads a line as `serde_json::from_str` reads it into a `Value`.
+    fn parse(line: &'a str) -> serde_json::Result<Json<'a>> {
+        let mut de = serde_json::Deserializer::from_str(line);
+        let v = Tree(&mut Vec::with_capacity(64))
+            .deserialize(&mut de)
+            .and_then(|v| de.end().map(|()| v));
+        match v {
+            // Only a `Value` knows what that key makes of the object.
+            Err(e) if e.to_string().starts_with(RAW_VALUE_KEY) => {
+                serde_json::from_str::<Value>(line).map(|v| Json::from(&v).into_owned())
+            }
+            v => v,
+        }
+    }
+
+    /// The same value, holding its own strings.
+    fn into_owned(self) -> Json<'static> {
+        let own = |s: Cow<str>| Cow::Owned(s.into_owned());
+        match self {
+            Json::Null => Json::Null,
+            Json::Bool(b) => Json::Bool(b),
+            Json::Number(n) => Json::Number(n),
+            Json::String(s) => Json::String(own(s)),
+            Json::Array(a) => Json::Array(a.into_iter().map(Json::into_owned).collect()),
+            Json::Object(pairs) => Json::Object(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (own(k), v.into_owned()))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The object of the pairs `stack` has from `start` on, which it takes off the stack,
+    /// keyed as `Value`'s `Map` keys them (see [`Json`]).
+    fn object(stack: &mut Pairs<'a>, start: usize) -> Json<'a> {
+        let Some(read) = stack.get_mut(start..) else {
+            return Json::Object(Vec::new());
+        };
+        // Stable: of the pairs of a repeated key, the last one read is last.
+        read.sort_by(|a, b| key_order(&a.0, &b.0));
+        let mut pairs: Pairs = Vec::with_capacity(read.len());
+        for (k, v) in stack.drain(start..) {
+            match pairs.last_mut() {
+                Some(last) if last.0 == k => last.1 = v,
+                _ => pairs.push((k, v)),
+            }
+        }
+        Json::Object(pairs)
+    }
+
+    /// The value of an object's key (exact).
+    fn get(&self, key: &str) -> Option<&Json<'a>> {
+        let Json::Object(pairs) = self else {
+            return None;
+        };
+        let at = pairs.binary_search_by(|(k, _)| k.as_ref().cmp(key)).ok()?;
+        pairs.get(at).map(|(_, v)| v)
+    }
+
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn as_array(&self) -> Option<&[Json<'a>]> {
+        match self {
+            Json::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    fn is_object(&self) -> bool {
+        matches!(self, Json::Object(_))
+    }
+}
+
+/// Logfmt and text records are built as `Value`s; they are read as the same tree.
+impl<'a> From<&'a Value> for Json<'a> {
+    fn from(v: &'a Value) -> Json<'a> {
+        match v {
+            Value::Null => Json::Null,
+            Value::Bool(b) => Json::Bool(*b),
+            Value::Number(n) => Json::Number(n.clone()),
+            Value::String(s) => Json::String(Cow::Borrowed(s)),
+            Value::Array(a) => Json::Array(a.iter().map(Json::from).collect()),
+            // A `Map` has its keys in order, each once.
+            Value::Object(m) => Json::Object(
+                m.iter()
+                    .map(|(k, v)| (Cow::Borrowed(k.as_str()), Json::from(v)))
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// A key serde_json's `Value` reads as no key: an object whose first key it is stands for
+/// the JSON text in its value (serde_json's `raw_value` feature, which this crate has on).
+/// [`Tree`] gives up on such a line, and [`Json::parse`] reads it as a `Value`.
+const RAW_VALUE_KEY: &str = "$serde_json::private::RawValue";
+
+/// Byte order, as `str`'s `Ord`. Keys mostly differ in their first byte, which is
+/// compared here without the call to compare whole keys.
+#[inline]
+fn key_order(a: &str, b: &str) -> std::cmp::Ordering {
+    match a.as_bytes().first().cmp(&b.as_bytes().first()) {
+        std::cmp::Ordering::Equal => a.cmp(b),
+        first => first,
+    }
+}
+
+/// Builds a [`Json`] as serde_json's `Value` visitor builds a `Value`. The pairs of the
+/// objects being read wait on one stack for the line, so that each object is allocated
+/// once, at its size.
+struct Tree<'s, 'a>(&'s mut Pairs<'a>);
+
+impl<'de> DeserializeSeed<'de> for Tree<'_, 'de> {
+    type Value = Json<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Json<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Tree<'_, 'de> {
+    type Value = Json<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any valid JSON value")
+    }
+
+    fn visit_unit<E>(self) -> Result<Json<'de>, E> {
+        Ok(Json::Null)
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Json<'de>, E> {
+        Ok(Json::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Json<'de>, E> {
+        Ok(Json::Number(n.into()))
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Json<'de>, E> {
+        Ok(Json::Number(n.into()))
+    }
+
+    fn visit_f64<E>(self, f: f64) -> Result<Json<'de>, E> {
+        Ok(Number::from_f64(f).map_or(Json::Null, Json::Number))
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Json<'de>, E> {
+        Ok(Json::String(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Json<'de>, E> {
+        Ok(Json::String(Cow::Owned(s.to_string())))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Json<'de>, E> {
+        Ok(Json::String(Cow::Owned(s)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json<'de>, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(Tree(self.0))? {
+            items.push(item);
+        }
+        Ok(Json::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json<'de>, A::Error> {
+        let start = self.0.len();
+        while let Some(Key(k)) = map.next_key()? {
+            if self.0.len() == start && k == RAW_VALUE_KEY {
+                return Err(serde::de::Error::custom(RAW_VALUE_KEY));
+            }
+            let v = map.next_value_seed(Tree(self.0))?;
+            self.0.push((k, v));
+        }
+        Ok(Json::object(self.0, start))
+    }
+}
+
+/// An object's key, borrowed from the line when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key<'de>, D::Error> {
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+struct KeyVisitor;
+
+impl<'de> Visitor<'de> for KeyVisitor {
+    type Value = Key<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string key")
+    }
+
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Borrowed(s)))
+    }
+
+    fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(s.to_string())))
+    }
+
+    fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
+        Ok(Key(Cow::Owned(s)))
+    }
+}
 
 /// A flattened record: dotted key -> scalar value.
 ///
@@ -59,7 +300,7 @@ struct Fields<'a> {
 
 struct Pair<'a> {
     key: Range<usize>,
-    value: &'a Value,
+    value: &'a Json<'a>,
     /// 1 + the index of the next pair in the same bucket (in pair order), 0 for the last.
     next: u32,
 }
@@ -100,28 +341,28 @@ fn is_placeholder(s: &str) -> bool {
 }
 
 /// The value as text, borrowed from the record where it is a string there.
-fn scalar(v: &Value) -> Option<Cow<'_, str>> {
+fn scalar<'a>(v: &'a Json) -> Option<Cow<'a, str>> {
     match v {
-        Value::String(s) if !s.is_empty() && !is_placeholder(s) => Some(Cow::Borrowed(s)),
-        Value::Number(n) => Some(Cow::Owned(n.to_string())),
-        Value::Bool(b) => Some(Cow::Owned(b.to_string())),
+        Json::String(s) if !s.is_empty() && !is_placeholder(s) => Some(Cow::Borrowed(s)),
+        Json::Number(n) => Some(Cow::Owned(n.to_string())),
+        Json::Bool(b) => Some(Cow::Owned(b.to_string())),
         // CloudTrail request parameters and Caddy headers are one-element arrays.
-        Value::Array(a) if a.len() == 1 => scalar(&a[0]),
+        Json::Array(a) if a.len() == 1 => scalar(&a[0]),
         _ => None,
     }
 }
 
-fn number(v: &Value) -> Option<f64> {
+fn number(v: &Json) -> Option<f64> {
     match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        Value::Array(a) if a.len() == 1 => number(&a[0]),
+        Json::Number(n) => n.as_f64(),
+        Json::String(s) => s.trim().parse().ok(),
+        Json::Array(a) if a.len() == 1 => number(&a[0]),
         _ => None,
     }
 }
 
 impl<'a> Fields<'a> {
-    fn new(v: &'a Value) -> Fields<'a> {
+    fn new(v: &'a Json<'a>) -> Fields<'a> {
         // Sized for a typical record, so that building it does not reallocate.
         let mut f = Fields {
             keys: Vec::with_capacity(512),
@@ -157,9 +398,9 @@ impl<'a> Fields<'a> {
     }
 
     /// Adds the pairs under `v`, whose dotted key is `prefix`.
-    fn flatten(&mut self, v: &'a Value, prefix: &mut Vec<u8>, depth: usize) {
+    fn flatten(&mut self, v: &'a Json<'a>, prefix: &mut Vec<u8>, depth: usize) {
         match v {
-            Value::Object(m) if depth < 5 => {
+            Json::Object(m) if depth < 5 => {
                 for (k, x) in m {
                     let len = prefix.len();
                     if !prefix.is_empty() {
@@ -170,7 +411,7 @@ impl<'a> Fields<'a> {
                     prefix.truncate(len);
                 }
             }
-            Value::Null => {}
+            Json::Null => {}
             _ => {
                 if !prefix.is_empty() {
                     let start = self.keys.len();
@@ -187,7 +428,7 @@ impl<'a> Fields<'a> {
 
     /// The first non-null value under `key` (exact dotted key, case-insensitive).
     #[inline]
-    fn get(&self, key: &str) -> Option<&'a Value> {
+    fn get(&self, key: &str) -> Option<&'a Json<'a>> {
         match self.heads[bucket(key.as_bytes())] {
             0 => None,
             head => self.chain(head, key.as_bytes()),
@@ -197,7 +438,7 @@ impl<'a> Fields<'a> {
     /// The first pair of the bucket's chain from `at` with this key. Kept out of line so
     /// that the empty-bucket test before it is inlined into every lookup.
     #[inline(never)]
-    fn chain(&self, mut at: u32, key: &[u8]) -> Option<&'a Value> {
+    fn chain(&self, mut at: u32, key: &[u8]) -> Option<&'a Json<'a>> {
         while let Some(pair) = at.checked_sub(1).and_then(|i| self.pairs.get(i as usize)) {
             if self
                 .keys
@@ -234,7 +475,7 @@ impl<'a> Fields<'a> {
     fn time(&self, aliases: &[&'static str]) -> Option<(Millis, bool, &'static str)> {
         aliases.iter().find_map(|a| {
             let (t, coarse) = match self.get(a)? {
-                Value::String(s) => {
+                Json::String(s) => {
                     let digits = s.bytes().all(|b| b.is_ascii_digit());
                     let coarse = if digits {
                         s.len() <= 10
@@ -243,7 +484,7 @@ impl<'a> Fields<'a> {
                     };
                     (parse_time(s)?, coarse)
                 }
-                Value::Number(n) => {
+                Json::Number(n) => {
                     let f = n.as_f64()?;
                     (epoch(f)?, f < 1e11 && f.fract() == 0.0)
                 }
@@ -548,7 +789,7 @@ pub fn sniff(lines: &[&str]) -> bool {
         .take(20)
     {
         seen += 1;
-        if l.starts_with('{') && serde_json::from_str::<Value>(l).is_ok_and(|v| v.is_object()) {
+        if l.starts_with('{') && Json::parse(l).is_ok_and(|v| v.is_object()) {
             ok += 1;
         }
     }
@@ -566,8 +807,8 @@ pub fn parse_record(
         return Vec::new();
     }
     report.records += 1;
-    let v: Value = match serde_json::from_str(line) {
-        Ok(v @ Value::Object(_)) => v,
+    let v = match Json::parse(line) {
+        Ok(v @ Json::Object(_)) => v,
         Ok(_) => {
             report.skipped += 1;
             report.problem(lineno, "JSON value is not an object".to_string());
@@ -583,7 +824,7 @@ pub fn parse_record(
         file: file.clone(),
         loc: Locator::Line(lineno),
     };
-    let evs = record_to_events(&v, &src);
+    let evs = events(&v, &src);
     report.events += evs.len() as u64;
     evs
 }
@@ -664,17 +905,19 @@ fn http_times(
 /// Keycloak's `jboss-logging` event listener writes each event as `key="value"` pairs in
 /// the message of its log line; in the JSON console format that line is a JSON record.
 /// Returns the record with the pairs lifted into fields, as the event REST API has them.
-fn keycloak_logged_event(v: &Value) -> Option<Value> {
+fn keycloak_logged_event<'a>(v: &'a Json<'a>) -> Option<Json<'a>> {
     static KV: OnceLock<Regex> = OnceLock::new();
-    let obj = v.as_object()?;
+    let Json::Object(obj) = v else {
+        return None;
+    };
     let logger = LOGGER
         .iter()
-        .find_map(|k| obj.get(*k))
-        .and_then(Value::as_str)
+        .find_map(|k| v.get(k))
+        .and_then(Json::as_str)
         .unwrap_or("");
     let (key, msg) = ["message", "msg"]
         .iter()
-        .find_map(|k| obj.get(*k).and_then(Value::as_str).map(|m| (*k, m.trim())))?;
+        .find_map(|k| v.get(k).and_then(Json::as_str).map(|m| (*k, m.trim())))?;
     let listener = logger.starts_with("org.keycloak.events")
         || (msg.starts_with("type=") && msg.contains("realmId="));
     if !listener || !msg.starts_with("type=") {
@@ -685,19 +928,24 @@ fn keycloak_logged_event(v: &Value) -> Option<Value> {
             .expect("static regex")
     });
     let mut out = obj.clone();
-    out.remove(key);
+    out.retain(|(k, _)| k != key);
     for c in kv.captures_iter(msg) {
         let value = match (c.get(2), c.get(3)) {
             (Some(q), _) => q.as_str().replace("\\\"", "\"").replace("\\\\", "\\"),
             (_, Some(u)) => u.as_str().trim().to_string(),
             _ => continue,
         };
-        let k = c[1].to_string();
-        if !value.is_empty() && value != "null" && !out.contains_key(&k) {
-            out.insert(k, Value::String(value));
+        let Some(k) = c.get(1).map(|k| k.as_str()) else {
+            continue;
+        };
+        if !value.is_empty() && value != "null" {
+            // The pairs stay in key order; a key the record has keeps the record's value.
+            if let Err(at) = out.binary_search_by(|(x, _)| x.as_ref().cmp(k)) {
+                out.insert(at, (Cow::Borrowed(k), Json::String(Cow::Owned(value))));
+            }
         }
     }
-    Some(Value::Object(out))
+    Some(Json::Object(out))
 }
 
 /// A Keycloak event type of a failure: `CODE_TO_TOKEN_ERROR`, `LOGIN_ERROR`, ...
@@ -712,13 +960,19 @@ fn is_error_code(s: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
 }
 
+/// The events of a record that logfmt or text lines were made into.
 pub(crate) fn record_to_events(v: &Value, src: &Source) -> Vec<Event> {
+    events(&Json::from(v), src)
+}
+
+/// The events of a record.
+fn events(v: &Json, src: &Source) -> Vec<Event> {
     // A CloudTrail delivery file is one object holding every record.
-    if let Some(records) = v.get("Records").and_then(Value::as_array) {
+    if let Some(records) = v.get("Records").and_then(Json::as_array) {
         return records
             .iter()
             .filter(|r| r.is_object())
-            .flat_map(|r| record_to_events(r, src))
+            .flat_map(|r| events(r, src))
             .collect();
     }
     let lifted;
@@ -1157,6 +1411,34 @@ mod tests {
     fn one(line: &str) -> Vec<Event> {
         let mut r = InputReport::new("t", "json_log");
         parse_record(&Arc::from("t"), 1, line, &mut r)
+    }
+
+    #[test]
+    fn a_line_reads_as_its_value() {
+        // Key order, repeated keys, escapes, numbers and nulls as `Value` has them.
+        for line in [
+            r#"{"b":1,"a":{"z":[1,2.0,-3,1e300,18446744073709551616],"y":null},"b":"last"}"#,
+            r#"{"k\u0065y":"v\"q","key":"x","":true,"é":false,"E":0.1,"e":-0}"#,
+            r#"{"Records":[{"eventName":"A"},3,"x"],"n":123456789012345678901234567890}"#,
+            r#"{"a":{"$serde_json::private::RawValue":"{\"z\":[1]}"},"b":2}"#,
+        ] {
+            let value: Value = serde_json::from_str(line).unwrap();
+            let json = Json::parse(line).unwrap();
+            assert_eq!(format!("{json:?}"), format!("{:?}", Json::from(&value)));
+        }
+        // The same errors, the depth limit's included.
+        for line in [
+            "[".repeat(200),
+            r#"{"a":1,}"#.to_string(),
+            "{\"a\"".to_string(),
+            r#"{"a":{"\u0024serde_json::private::RawValue":"{","b":1}}"#.to_string(),
+            r#"{"$serde_json::private::RawValue":"{}","b":1}"#.to_string(),
+            r#"{"$serde_json::private::RawValue":1}"#.to_string(),
+        ] {
+            let value = serde_json::from_str::<Value>(&line).unwrap_err();
+            let json = Json::parse(&line).unwrap_err();
+            assert_eq!(json.to_string(), value.to_string());
+        }
     }
 
     #[test]
