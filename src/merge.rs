@@ -261,10 +261,10 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
     }
     // Any disagreement rules a merge out.
     let conflicts = [
-        same(
-            &c.method.as_ref().map(|m| m.to_ascii_uppercase()),
-            &e.method.as_ref().map(|m| m.to_ascii_uppercase()),
-        ),
+        c.method
+            .as_ref()
+            .zip(e.method.as_ref())
+            .map(|(a, b)| a.eq_ignore_ascii_case(b)),
         same(&c.status, &e.status),
         same(&c.target, &e.target),
         same(&c.client_id, &e.client_id),
