@@ -55,7 +55,7 @@ pub struct AnalyzeArgs {
     /// (default: a random key per run).
     #[arg(long, value_name = "KEY", env = "GRANTSCOPE_FINGERPRINT_KEY")]
     pub fingerprint_key: Option<String>,
-    /// Worker threads (default: all cores).
+    /// Threads to use (default: all cores); 1 runs everything on one thread.
     #[arg(long)]
     pub threads: Option<usize>,
     /// A flow idle this long (behind what every input has read) is finished and its

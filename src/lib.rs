@@ -76,6 +76,13 @@ pub fn analyze_streaming(
     specs: &SpecSet,
 ) -> Analysis {
     let mut seg = segment::Segmenter::new(specs, stream.flow_window_ms, stream.max_pending);
+    if rayon::current_num_threads() <= 1 {
+        // One thread asked for (`--threads 1`): one thread used.
+        let reports = ingest::stream(inputs, opts, |events, watermark| {
+            seg.push(events, watermark)
+        });
+        return finish(reports, seg, specs);
+    }
     // Reading and parsing the next window overlaps merging and analyzing the last one;
     // the short queue keeps at most a few windows' events in flight.
     let (reports, seg) = std::thread::scope(|scope| {

@@ -8,6 +8,7 @@
 //! never merge unless they carry the same request id: one file records an exchange once.
 
 use crate::event::*;
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// How far apart two sightings of one exchange may be, by the anchor that joins them.
 const NEAR_MS: i64 = 3_000;
@@ -29,7 +30,8 @@ pub fn merge(events: Vec<Event>) -> Vec<Event> {
             continue;
         };
         let near = if e.settled { &mut fresh } else { &mut all };
-        near.candidates(&placed, &out, &e, t, &mut cands);
+        let mut ks: Vec<u64> = keys(&e).collect();
+        near.candidates(&placed, &out, &e, &ks, t, &mut cands);
         // The best candidate: the strongest anchor, then the nearest in time, then the
         // latest.
         let mut best: Option<(usize, (Anchor, i64))> = None;
@@ -66,9 +68,13 @@ pub fn merge(events: Vec<Event>) -> Vec<Event> {
                 (out.len() - 1, Some(t), true)
             }
         };
-        all.add(&placed, &out, i, before, new);
+        if !new {
+            // The fold may have brought keys the event did not have.
+            ks = keys(&out[i]).collect();
+        }
+        all.add(&placed, &out, &ks, i, before, new);
         if !out[i].settled {
-            fresh.add(&placed, &out, i, before, new);
+            fresh.add(&placed, &out, &ks, i, before, new);
         }
     }
     for e in &mut out {
@@ -95,8 +101,9 @@ struct Nearby {
     placed: Vec<usize>,
     /// Events whose end or moved start lies more than the scan reach past their placed time.
     reaching: Vec<usize>,
-    /// Hash of (key kind, value) -> events carrying it.
-    keyed: std::collections::HashMap<u64, Vec<usize>>,
+    /// Hash of (key kind, value) -> events carrying it. The hashes are already keyed and
+    /// uniform, so the map uses them as they are.
+    keyed: std::collections::HashMap<u64, Vec<usize>, BuildHasherDefault<KeyHash>>,
 }
 
 impl Nearby {
@@ -105,6 +112,7 @@ impl Nearby {
         placed: &[i64],
         out: &[Event],
         e: &Event,
+        keys: &[u64],
         t: i64,
         cands: &mut Vec<usize>,
     ) {
@@ -119,8 +127,8 @@ impl Nearby {
         let live = |i: &usize| out[*i].ts.is_some_and(|ct| t - ct <= STATE_MS);
         self.reaching.retain(live);
         cands.extend_from_slice(&self.reaching);
-        for k in keys(e) {
-            if let Some(list) = self.keyed.get_mut(&k) {
+        for k in keys {
+            if let Some(list) = self.keyed.get_mut(k) {
                 if list.len() > 16 {
                     list.retain(live);
                 }
@@ -134,7 +142,15 @@ impl Nearby {
 
     /// Indexes `out[i]`, just placed (`new`) or just folded into (its keys and span may
     /// have grown).
-    fn add(&mut self, placed: &[i64], out: &[Event], i: usize, before: Option<i64>, new: bool) {
+    fn add(
+        &mut self,
+        placed: &[i64],
+        out: &[Event],
+        keys: &[u64],
+        i: usize,
+        before: Option<i64>,
+        new: bool,
+    ) {
         let e = &out[i];
         let Some(t) = e.ts else { return };
         if new {
@@ -144,12 +160,32 @@ impl Nearby {
         if (reach - placed[i] > NEAR_MS || before != e.ts) && !self.reaching.contains(&i) {
             self.reaching.push(i);
         }
-        for k in keys(e) {
+        for &k in keys {
             let list = self.keyed.entry(k).or_default();
             if list.last() != Some(&i) && !list.contains(&i) {
                 list.push(i);
             }
         }
+    }
+}
+
+/// Passes a [`keys`] hash through: it is keyed and uniform already, so hashing it again
+/// would be wasted work.
+#[derive(Default)]
+struct KeyHash(u64);
+
+impl Hasher for KeyHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed; this keeps any other use correct, if slower.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
