@@ -94,8 +94,18 @@ pub fn analyze_streaming(
             seg
         });
         let reports = ingest::stream(inputs, opts, |events, watermark| {
-            // Fails only if the worker is gone, i.e. panicked: join below says why.
-            let _ = tx.send((events, watermark));
+            // In parts, so that the queue holds a few thousand events and not a few
+            // windows: a window of dense OAuth lines is tens of thousands of events.
+            const PART: usize = 4096;
+            let mut events = events.into_iter();
+            loop {
+                let part: Vec<_> = events.by_ref().take(PART).collect();
+                let last = part.len() < PART;
+                // Fails only if the worker is gone, i.e. panicked: join below says why.
+                if tx.send((part, watermark)).is_err() || last {
+                    break;
+                }
+            }
         });
         drop(tx);
         let seg = worker
