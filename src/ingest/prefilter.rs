@@ -8,8 +8,8 @@
 //! How: a line is parsed when it contains, ignoring ASCII case, one of a format's words
 //! ([`LOG_WORDS`], [`ACCESS_WORDS`]). Matching dozens of words case-insensitively with an
 //! automaton costs ~15 instructions per byte. Instead each chunk is lowercased once (a
-//! vectorised pass) and searched with Teddy, a SIMD multi-literal searcher, which skips
-//! most of a line in a few instructions per 32 bytes. Teddy fingerprints a word by its
+//! vectorised pass) and searched with Teddy, a SIMD multi-literal searcher, which passes
+//! over most of a line a few SIMD instructions per 16 or 32 bytes. Teddy fingerprints a word by its
 //! first four bytes when every word has four; shorter words would make it stop at every
 //! common three-letter sequence, so they are searched for apart, each with `memmem`.
 //! Without SIMD (or if Teddy cannot be built) the automaton checks each line.
