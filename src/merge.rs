@@ -24,9 +24,13 @@ pub fn merge(events: Vec<Event>) -> Vec<Event> {
     let mut all = Nearby::default();
     let mut fresh = Nearby::default();
     let mut cands: Vec<usize> = Vec::new();
-    for e in by_time(events) {
+    // For each event of `out`, the last round it was compared in: a candidate found twice
+    // (recent and by key) is compared once.
+    let mut seen: Vec<usize> = Vec::with_capacity(out.capacity());
+    for (round, e) in by_time(events).enumerate() {
         let Some(t) = e.ts else {
             out.push(e);
+            seen.push(usize::MAX);
             continue;
         };
         let near = if e.settled { &mut fresh } else { &mut all };
@@ -36,6 +40,10 @@ pub fn merge(events: Vec<Event>) -> Vec<Event> {
         // latest.
         let mut best: Option<(usize, (Anchor, i64))> = None;
         for &i in cands.iter() {
+            if seen[i] == round {
+                continue;
+            }
+            seen[i] = round;
             let c = &out[i];
             let Some(ct) = c.ts else { continue };
             if t - ct > STATE_MS {
@@ -51,7 +59,10 @@ pub fn merge(events: Vec<Event>) -> Vec<Event> {
                 }
             }
             if let Some((anchor, limit)) = mergeable(c, &e) {
-                if dt <= limit && best.is_none_or(|(_, b)| (anchor, dt) < b) {
+                let better = |(j, b): (usize, (Anchor, i64))| {
+                    (anchor, dt, std::cmp::Reverse(i)) < (b.0, b.1, std::cmp::Reverse(j))
+                };
+                if dt <= limit && best.is_none_or(better) {
                     best = Some((i, (anchor, dt)));
                 }
             }
@@ -65,6 +76,7 @@ pub fn merge(events: Vec<Event>) -> Vec<Event> {
             None => {
                 out.push(e);
                 placed.push(t);
+                seen.push(usize::MAX);
                 (out.len() - 1, Some(t), true)
             }
         };
@@ -135,9 +147,6 @@ impl Nearby {
                 cands.extend_from_slice(list);
             }
         }
-        // Newest first, each once: ties on anchor and distance go to the latest event.
-        cands.sort_unstable_by(|a, b| b.cmp(a));
-        cands.dedup();
     }
 
     /// Indexes `out[i]`, just placed (`new`) or just folded into (its keys and span may
