@@ -15,6 +15,9 @@ const NEAR_MS: i64 = 3_000;
 const ID_MS: i64 = 15_000;
 const STATE_MS: i64 = 120_000;
 
+/// Folds the sightings of each exchange into one event, in time order: each event joins the
+/// earlier one it shares the strongest anchor with, nearest in time, else stands alone.
+/// Returns the events settled, so that merging them again changes nothing.
 pub fn merge(events: Vec<Event>) -> Vec<Event> {
     let mut out: Vec<Event> = Vec::with_capacity(events.len());
     // Start time of each timed event of `out` as it was placed there (non-decreasing).
