@@ -285,11 +285,14 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
     if c.settled && e.settled {
         return None;
     }
+    // Different kinds only merge when one is a log line of the other's request; most
+    // candidates end here, before any string is compared.
+    let one_logs_the_other = c.kind() == EventKind::LogError || e.kind() == EventKind::LogError;
+    if c.kind != e.kind && !one_logs_the_other {
+        return None;
+    }
     let same_request_id = c.request_ids.iter().any(|r| e.request_ids.contains(r));
-    if c.kind != e.kind
-        && !(same_request_id
-            && (c.kind() == EventKind::LogError || e.kind() == EventKind::LogError))
-    {
+    if c.kind != e.kind && !same_request_id {
         return None;
     }
     let shares_file = c
