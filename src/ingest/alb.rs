@@ -11,13 +11,14 @@
 //! the connection before the answer; `X-Amzn-Trace-Id` (`Root=1-...`) ties the line to the
 //! application's logs.
 
+use super::access_log::token as field;
 use super::access_log::{read_line, record_events, sniff_with, time_or_problem, ProxyRecord};
 use super::time::{parse_time, whole_seconds};
 use super::InputReport;
 use crate::event::Event;
 use nom::{
     branch::alt,
-    bytes::complete::{escaped, tag, take_till1},
+    bytes::complete::{escaped, tag},
     character::complete::{anychar, char, space1},
     multi::count,
     sequence::{delimited, preceded, tuple},
@@ -43,16 +44,12 @@ fn keep(v: Option<&str>) -> Option<&str> {
     v.filter(|v| !v.is_empty() && *v != "-")
 }
 
-fn field(i: &str) -> IResult<&str, &str> {
-    take_till1(|c: char| c == ' ')(i)
-}
-
 fn quoted(i: &str) -> IResult<&str, &str> {
     alt((
         nom::combinator::map(tag("\"\""), |_| ""),
         delimited(
             char('"'),
-            escaped(take_till1(|c: char| c == '\\' || c == '"'), '\\', anychar),
+            escaped(super::access_log::unescaped_run, '\\', anychar),
             char('"'),
         ),
     ))(i)

@@ -10,6 +10,7 @@
 //! The request id Envoy propagates (`x-request-id`) is what ties this line to the
 //! application's and the provider's log lines.
 
+use super::access_log::token as field;
 use super::access_log::{read_line, record_events, sniff_with, time_or_problem, ProxyRecord};
 use super::time::{parse_time, whole_seconds};
 use super::InputReport;
@@ -35,10 +36,6 @@ pub struct EnvoyLine<'a> {
     pub user_agent: Option<&'a str>,
     pub request_id: Option<&'a str>,
     pub authority: Option<&'a str>,
-}
-
-fn field(i: &str) -> IResult<&str, &str> {
-    take_till1(|c: char| c == ' ')(i)
 }
 
 fn quoted(i: &str) -> IResult<&str, &str> {

@@ -10,6 +10,7 @@
 //! date is taken as UTC (what servers almost always run in).
 //! Termination states beginning with `C` mean the client aborted: it never saw an answer.
 
+use super::access_log::token as field;
 use super::access_log::{read_line, record_events, sniff_with, time_or_problem, ProxyRecord};
 use super::time::{parse_time_in, rfc3339_offset, whole_seconds};
 use super::InputReport;
@@ -41,10 +42,6 @@ pub struct HaproxyLine<'a> {
     pub request: &'a str,
     /// Captured request headers (`{...|...}`), which often carry a request id.
     pub captured: Vec<&'a str>,
-}
-
-fn field(i: &str) -> IResult<&str, &str> {
-    take_till1(|c: char| c == ' ')(i)
 }
 
 /// Whatever a log pipeline put before HAProxy's own text: a BSD syslog header
