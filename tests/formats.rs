@@ -24,7 +24,7 @@
 
 mod common;
 use common::*;
-use grantscope::event::{CallbackSide, Event, EventKind};
+use grantscope::event::{Event, EventKind};
 use grantscope::ingest::time::parse_time;
 use grantscope::ingest::{detect, Format};
 use serde_json::Value;
@@ -114,7 +114,6 @@ fn check_text_access_log(path: &Path, labels: &Value, format: Format) -> Vec<Str
         labeled.insert(line);
         let evs = by_line.get(&line).map(Vec::as_slice).unwrap_or(&[]);
         let kind = l["kind"].as_str().unwrap();
-        let status = l["status"].as_u64().unwrap();
         let mut fail =
             |what: String| problems.push(format!("{name}:{line} {kind}: {what}; events {evs:#?}"));
         let want_kind = access_label_kind(l);
@@ -124,59 +123,10 @@ fn check_text_access_log(path: &Path, labels: &Value, format: Format) -> Vec<Str
             }
             continue;
         };
-        if want_kind == EventKind::ApiCall && evs.is_empty() {
-            // Without the Authorization header an access log cannot tell an API call.
-            continue;
-        }
-        let [e] = evs else {
-            fail(format!("expected one {want_kind:?} event"));
+        let evs: Vec<&Event> = evs.iter().collect();
+        let Some(e) = checked_access_exchange(l, want_kind, &evs, &mut fail) else {
             continue;
         };
-        if e.kind() != want_kind {
-            fail(format!("kind {:?}", e.kind()));
-            continue;
-        }
-        if e.method.as_deref() != l["method"].as_str() {
-            fail(format!("method {:?}", e.method));
-        }
-        if e.path.as_deref() != l["path"].as_str() {
-            fail(format!("path {:?}", e.path));
-        }
-        match (want_kind, status) {
-            (EventKind::Callback, _) => {
-                if e.callback_side != Some(CallbackSide::Received) || e.status.is_some() {
-                    fail(
-                        "a callback is the client receiving the redirect, without OAuth status"
-                            .into(),
-                    );
-                }
-            }
-            // Caddy/Envoy 0 and ALB 460: the client went away before any answer.
-            (_, 0) | (_, 460) => {
-                if !e.no_response || e.status.is_some() {
-                    fail(format!(
-                        "{status} is no response, got {:?} / {}",
-                        e.status, e.no_response
-                    ));
-                }
-            }
-            (_, 499) => {
-                if !e.no_response || e.status != Some(499) {
-                    fail(format!(
-                        "499 is the client leaving, got {:?} / {}",
-                        e.status, e.no_response
-                    ));
-                }
-            }
-            (_, s) => {
-                if e.status != Some(s as u16) || e.no_response {
-                    fail(format!(
-                        "status {:?} / no_response {}",
-                        e.status, e.no_response
-                    ));
-                }
-            }
-        }
         for (field, got) in [
             ("client_id", e.client_id.as_deref()),
             ("state", e.state.as_deref()),

@@ -359,7 +359,6 @@ fn check_access_log(path: &Path, labels: &Value) -> Vec<String> {
         labeled.insert(line);
         let evs = by_line.get(&line).map(Vec::as_slice).unwrap_or(&[]);
         let kind = l["kind"].as_str().unwrap();
-        let status = l["status"].as_u64().unwrap();
         let mut fail =
             |what: String| problems.push(format!("{name}:{line} {kind}: {what}; events {evs:#?}"));
         let want_kind = access_label_kind(l);
@@ -389,55 +388,9 @@ fn check_access_log(path: &Path, labels: &Value) -> Vec<String> {
             }
             continue;
         };
-        if want_kind == EventKind::ApiCall && primary.is_empty() {
-            // Without the Authorization header an access log cannot tell an API call.
-            continue;
-        }
-        let [e] = primary.as_slice() else {
-            fail(format!("expected one {want_kind:?} event"));
+        let Some(e) = checked_access_exchange(l, want_kind, &primary, &mut fail) else {
             continue;
         };
-        if e.kind() != want_kind {
-            fail(format!("kind {:?}", e.kind()));
-            continue;
-        }
-        if e.method.as_deref() != l["method"].as_str() {
-            fail(format!("method {:?}", e.method));
-        }
-        if e.path.as_deref() != l["path"].as_str() {
-            fail(format!("path {:?}", e.path));
-        }
-        match (want_kind, status) {
-            (EventKind::Callback, _) => {
-                if e.callback_side != Some(CallbackSide::Received) || e.status.is_some() {
-                    fail(
-                        "a callback is the client receiving the redirect, without OAuth status"
-                            .into(),
-                    );
-                }
-            }
-            (_, 0) => {
-                if !e.no_response || e.status.is_some() {
-                    fail(format!(
-                        "status 0 is no response, got {:?} / {}",
-                        e.status, e.no_response
-                    ));
-                }
-            }
-            (_, 499) => {
-                if !e.no_response || e.status != Some(499) {
-                    fail(format!(
-                        "499 is the client leaving, got {:?} / {}",
-                        e.status, e.no_response
-                    ));
-                }
-            }
-            (_, s) => {
-                if e.status != Some(s as u16) || e.no_response {
-                    fail(format!("status {:?}", e.status));
-                }
-            }
-        }
         for (field, got) in [
             ("client_id", e.client_id.as_deref()),
             ("state", e.state.as_deref()),

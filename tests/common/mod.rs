@@ -210,3 +210,69 @@ pub fn access_label_kind(l: &Value) -> Option<grantscope::event::EventKind> {
         other => panic!("unknown kind {other} in {l}"),
     }
 }
+
+/// The one exchange event a labeled access-log line gave, checked against its label: its
+/// kind, method and path, and its status as the proxy logged it (0 and ALB's 460: no answer;
+/// 499: the client left). None when there is nothing further to check: no event where an
+/// access log cannot see one (an API call without its Authorization header), or a failure
+/// already reported through `fail`.
+pub fn checked_access_exchange<'e>(
+    l: &Value,
+    want_kind: grantscope::event::EventKind,
+    evs: &[&'e grantscope::event::Event],
+    fail: &mut impl FnMut(String),
+) -> Option<&'e grantscope::event::Event> {
+    use grantscope::event::{CallbackSide, EventKind};
+    if want_kind == EventKind::ApiCall && evs.is_empty() {
+        // Without the Authorization header an access log cannot tell an API call.
+        return None;
+    }
+    let [e] = evs else {
+        fail(format!("expected one {want_kind:?} event"));
+        return None;
+    };
+    if e.kind() != want_kind {
+        fail(format!("kind {:?}", e.kind()));
+        return None;
+    }
+    if e.method.as_deref() != l["method"].as_str() {
+        fail(format!("method {:?}", e.method));
+    }
+    if e.path.as_deref() != l["path"].as_str() {
+        fail(format!("path {:?}", e.path));
+    }
+    match (want_kind, l["status"].as_u64().unwrap()) {
+        (EventKind::Callback, _) => {
+            if e.callback_side != Some(CallbackSide::Received) || e.status.is_some() {
+                fail(
+                    "a callback is the client receiving the redirect, without OAuth status".into(),
+                );
+            }
+        }
+        (_, status @ (0 | 460)) => {
+            if !e.no_response || e.status.is_some() {
+                fail(format!(
+                    "{status} is no response, got {:?} / {}",
+                    e.status, e.no_response
+                ));
+            }
+        }
+        (_, 499) => {
+            if !e.no_response || e.status != Some(499) {
+                fail(format!(
+                    "499 is the client leaving, got {:?} / {}",
+                    e.status, e.no_response
+                ));
+            }
+        }
+        (_, s) => {
+            if e.status != Some(s as u16) || e.no_response {
+                fail(format!(
+                    "status {:?} / no_response {}",
+                    e.status, e.no_response
+                ));
+            }
+        }
+    }
+    Some(e)
+}
