@@ -386,50 +386,47 @@ fn word_quoted(text: &str) -> Option<String> {
     splice(text, edits)
 }
 
+/// One pass of `re` over `text`: `edit` says what, if anything, replaces each match.
+fn each_capture(
+    text: &str,
+    re: &Regex,
+    edit: impl Fn(&regex::Captures<'_>) -> Option<(usize, usize, String)>,
+) -> Option<String> {
+    splice(
+        text,
+        re.captures_iter(text).filter_map(|c| edit(&c)).collect(),
+    )
+}
+
 fn word_values(text: &str) -> Option<String> {
-    let edits = patterns()
-        .word_value
-        .captures_iter(text)
-        .filter(|c| is_secret_key(&c[1]) && credential_like(&c[2]))
-        .map(|c| {
-            let v = c.get(2).expect("group");
-            (v.start(), v.end(), fp(kind_for(&c[1]), v.as_str()))
-        })
-        .collect();
-    splice(text, edits)
+    each_capture(text, &patterns().word_value, |c| {
+        let v = c.get(2).expect("group");
+        (is_secret_key(&c[1]) && credential_like(v.as_str()))
+            .then(|| (v.start(), v.end(), fp(kind_for(&c[1]), v.as_str())))
+    })
 }
 
 fn schemes(text: &str) -> Option<String> {
-    let edits = patterns()
-        .scheme
-        .captures_iter(text)
-        .filter_map(|c| {
-            let v = c.get(2).expect("group");
-            let s = v.as_str();
-            let auth_param = s.ends_with('=')
-                && s[..s.len() - 1]
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b == b'_');
-            let word = s.len() < 20 && !not_a_word(s);
-            (!auth_param && !word && !is_fingerprint(s))
-                .then(|| (v.start(), v.end(), fp(SecretKind::Token, s)))
-        })
-        .collect();
-    splice(text, edits)
+    each_capture(text, &patterns().scheme, |c| {
+        let v = c.get(2).expect("group");
+        let s = v.as_str();
+        let auth_param = s.ends_with('=')
+            && s[..s.len() - 1]
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b == b'_');
+        let word = s.len() < 20 && !not_a_word(s);
+        (!auth_param && !word && !is_fingerprint(s))
+            .then(|| (v.start(), v.end(), fp(SecretKind::Token, s)))
+    })
 }
 
 fn cookies(text: &str) -> Option<String> {
-    let edits = patterns()
-        .cookie
-        .captures_iter(text)
-        .filter_map(|c| {
-            let v = c.get(4).expect("group");
-            let s = v.as_str().trim_end();
-            (!is_fingerprint(s) && !is_placeholder(s))
-                .then(|| (v.start(), v.start() + s.len(), fp(SecretKind::Cookie, s)))
-        })
-        .collect();
-    splice(text, edits)
+    each_capture(text, &patterns().cookie, |c| {
+        let v = c.get(4).expect("group");
+        let s = v.as_str().trim_end();
+        (!is_fingerprint(s) && !is_placeholder(s))
+            .then(|| (v.start(), v.start() + s.len(), fp(SecretKind::Cookie, s)))
+    })
 }
 
 /// A long opaque credential: 32+ characters of one dot- and slash-free run, letters and at
