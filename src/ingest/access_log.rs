@@ -121,9 +121,7 @@ pub fn parse_record(
     ) else {
         return Vec::new();
     };
-    let mut parts = rec.request.split(' ');
-    let method = parts.next().unwrap_or("");
-    let target = parts.next().unwrap_or("");
+    let (method, target) = method_and_target(rec.request);
     let ts = time_or_problem(parse_time(rec.time), rec.time, lineno, report);
     let request_id = rec
         .extra
@@ -222,6 +220,13 @@ pub fn record_events(
     }
     report.events += evs.len() as u64;
     evs
+}
+
+/// The method and target of a logged request line (`GET /path?q HTTP/1.1`); empty where the
+/// line has none (`"-"`, a TLS handshake on a plain port).
+pub fn method_and_target(request: &str) -> (&str, &str) {
+    let mut parts = request.split(' ');
+    (parts.next().unwrap_or(""), parts.next().unwrap_or(""))
 }
 
 /// Counts a line as a record and parses it with a dialect's grammar; a line the grammar

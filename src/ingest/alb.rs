@@ -12,7 +12,9 @@
 //! application's logs.
 
 use super::access_log::token as field;
-use super::access_log::{read_line, record_events, sniff_with, time_or_problem, ProxyRecord};
+use super::access_log::{
+    method_and_target, read_line, record_events, sniff_with, time_or_problem, ProxyRecord,
+};
 use super::time::{parse_time, whole_seconds};
 use super::InputReport;
 use crate::event::Event;
@@ -145,14 +147,14 @@ pub fn parse_record(
     };
     let end = time_or_problem(parse_time(rec.time), rec.time, lineno, report);
     let start = rec.request_creation_time.and_then(parse_time).or(end);
-    let mut parts = rec.request.split(' ');
+    let (method, target) = method_and_target(rec.request);
     let status: u16 = rec.elb_status.parse().unwrap_or(0);
     let proxy = ProxyRecord {
         ts: start,
         end_ts: end,
         coarse: whole_seconds(rec.time),
-        method: parts.next().unwrap_or("").trim_start_matches('-'),
-        target: parts.next().unwrap_or(""),
+        method: method.trim_start_matches('-'),
+        target,
         host: rec.domain,
         // 460: the client closed the connection before the load balancer could answer.
         status: if status == 460 { 0 } else { status },

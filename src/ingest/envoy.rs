@@ -11,7 +11,9 @@
 //! application's and the provider's log lines.
 
 use super::access_log::token as field;
-use super::access_log::{read_line, record_events, sniff_with, time_or_problem, ProxyRecord};
+use super::access_log::{
+    method_and_target, read_line, record_events, sniff_with, time_or_problem, ProxyRecord,
+};
 use super::time::{parse_time, whole_seconds};
 use super::InputReport;
 use crate::event::Event;
@@ -151,13 +153,13 @@ pub fn parse_record(
         return Vec::new();
     };
     let ts = time_or_problem(parse_time(rec.start_time), rec.start_time, lineno, report);
-    let mut parts = rec.request.split(' ');
+    let (method, target) = method_and_target(rec.request);
     let proxy = ProxyRecord {
         ts,
         end_ts: ts.zip(rec.duration_ms).map(|(t, d)| t + d),
         coarse: whole_seconds(rec.start_time),
-        method: parts.next().unwrap_or(""),
-        target: parts.next().unwrap_or(""),
+        method,
+        target,
         host: rec.authority,
         status: rec.status,
         // DC: downstream connection terminated — the client left before any answer.

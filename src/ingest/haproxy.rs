@@ -11,7 +11,9 @@
 //! Termination states beginning with `C` mean the client aborted: it never saw an answer.
 
 use super::access_log::token as field;
-use super::access_log::{read_line, record_events, sniff_with, time_or_problem, ProxyRecord};
+use super::access_log::{
+    method_and_target, read_line, record_events, sniff_with, time_or_problem, ProxyRecord,
+};
 use super::time::{parse_time_in, rfc3339_offset, whole_seconds};
 use super::InputReport;
 use crate::event::Event;
@@ -180,7 +182,7 @@ pub fn parse_record(
         lineno,
         report,
     );
-    let mut parts = rec.request.split(' ');
+    let (method, target) = method_and_target(rec.request);
     let request_id = rec
         .captured
         .iter()
@@ -190,8 +192,8 @@ pub fn parse_record(
         ts,
         end_ts: ts.zip(rec.total_ms).map(|(t, d)| t + d),
         coarse: whole_seconds(rec.accept_date),
-        method: parts.next().unwrap_or(""),
-        target: parts.next().unwrap_or(""),
+        method,
+        target,
         host: None,
         status: u16::try_from(rec.status).unwrap_or(0),
         no_response: rec.status < 0 || rec.termination.starts_with('C'),
