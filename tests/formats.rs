@@ -103,86 +103,68 @@ fn check_text_access_log(path: &Path, labels: &Value, format: Format) -> Vec<Str
             report.records, report.skipped, report.problems
         ));
     }
-    let mut labeled: HashSet<u64> = HashSet::new();
-    let mut noise = 0;
-    for l in labels.as_array().unwrap() {
-        if let Some(n) = l.get("noise_lines") {
-            noise = n.as_u64().unwrap();
-            continue;
-        }
-        let line = l["line"].as_u64().unwrap();
-        labeled.insert(line);
-        let evs = by_line.get(&line).map(Vec::as_slice).unwrap_or(&[]);
-        let kind = l["kind"].as_str().unwrap();
-        let mut fail =
-            |what: String| problems.push(format!("{name}:{line} {kind}: {what}; events {evs:#?}"));
-        let want_kind = access_label_kind(l);
-        let Some(want_kind) = want_kind else {
-            if !evs.is_empty() {
-                fail("expected no event (interaction page / authorize resume)".into());
-            }
-            continue;
-        };
-        let evs: Vec<&Event> = evs.iter().collect();
-        let Some(e) = checked_access_exchange(l, want_kind, &evs, &mut fail) else {
-            continue;
-        };
-        for (field, got) in [
-            ("client_id", e.client_id.as_deref()),
-            ("state", e.state.as_deref()),
-            ("error", e.error.as_deref()),
-        ] {
-            let want = l.get(field).and_then(Value::as_str);
-            // Every value the line states is read; nothing is invented where it states none.
-            if got != want {
-                fail(format!("{field} {got:?}, label {want:?}"));
-            }
-        }
-        if let Some(code) = l.get("code").and_then(Value::as_bool) {
-            if e.code.is_some() != code {
-                fail(format!("code present: {}", e.code.is_some()));
-            }
-        } else if want_kind != EventKind::Token && e.code.is_some() {
-            fail("a code where the line has none".into());
-        }
-        // The line's own time is the start or the end of the exchange, to the millisecond
-        // (CLF: to the second, which the label states as whole seconds).
-        let ts = parse_time(l["ts"].as_str().unwrap()).unwrap();
-        if e.ts != Some(ts) && e.end_ts != Some(ts) {
-            fail(format!("time {:?}..{:?}, line says {ts}", e.ts, e.end_ts));
-        }
-        // No end time: the exchange is known at one moment only.
-        let end = e.end_ts.or(e.ts);
-        if e.ts.zip(end).is_none_or(|(a, b)| b < a) {
-            fail(format!("start {:?} after end {:?}", e.ts, e.end_ts));
-        }
-        // rsyslog stamps the line when HAProxy sends it, right after the response ended.
-        if let Some(logged) = l.get("syslog_ts").and_then(Value::as_str) {
-            if path.file_name().is_some_and(|f| f == "access.log") {
-                let logged = parse_time(logged).unwrap();
-                // (HAProxy's timers are whole ms: the sum may be a ms past the stamp.)
-                if !end.is_some_and(|end| (-2..=10).contains(&(logged - end))) {
-                    fail(format!("end {end:?}, logged at {logged}"));
+    problems.extend(check_labeled_lines(
+        &name,
+        &by_line,
+        report.records,
+        labels,
+        |l, _line, evs, fail| {
+            let want_kind = access_label_kind(l);
+            let Some(want_kind) = want_kind else {
+                if !evs.is_empty() {
+                    fail("expected no event (interaction page / authorize resume)".into());
+                }
+                return;
+            };
+            let evs: Vec<&Event> = evs.iter().collect();
+            let Some(e) = checked_access_exchange(l, want_kind, &evs, fail) else {
+                return;
+            };
+            for (field, got) in [
+                ("client_id", e.client_id.as_deref()),
+                ("state", e.state.as_deref()),
+                ("error", e.error.as_deref()),
+            ] {
+                let want = l.get(field).and_then(Value::as_str);
+                // Every value the line states is read; nothing is invented where it states none.
+                if got != want {
+                    fail(format!("{field} {got:?}, label {want:?}"));
                 }
             }
-        }
-        let whole_seconds = !l["ts"].as_str().unwrap().contains('.');
-        if e.ts_coarse != whole_seconds {
-            fail(format!("ts_coarse {} for ts {}", e.ts_coarse, l["ts"]));
-        }
-    }
-    for (line, evs) in &by_line {
-        if !labeled.contains(line) {
-            problems.push(format!("{name}:{line}: a noise line gave events {evs:#?}"));
-        }
-    }
-    if report.records != labeled.len() as u64 + noise {
-        problems.push(format!(
-            "{name}: {} records read, labels count {} + {noise} noise",
-            report.records,
-            labeled.len()
-        ));
-    }
+            if let Some(code) = l.get("code").and_then(Value::as_bool) {
+                if e.code.is_some() != code {
+                    fail(format!("code present: {}", e.code.is_some()));
+                }
+            } else if want_kind != EventKind::Token && e.code.is_some() {
+                fail("a code where the line has none".into());
+            }
+            // The line's own time is the start or the end of the exchange, to the millisecond
+            // (CLF: to the second, which the label states as whole seconds).
+            let ts = parse_time(l["ts"].as_str().unwrap()).unwrap();
+            if e.ts != Some(ts) && e.end_ts != Some(ts) {
+                fail(format!("time {:?}..{:?}, line says {ts}", e.ts, e.end_ts));
+            }
+            // No end time: the exchange is known at one moment only.
+            let end = e.end_ts.or(e.ts);
+            if e.ts.zip(end).is_none_or(|(a, b)| b < a) {
+                fail(format!("start {:?} after end {:?}", e.ts, e.end_ts));
+            }
+            // rsyslog stamps the line when HAProxy sends it, right after the response ended.
+            if let Some(logged) = l.get("syslog_ts").and_then(Value::as_str) {
+                if path.file_name().is_some_and(|f| f == "access.log") {
+                    let logged = parse_time(logged).unwrap();
+                    // (HAProxy's timers are whole ms: the sum may be a ms past the stamp.)
+                    if !end.is_some_and(|end| (-2..=10).contains(&(logged - end))) {
+                        fail(format!("end {end:?}, logged at {logged}"));
+                    }
+                }
+            }
+            let whole_seconds = !l["ts"].as_str().unwrap().contains('.');
+            if e.ts_coarse != whole_seconds {
+                fail(format!("ts_coarse {} for ts {}", e.ts_coarse, l["ts"]));
+            }
+        },
+    ));
     problems
 }
 

@@ -348,104 +348,87 @@ fn check_access_log(path: &Path, labels: &Value) -> Vec<String> {
         .collect();
     let name = path.display().to_string();
     let mut problems = Vec::new();
-    let mut labeled: HashSet<u64> = HashSet::new();
-    let mut noise = 0;
-    for l in labels.as_array().unwrap() {
-        if let Some(n) = l.get("noise_lines") {
-            noise = n.as_u64().unwrap();
-            continue;
-        }
-        let line = l["line"].as_u64().unwrap();
-        labeled.insert(line);
-        let evs = by_line.get(&line).map(Vec::as_slice).unwrap_or(&[]);
-        let kind = l["kind"].as_str().unwrap();
-        let mut fail =
-            |what: String| problems.push(format!("{name}:{line} {kind}: {what}; events {evs:#?}"));
-        let want_kind = access_label_kind(l);
-        // The IdP's redirect may show as the callback it issued (Caddy logs `Location`).
-        let primary: Vec<&Event> = evs
-            .iter()
-            .filter(|e| e.callback_side != Some(CallbackSide::Issued))
-            .collect();
-        // A redirect the proxy logged with its Location is the callback the IdP issued.
-        let location = raw[line as usize - 1]["resp_headers"]["Location"][0]
-            .as_str()
-            .unwrap_or("");
-        if location.contains("code=") || location.contains("error=") {
-            let issued = evs
+    problems.extend(check_labeled_lines(
+        &name,
+        &by_line,
+        records,
+        labels,
+        |l, line, evs, fail| {
+            let want_kind = access_label_kind(l);
+            // The IdP's redirect may show as the callback it issued (Caddy logs `Location`).
+            let primary: Vec<&Event> = evs
                 .iter()
-                .filter(|e| e.callback_side == Some(CallbackSide::Issued))
-                .count();
-            if issued != 1 {
+                .filter(|e| e.callback_side != Some(CallbackSide::Issued))
+                .collect();
+            // A redirect the proxy logged with its Location is the callback the IdP issued.
+            let location = raw[line as usize - 1]["resp_headers"]["Location"][0]
+                .as_str()
+                .unwrap_or("");
+            if location.contains("code=") || location.contains("error=") {
+                let issued = evs
+                    .iter()
+                    .filter(|e| e.callback_side == Some(CallbackSide::Issued))
+                    .count();
+                if issued != 1 {
+                    fail(format!(
+                        "Location {location} not read as the issued callback"
+                    ));
+                }
+            }
+            let Some(want_kind) = want_kind else {
+                if !primary.is_empty() {
+                    fail("expected no exchange event (interaction page / authorize resume)".into());
+                }
+                return;
+            };
+            let Some(e) = checked_access_exchange(l, want_kind, &primary, fail) else {
+                return;
+            };
+            for (field, got) in [
+                ("client_id", e.client_id.as_deref()),
+                ("state", e.state.as_deref()),
+                ("error", e.error.as_deref()),
+            ] {
+                if let Some(want) = l.get(field).and_then(Value::as_str) {
+                    if got != Some(want) {
+                        fail(format!("{field} {got:?}"));
+                    }
+                }
+            }
+            if want_kind == EventKind::Callback {
+                if let Some(code) = l.get("code").and_then(Value::as_bool) {
+                    if e.code.is_some() != code {
+                        fail(format!("code present: {}", e.code.is_some()));
+                    }
+                }
+            }
+            // The line's own time is the exchange's start or its end, to the millisecond.
+            let ts = parse_time(l["ts"].as_str().unwrap()).unwrap();
+            let close = |t: Option<i64>| t.is_some_and(|t| (t - ts).abs() <= 1);
+            if !close(e.ts) && !close(e.end_ts) {
+                fail(format!("time {:?}..{:?}, line says {ts}", e.ts, e.end_ts));
+            }
+            // The exchange lasts as long as the line says (Caddy s, Traefik ns, Envoy ms, nginx s).
+            if let Some(ms) = logged_duration_ms(&raw[line as usize - 1]) {
+                let got = e.ts.map(|a| e.end_ts.unwrap_or(a) - a);
+                if !got.is_some_and(|d| (d as f64 - ms).abs() <= 1.0) {
+                    fail(format!("duration {got:?} ms, the line says {ms} ms"));
+                }
+            }
+            let whole_seconds = !l["ts"].as_str().unwrap().contains('.');
+            if e.ts_coarse != whole_seconds {
                 fail(format!(
-                    "Location {location} not read as the issued callback"
+                    "ts_coarse {} for a {} time",
+                    e.ts_coarse,
+                    if whole_seconds {
+                        "whole-second"
+                    } else {
+                        "sub-second"
+                    }
                 ));
             }
-        }
-        let Some(want_kind) = want_kind else {
-            if !primary.is_empty() {
-                fail("expected no exchange event (interaction page / authorize resume)".into());
-            }
-            continue;
-        };
-        let Some(e) = checked_access_exchange(l, want_kind, &primary, &mut fail) else {
-            continue;
-        };
-        for (field, got) in [
-            ("client_id", e.client_id.as_deref()),
-            ("state", e.state.as_deref()),
-            ("error", e.error.as_deref()),
-        ] {
-            if let Some(want) = l.get(field).and_then(Value::as_str) {
-                if got != Some(want) {
-                    fail(format!("{field} {got:?}"));
-                }
-            }
-        }
-        if want_kind == EventKind::Callback {
-            if let Some(code) = l.get("code").and_then(Value::as_bool) {
-                if e.code.is_some() != code {
-                    fail(format!("code present: {}", e.code.is_some()));
-                }
-            }
-        }
-        // The line's own time is the exchange's start or its end, to the millisecond.
-        let ts = parse_time(l["ts"].as_str().unwrap()).unwrap();
-        let close = |t: Option<i64>| t.is_some_and(|t| (t - ts).abs() <= 1);
-        if !close(e.ts) && !close(e.end_ts) {
-            fail(format!("time {:?}..{:?}, line says {ts}", e.ts, e.end_ts));
-        }
-        // The exchange lasts as long as the line says (Caddy s, Traefik ns, Envoy ms, nginx s).
-        if let Some(ms) = logged_duration_ms(&raw[line as usize - 1]) {
-            let got = e.ts.map(|a| e.end_ts.unwrap_or(a) - a);
-            if !got.is_some_and(|d| (d as f64 - ms).abs() <= 1.0) {
-                fail(format!("duration {got:?} ms, the line says {ms} ms"));
-            }
-        }
-        let whole_seconds = !l["ts"].as_str().unwrap().contains('.');
-        if e.ts_coarse != whole_seconds {
-            fail(format!(
-                "ts_coarse {} for a {} time",
-                e.ts_coarse,
-                if whole_seconds {
-                    "whole-second"
-                } else {
-                    "sub-second"
-                }
-            ));
-        }
-    }
-    for (line, evs) in &by_line {
-        if !labeled.contains(line) {
-            problems.push(format!("{name}:{line}: a noise line gave events {evs:#?}"));
-        }
-    }
-    if records != labeled.len() as u64 + noise {
-        problems.push(format!(
-            "{name}: {records} records read, labels count {} + {noise} noise",
-            labeled.len()
-        ));
-    }
+        },
+    ));
     problems
 }
 

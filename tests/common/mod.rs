@@ -220,7 +220,7 @@ pub fn checked_access_exchange<'e>(
     l: &Value,
     want_kind: grantscope::event::EventKind,
     evs: &[&'e grantscope::event::Event],
-    fail: &mut impl FnMut(String),
+    fail: &mut dyn FnMut(String),
 ) -> Option<&'e grantscope::event::Event> {
     use grantscope::event::{CallbackSide, EventKind};
     if want_kind == EventKind::ApiCall && evs.is_empty() {
@@ -275,4 +275,45 @@ pub fn checked_access_exchange<'e>(
         }
     }
     Some(e)
+}
+
+/// Walks the labels of one access log (the schema of `fixtures/access/*/labels.json`):
+/// `check` gets each labeled line with its events and a `fail` that records a problem
+/// naming the line. Then the lines no label names (noise) must have given no event, and
+/// the records read must be the labeled lines plus the noise. Returns the problems.
+pub fn check_labeled_lines(
+    name: &str,
+    by_line: &BTreeMap<u64, Vec<grantscope::event::Event>>,
+    records: u64,
+    labels: &Value,
+    mut check: impl FnMut(&Value, u64, &[grantscope::event::Event], &mut dyn FnMut(String)),
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut labeled = std::collections::HashSet::new();
+    let mut noise = 0;
+    for l in labels.as_array().unwrap() {
+        if let Some(n) = l.get("noise_lines") {
+            noise = n.as_u64().unwrap();
+            continue;
+        }
+        let line = l["line"].as_u64().unwrap();
+        labeled.insert(line);
+        let evs = by_line.get(&line).map(Vec::as_slice).unwrap_or(&[]);
+        let kind = l["kind"].as_str().unwrap();
+        let mut fail =
+            |what: String| problems.push(format!("{name}:{line} {kind}: {what}; events {evs:#?}"));
+        check(l, line, evs, &mut fail);
+    }
+    for (line, evs) in by_line {
+        if !labeled.contains(line) {
+            problems.push(format!("{name}:{line}: a noise line gave events {evs:#?}"));
+        }
+    }
+    if records != labeled.len() as u64 + noise {
+        problems.push(format!(
+            "{name}: {records} records read, labels count {} + {noise} noise",
+            labeled.len()
+        ));
+    }
+    problems
 }
