@@ -83,24 +83,30 @@ pub fn analyze_streaming(
         });
         return finish(reports, seg, specs);
     }
-    // Reading and parsing the next window overlaps merging and analyzing the last one;
-    // the short queue keeps at most a few windows' events in flight.
+    // Reading and parsing the next windows overlaps merging and analyzing the last ones.
+    // The queue between them is bounded by events, not windows: the analysis of a set of
+    // finished flows takes a while, and parsing should go on meanwhile as long as what
+    // waits stays small.
+    let budget = Budget::new(IN_FLIGHT);
     let (reports, seg) = std::thread::scope(|scope| {
-        let (tx, rx) = std::sync::mpsc::sync_channel(2);
+        let (tx, rx) = std::sync::mpsc::channel::<(Vec<Event>, Option<event::Millis>)>();
+        let budget = &budget;
         let worker = scope.spawn(move || {
             for (events, watermark) in rx {
+                let n = events.len();
                 seg.push(events, watermark);
+                budget.release(n);
             }
             seg
         });
         let reports = ingest::stream(inputs, opts, |events, watermark| {
-            // In parts, so that the queue holds a few thousand events and not a few
-            // windows: a window of dense OAuth lines is tens of thousands of events.
-            const PART: usize = 4096;
+            // In parts, so that one dense window (tens of thousands of events) does not
+            // have to fit in the budget whole.
             let mut events = events.into_iter();
             loop {
                 let part: Vec<_> = events.by_ref().take(PART).collect();
                 let last = part.len() < PART;
+                budget.take(part.len());
                 // Fails only if the worker is gone, i.e. panicked: join below says why.
                 if tx.send((part, watermark)).is_err() || last {
                     break;
@@ -114,6 +120,51 @@ pub fn analyze_streaming(
         (reports, seg)
     });
     finish(reports, seg, specs)
+}
+
+/// Events handed to the analysis thread at most at once (~1.2 KB each): a few dozen
+/// windows of a typical application log, a few thousand lines of a dense access log.
+const IN_FLIGHT: usize = 16_384;
+/// Events sent to the analysis thread in one message.
+const PART: usize = 4096;
+
+/// How many events may wait for the analysis thread: `take` blocks while the queue is
+/// over budget (unless it is empty, so that one part always fits), `release` frees.
+struct Budget {
+    used: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+    limit: usize,
+}
+
+impl Budget {
+    fn new(limit: usize) -> Budget {
+        Budget {
+            used: std::sync::Mutex::new(0),
+            freed: std::sync::Condvar::new(),
+            limit,
+        }
+    }
+
+    fn take(&self, n: usize) {
+        // A poisoned lock means the analysis thread panicked: its join reports it.
+        let Ok(mut used) = self.used.lock() else {
+            return;
+        };
+        while *used > 0 && *used + n > self.limit {
+            match self.freed.wait(used) {
+                Ok(u) => used = u,
+                Err(_) => return,
+            }
+        }
+        *used += n;
+    }
+
+    fn release(&self, n: usize) {
+        if let Ok(mut used) = self.used.lock() {
+            *used = used.saturating_sub(n);
+        }
+        self.freed.notify_one();
+    }
 }
 
 fn finish(inputs: Vec<InputReport>, mut seg: segment::Segmenter<'_>, specs: &SpecSet) -> Analysis {
