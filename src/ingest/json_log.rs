@@ -670,17 +670,20 @@ fn keycloak_logged_event<'a>(v: &'a Json<'a>) -> Option<Json<'a>> {
     let Json::Object(obj) = v else {
         return None;
     };
+    let (key, msg) = ["message", "msg"]
+        .iter()
+        .find_map(|k| v.get(k).and_then(Json::as_str).map(|m| (*k, m.trim())))?;
+    // Most records are not the listener's: their message settles it before the logger is
+    // looked up.
+    if !msg.starts_with("type=") {
+        return None;
+    }
     let logger = LOGGER
         .iter()
         .find_map(|k| v.get(k))
         .and_then(Json::as_str)
         .unwrap_or("");
-    let (key, msg) = ["message", "msg"]
-        .iter()
-        .find_map(|k| v.get(k).and_then(Json::as_str).map(|m| (*k, m.trim())))?;
-    let listener = logger.starts_with("org.keycloak.events")
-        || (msg.starts_with("type=") && msg.contains("realmId="));
-    if !listener || !msg.starts_with("type=") {
+    if !logger.starts_with("org.keycloak.events") && !msg.contains("realmId=") {
         return None;
     }
     let kv = KV.get_or_init(|| {
@@ -744,10 +747,11 @@ fn events(v: &Json, src: &Source) -> Vec<Event> {
         None => v,
     };
     let f = Fields::new(v);
-    let (ts, ts_coarse, time_alias) = match f.time(TIME) {
+    // Parsed only for a record that makes an event, which most records do not.
+    let time = LazyCell::new(|| match f.time(TIME) {
         Some((t, coarse, alias)) => (Some(t), coarse, alias),
         None => (None, false, ""),
-    };
+    });
     let mut event_type = f.text(EVENT).map(scrubbed_repeated);
     // Scrubbing a message costs more than the rest of a record, and most records make no
     // event: the message is scrubbed when it is first needed.
@@ -923,6 +927,7 @@ fn events(v: &Json, src: &Source) -> Vec<Event> {
         .as_deref()
         .filter(|u| u.starts_with('/') || u.contains("://"))
     {
+        let (ts, ts_coarse, time_alias) = *time;
         let (start, end) = http_times(&f, ts, time_alias, ts_coarse);
         let mut resp_headers = Vec::new();
         if let Some(w) = f.str(WWW_AUTH) {
@@ -958,8 +963,8 @@ fn events(v: &Json, src: &Source) -> Vec<Event> {
     }
     if let Some(cb) = f.str(CALLBACK_URL) {
         let ex = HttpExchange {
-            ts,
-            end_ts: ts,
+            ts: time.0,
+            end_ts: time.0,
             method: Some("GET".into()),
             url: cb,
             ..HttpExchange::default()
@@ -1028,7 +1033,7 @@ fn events(v: &Json, src: &Source) -> Vec<Event> {
             return Vec::new();
         };
         let mut ev = Event::new(kind, src.clone());
-        ev.ts = ts;
+        ev.ts = time.0;
         ev.status = status;
         ev.method = method.clone();
         if kind == EventKind::Callback {
@@ -1065,7 +1070,7 @@ fn events(v: &Json, src: &Source) -> Vec<Event> {
         // An app logging `http_status` for a callback is its own response, not OAuth's.
         let is_http_record = ev.target.is_some();
         if ev.ts.is_none() {
-            ev.ts = ts;
+            ev.ts = time.0;
         }
         if ev.kind() != EventKind::Callback || !is_http_record {
             ev.status = ev.status.or(status);
