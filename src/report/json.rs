@@ -4,6 +4,7 @@ use crate::event::Locator;
 use crate::ingest::time::format_ts;
 use crate::rules::Finding;
 use crate::Analysis;
+use rayon::prelude::*;
 use serde_json::{json, Value};
 
 fn evidence(a: &Analysis, clean: &super::Clean, f: &Finding) -> Vec<Value> {
@@ -45,7 +46,9 @@ pub fn to_value(a: &Analysis) -> Value {
                 "last_seen": d.last_seen.map(format_ts),
                 "clients": d.clients,
                 "advice": d.advice,
-                "findings": d.findings.iter().map(|f| json!({
+                // Each note is scrubbed again before it is printed: a big report's
+                // findings are built on every thread.
+                "findings": d.findings.par_iter().map(|f| json!({
                     "flow": a.flows[f.flow].id,
                     "variant": f.variant,
                     "confidence": (f.confidence * 100.0).round() / 100.0,
