@@ -10,6 +10,7 @@ use crate::event::*;
 use crate::fingerprint::{s256, s256_std_base64, Fingerprint, SecretKind};
 use crate::redact::scrub;
 use base64::Engine;
+use std::borrow::Cow;
 
 #[derive(Debug, Default)]
 pub struct HttpExchange {
@@ -34,14 +35,19 @@ pub struct HttpExchange {
     pub trace_id: Option<String>,
 }
 
-pub struct SplitUrl {
+pub struct SplitUrl<'a> {
     pub host: Option<String>,
     pub path: String,
-    pub query: Vec<(String, String)>,
+    /// Borrowed from the URL where nothing needed decoding: most requests a log holds
+    /// are looked at once and make no event.
+    pub query: Vec<Pair<'a>>,
 }
 
+/// A decoded query or form parameter.
+pub type Pair<'a> = (Cow<'a, str>, Cow<'a, str>);
+
 /// Splits an absolute or origin-form URL without failing on garbage.
-pub fn split_url(url: &str) -> SplitUrl {
+pub fn split_url(url: &str) -> SplitUrl<'_> {
     let url = url.trim();
     let (before_frag, frag) = match url.find('#') {
         Some(i) => (&url[..i], Some(&url[i + 1..])),
@@ -63,12 +69,11 @@ pub fn split_url(url: &str) -> SplitUrl {
         Some(i) => (&rest[..i], &rest[i + 1..]),
         None => (rest, ""),
     };
-    let mut query: Vec<(String, String)> =
-        form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+    let mut query: Vec<Pair> = form_urlencoded::parse(q.as_bytes()).collect();
     // Implicit / hybrid responses put the parameters in the fragment.
     if let Some(f) = frag {
         if f.contains('=') {
-            query.extend(form_urlencoded::parse(f.as_bytes()).into_owned());
+            query.extend(form_urlencoded::parse(f.as_bytes()));
         }
     }
     SplitUrl {
@@ -82,11 +87,11 @@ pub fn split_url(url: &str) -> SplitUrl {
     }
 }
 
-fn get<'a>(params: &'a [(String, String)], key: &str) -> Option<&'a str> {
+fn get<'a>(params: &'a [Pair<'_>], key: &str) -> Option<&'a str> {
     params
         .iter()
         .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| v.as_ref())
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -260,7 +265,7 @@ type CallbackParts = (
     Option<String>,
 );
 
-fn callback_from(params: &[(String, String)]) -> Option<CallbackParts> {
+fn callback_from(params: &[Pair<'_>]) -> Option<CallbackParts> {
     let code = get(params, "code").filter(|c| !c.is_empty());
     let error = get(params, "error").filter(|c| !c.is_empty());
     if code.is_none() && error.is_none() {
@@ -284,7 +289,7 @@ fn callback_from(params: &[(String, String)]) -> Option<CallbackParts> {
     ))
 }
 
-fn base_event(kind: EventKind, src: &Source, ex: &HttpExchange, u: &SplitUrl) -> Event {
+fn base_event(kind: EventKind, src: &Source, ex: &HttpExchange, u: &SplitUrl<'_>) -> Event {
     let mut ev = Event::new(kind, src.clone());
     ev.ts = ex.ts;
     ev.end_ts = ex.end_ts.filter(|e| Some(*e) != ex.ts);
@@ -322,8 +327,12 @@ pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
     let mut out = Vec::new();
     let mut u = split_url(&ex.url);
     let method = ex.method.as_deref().unwrap_or("").to_ascii_uppercase();
-    let mut params: Vec<(String, String)> = std::mem::take(&mut u.query);
-    params.extend(ex.form.iter().cloned());
+    let mut params: Vec<Pair> = std::mem::take(&mut u.query);
+    params.extend(
+        ex.form
+            .iter()
+            .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str()))),
+    );
 
     let is_authorize = get(&params, "response_type").is_some()
         || (get(&params, "client_id").is_some()
@@ -342,7 +351,7 @@ pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
         ev.scope = nonempty(get(&params, "scope"));
         ev.response_type = nonempty(get(&params, "response_type"));
         ev.prompt = nonempty(get(&params, "prompt"));
-        ev.params = params.iter().map(|(k, _)| k.clone()).collect();
+        ev.params = params.iter().map(|(k, _)| k.to_string()).collect();
         // An authorize request rejected on the spot (no redirect back): error page or JSON.
         if ex.status.is_some_and(|s| s >= 400) {
             if let Some(body) = &ex.resp_body {
@@ -357,7 +366,7 @@ pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
     } else if let Some(gt) = grant_type.filter(|_| method != "GET") {
         let mut ev = base_event(EventKind::Token, src, ex, &u);
         ev.grant_type = Some(gt.to_string());
-        ev.params = params.iter().map(|(k, _)| k.clone()).collect();
+        ev.params = params.iter().map(|(k, _)| k.to_string()).collect();
         ev.body_json = ex.body_json;
         ev.code = get(&params, "code")
             .filter(|c| !c.is_empty())
@@ -460,7 +469,7 @@ fn is_basic(auth: &str) -> bool {
         .is_some_and(|p| p.eq_ignore_ascii_case("basic "))
 }
 
-fn apply_client_auth(ev: &mut Event, params: &[(String, String)], headers: &[(String, String)]) {
+fn apply_client_auth(ev: &mut Event, params: &[Pair<'_>], headers: &[(String, String)]) {
     if let Some(auth) = header(headers, "authorization").filter(|a| is_basic(a)) {
         ev.client_auth = Some(ClientAuth::Basic);
         let b64 = auth.trim_start()[6..].trim();
