@@ -456,7 +456,7 @@ impl Reading {
                         );
                     }
                     progress.inc(w.bytes().len() as u64);
-                    events = parse_lines(&self.file, w.bytes(), w.first_line, format, report);
+                    events = parse_lines(&self.file, &w, format, report);
                 }
                 Ok(None) => self.done = true,
                 Err(e) => {
@@ -553,122 +553,123 @@ fn looks_like_one_object(raw: &[u8]) -> bool {
     first == Some(&b'{') && last == Some(&b'}')
 }
 
-/// Splits a line-oriented input into newline-aligned chunks and parses them in parallel;
-/// line numbers stay exact because each chunk knows how many lines precede it.
+/// Parses a window of a line-oriented input chunk by chunk, in parallel; line numbers
+/// stay exact because each chunk knows how many lines precede it.
 fn parse_lines(
     file: &Arc<str>,
-    bytes: &[u8],
-    first_line_of_window: u64,
+    window: &source::Window,
     format: Format,
     report: &mut InputReport,
 ) -> Vec<Event> {
-    const CHUNK: usize = 1024 * 1024;
-    let mut bounds = Vec::new();
-    let mut start = 0;
-    while start < bytes.len() {
-        let mut end = (start + CHUNK).min(bytes.len());
-        if end < bytes.len() {
-            end = match memchr::memchr(b'\n', &bytes[end..]) {
-                Some(i) => end + i + 1,
-                None => bytes.len(),
-            };
-        }
-        bounds.push((start, end));
-        start = end;
-    }
-    let line_counts: Vec<u64> = bounds
-        .par_iter()
-        .map(|&(s, e)| memchr::memchr_iter(b'\n', &bytes[s..e]).count() as u64)
-        .collect();
-    let mut first_line = Vec::with_capacity(bounds.len());
-    let mut acc = first_line_of_window;
-    for c in &line_counts {
+    let bytes = window.bytes();
+    let counted;
+    let chunks = if window.chunks.is_empty() {
+        counted = source::chunk_lines(bytes);
+        &counted
+    } else {
+        &window.chunks
+    };
+    let mut first_line = Vec::with_capacity(chunks.len());
+    let mut acc = window.first_line;
+    for c in chunks {
         first_line.push(acc);
-        acc += c;
+        acc += c.lines;
     }
     let filter = prefilter::Prefilter::get(format.is_access_log());
     let reader = line_reader(format);
-    let parts: Vec<(Vec<Event>, InputReport)> = bounds
+    let parts: Vec<(Vec<Event>, InputReport)> = chunks
         .par_iter()
         .zip(first_line.par_iter())
-        .map(|(&(s, e), &first)| {
-            let mut rep = InputReport::new(&report.file, format.name());
-            let mut evs = Vec::new();
-            // Plain text: the time of the last line that began with one, for continuation
-            // lines (a traceback's exception line) that carry none.
-            let mut last_time = None;
-            let chunk = &bytes[s..e];
-            filter.scan_lines(chunk, |i, raw, relevant| {
-                let lineno = first + i as u64;
-                if raw.is_empty() || raw.iter().all(|b| b.is_ascii_whitespace()) {
-                    return;
-                }
-                if raw.len() > MAX_LINE {
-                    rep.records += 1;
-                    rep.skipped += 1;
-                    rep.problem(
-                        lineno,
-                        format!(
-                            "line of {} bytes is longer than the {} MiB limit; skipped",
-                            raw.len(),
-                            MAX_LINE >> 20
-                        ),
-                    );
-                    return;
-                }
-                if format == Format::Text
-                    && raw
-                        .first()
-                        .is_some_and(|b| b.is_ascii_digit() || *b == b'[')
-                {
-                    let head = &raw[..raw.len().min(48)];
-                    if let Some(t) = std::str::from_utf8(head).ok().and_then(text::leading_time) {
-                        last_time = Some(t);
+        .map(
+            |(
+                &source::Chunk {
+                    start: s, end: e, ..
+                },
+                &first,
+            )| {
+                let mut rep = InputReport::new(&report.file, format.name());
+                let mut evs = Vec::new();
+                // Plain text: the time of the last line that began with one, for continuation
+                // lines (a traceback's exception line) that carry none.
+                let mut last_time = None;
+                let chunk = &bytes[s..e];
+                filter.scan_lines(chunk, |i, raw, relevant| {
+                    let lineno = first + i as u64;
+                    if raw.is_empty() || raw.iter().all(|b| b.is_ascii_whitespace()) {
+                        return;
                     }
-                }
-                if !relevant {
-                    rep.records += 1;
-                    // Not about OAuth, so not parsed; but a JSON-lines record that is not
-                    // even one object (cut, or not JSON at all) is still reported.
-                    if format == Format::JsonLog && !looks_like_one_object(raw) {
-                        rep.skipped += 1;
-                        rep.problem(
-                            lineno,
-                            "not JSON: the line is not one complete object; skipped".to_string(),
-                        );
-                    }
-                    return;
-                }
-                let line = match std::str::from_utf8(raw) {
-                    Ok(l) => l,
-                    Err(err) => {
+                    if raw.len() > MAX_LINE {
                         rep.records += 1;
                         rep.skipped += 1;
                         rep.problem(
                             lineno,
-                            format!("invalid UTF-8 at byte {}; line skipped", err.valid_up_to()),
+                            format!(
+                                "line of {} bytes is longer than the {} MiB limit; skipped",
+                                raw.len(),
+                                MAX_LINE >> 20
+                            ),
                         );
                         return;
                     }
-                };
-                if line.contains('\0') {
-                    rep.records += 1;
-                    rep.skipped += 1;
-                    rep.problem(lineno, "NUL byte in line; skipped".to_string());
-                    return;
-                }
-                let got = (reader.parse)(file, lineno, line, &mut rep);
-                if format == Format::Text {
-                    for mut ev in got {
-                        ev.ts = ev.ts.or(last_time);
-                        evs.push(ev);
+                    if format == Format::Text
+                        && raw
+                            .first()
+                            .is_some_and(|b| b.is_ascii_digit() || *b == b'[')
+                    {
+                        let head = &raw[..raw.len().min(48)];
+                        if let Some(t) = std::str::from_utf8(head).ok().and_then(text::leading_time)
+                        {
+                            last_time = Some(t);
+                        }
                     }
-                } else {
-                    evs.extend(got);
-                }
-            });
-            (evs, rep)
-        })
+                    if !relevant {
+                        rep.records += 1;
+                        // Not about OAuth, so not parsed; but a JSON-lines record that is not
+                        // even one object (cut, or not JSON at all) is still reported.
+                        if format == Format::JsonLog && !looks_like_one_object(raw) {
+                            rep.skipped += 1;
+                            rep.problem(
+                                lineno,
+                                "not JSON: the line is not one complete object; skipped"
+                                    .to_string(),
+                            );
+                        }
+                        return;
+                    }
+                    let line = match std::str::from_utf8(raw) {
+                        Ok(l) => l,
+                        Err(err) => {
+                            rep.records += 1;
+                            rep.skipped += 1;
+                            rep.problem(
+                                lineno,
+                                format!(
+                                    "invalid UTF-8 at byte {}; line skipped",
+                                    err.valid_up_to()
+                                ),
+                            );
+                            return;
+                        }
+                    };
+                    if line.contains('\0') {
+                        rep.records += 1;
+                        rep.skipped += 1;
+                        rep.problem(lineno, "NUL byte in line; skipped".to_string());
+                        return;
+                    }
+                    let got = (reader.parse)(file, lineno, line, &mut rep);
+                    if format == Format::Text {
+                        for mut ev in got {
+                            ev.ts = ev.ts.or(last_time);
+                            evs.push(ev);
+                        }
+                    } else {
+                        evs.extend(got);
+                    }
+                });
+                (evs, rep)
+            },
+        )
         .collect();
     let mut out = Vec::new();
     for (evs, rep) in parts {

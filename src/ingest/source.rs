@@ -29,6 +29,8 @@ pub struct Window {
     pub first_line: u64,
     /// Lines too long to hold that ended inside or before this window.
     pub long_lines: Vec<LongLine>,
+    /// The window's chunks where the source counted them (empty: not counted).
+    pub chunks: Vec<Chunk>,
 }
 
 enum WindowData {
@@ -156,15 +158,49 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// Newlines in a window, counted in parallel: this pass is also where a mapped window's
-/// pages are first touched, and done on one thread it was a tenth of a run that the
-/// other core spent waiting for.
-fn count_lines(bytes: &[u8]) -> u64 {
+/// A newline-aligned piece of a window and how many newlines it holds: the unit that
+/// lines are parsed in, in parallel, each knowing the number of its first line.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Chunk {
+    pub start: usize,
+    pub end: usize,
+    pub lines: u64,
+}
+
+/// About how many bytes a [`Chunk`] holds.
+const CHUNK: usize = 1 << 20;
+
+/// Cuts `bytes` into chunks that end at a newline (or at the end) and counts their lines
+/// in parallel. Counting is where a mapped window's pages are first touched; done on one
+/// thread it was a tenth of a run that the other core spent waiting for. The source
+/// counts once, to number the next window, and the parser reuses the chunks.
+pub fn chunk_lines(bytes: &[u8]) -> Vec<Chunk> {
     use rayon::prelude::*;
-    bytes
-        .par_chunks(1 << 20)
-        .map(|c| memchr::memchr_iter(b'\n', c).count() as u64)
-        .sum()
+    let mut bounds = Vec::new();
+    let mut start = 0;
+    while start < bytes.len() {
+        let mut end = (start + CHUNK).min(bytes.len());
+        if end < bytes.len() {
+            end = match memchr::memchr(b'\n', &bytes[end..]) {
+                Some(i) => end + i + 1,
+                None => bytes.len(),
+            };
+        }
+        bounds.push((start, end));
+        start = end;
+    }
+    bounds
+        .into_par_iter()
+        .map(|(start, end)| Chunk {
+            start,
+            end,
+            lines: memchr::memchr_iter(b'\n', &bytes[start..end]).count() as u64,
+        })
+        .collect()
+}
+
+fn count_lines(chunks: &[Chunk]) -> u64 {
+    chunks.iter().map(|c| c.lines).sum()
 }
 
 /// A regular file, mapped window by window.
@@ -204,6 +240,7 @@ impl MappedFile {
                         data: WindowData::Owned(Vec::new()),
                         first_line: self.line,
                         long_lines,
+                        chunks: Vec::new(),
                     })
                 });
             }
@@ -217,18 +254,21 @@ impl MappedFile {
                     data: WindowData::Mapped(map, take as usize),
                     first_line,
                     long_lines,
+                    chunks: Vec::new(),
                 }));
             }
             match memchr::memrchr(b'\n', &map) {
                 Some(i) => {
                     let used = i + 1;
                     let first_line = self.line;
-                    self.line += count_lines(&map[..used]);
+                    let chunks = chunk_lines(&map[..used]);
+                    self.line += count_lines(&chunks);
                     self.offset += used as u64;
                     return Ok(Some(Window {
                         data: WindowData::Mapped(map, used),
                         first_line,
                         long_lines,
+                        chunks,
                     }));
                 }
                 None => {
@@ -266,6 +306,7 @@ impl MappedFile {
                 data: WindowData::Owned(Vec::new()),
                 first_line,
                 long_lines: Vec::new(),
+                chunks: Vec::new(),
             });
         }
         let map = self.map(self.offset, left)?;
@@ -274,6 +315,7 @@ impl MappedFile {
             data: WindowData::Mapped(map, left as usize),
             first_line,
             long_lines: Vec::new(),
+            chunks: Vec::new(),
         })
     }
 }
@@ -389,6 +431,7 @@ impl StreamReader {
                                 data: WindowData::Owned(Vec::new()),
                                 first_line: line + 1,
                                 long_lines,
+                                chunks: Vec::new(),
                             })
                         });
                     }
@@ -404,6 +447,7 @@ impl StreamReader {
                         data: WindowData::Owned(Vec::new()),
                         first_line: self.line,
                         long_lines,
+                        chunks: Vec::new(),
                     })
                 });
             }
@@ -416,11 +460,13 @@ impl StreamReader {
                 Some(cut) => {
                     self.carry = buf.split_off(cut);
                     let first_line = self.line;
-                    self.line += count_lines(&buf);
+                    let chunks = chunk_lines(&buf);
+                    self.line += count_lines(&chunks);
                     return Ok(Some(Window {
                         data: WindowData::Owned(buf),
                         first_line,
                         long_lines,
+                        chunks,
                     }));
                 }
                 None => {
@@ -442,6 +488,7 @@ impl StreamReader {
             data: WindowData::Owned(buf),
             first_line,
             long_lines: Vec::new(),
+            chunks: Vec::new(),
         })
     }
 }
@@ -516,6 +563,26 @@ mod tests {
         let src = ByteSource::stream(Box::new(Trickle(text(), 0)), 64);
         let (wins, longs) = collect(src);
         check(&wins, &longs);
+    }
+
+    #[test]
+    fn chunks_cover_the_window_end_at_newlines_and_count_its_lines() {
+        let mut text = Vec::new();
+        for i in 0..120_000 {
+            text.extend_from_slice(format!("line {i} {}\n", "x".repeat(i % 40)).as_bytes());
+        }
+        text.extend_from_slice(b"no newline at the end");
+        let chunks = chunk_lines(&text);
+        assert!(chunks.len() > 2, "{} chunks", chunks.len());
+        let mut at = 0;
+        for c in &chunks {
+            assert_eq!(c.start, at);
+            assert!(c.end == text.len() || text[c.end - 1] == b'\n');
+            at = c.end;
+        }
+        assert_eq!(at, text.len());
+        assert_eq!(count_lines(&chunks), 120_000);
+        assert!(chunk_lines(b"").is_empty());
     }
 
     #[test]
