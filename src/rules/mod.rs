@@ -255,8 +255,8 @@ impl<'a> Context<'a> {
         let spec = self.spec(rule)?;
         let texts: Vec<(&'static str, &str)> = self.events[event].texts().collect();
         let mut best: Option<(Weight, String, Option<String>)> = None;
-        for s in &spec.signatures {
-            if let Some(t) = s.matches(&texts) {
+        for (s, hit) in spec.signatures.iter().zip(spec.signature_hits(&texts)) {
+            if let Some(t) = hit {
                 if best
                     .as_ref()
                     .is_none_or(|b| b.0 == Weight::Weak && s.weight == Weight::Strong)

@@ -27,8 +27,8 @@ impl Rule for Signatures {
                 // in the spec.
                 let mut first_weak = None;
                 let mut found_strong = false;
-                for s in &spec.signatures {
-                    let Some(t) = s.matches(&texts) else { continue };
+                for (s, hit) in spec.signatures.iter().zip(spec.signature_hits(&texts)) {
+                    let Some(t) = hit else { continue };
                     match s.weight {
                         Weight::Strong => {
                             strong.push((id, t.to_string(), s.variant.clone(), s.vendor.clone()));

@@ -5,7 +5,7 @@
 //! without rebuilding. Specs are embedded at build time; a directory can add or override
 //! them at run time. Every problem names the file and the key.
 
-use regex::Regex;
+use regex::{Regex, RegexSet};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -171,8 +171,13 @@ impl Signature {
     pub fn matches<'a>(&self, texts: &[(&'static str, &'a str)]) -> Option<&'a str> {
         texts
             .iter()
-            .find(|(k, v)| (self.field == "any" || self.field == *k) && self.pattern.is_match(v))
+            .find(|(k, v)| self.applies_to(k) && self.pattern.is_match(v))
             .map(|(_, v)| *v)
+    }
+
+    /// Whether the signature looks at an event text of this field.
+    pub fn applies_to(&self, field: &str) -> bool {
+        self.field == "any" || self.field == field
     }
 }
 
@@ -206,9 +211,37 @@ pub struct Spec {
     pub signatures: Vec<Signature>,
     /// Where the spec came from: `builtin` or a file path.
     pub origin: String,
+    /// All signature patterns as one set, compiled on first use: a failure's texts are
+    /// matched against every signature of a rule in one pass each.
+    signature_set: std::sync::OnceLock<Option<RegexSet>>,
 }
 
 impl Spec {
+    /// For each signature, in order, the first of `texts` it looks at and matches
+    /// ([`Signature::matches`]). The texts are matched against all of the rule's patterns
+    /// at once, one pass each; where the patterns do not compile together, each signature
+    /// is matched on its own.
+    pub fn signature_hits<'a>(&self, texts: &[(&'static str, &'a str)]) -> Vec<Option<&'a str>> {
+        let set = self
+            .signature_set
+            .get_or_init(|| RegexSet::new(self.signatures.iter().map(|s| s.pattern.as_str())).ok());
+        let Some(set) = set.as_ref().filter(|_| !texts.is_empty()) else {
+            return self.signatures.iter().map(|s| s.matches(texts)).collect();
+        };
+        let sets: Vec<regex::SetMatches> = texts.iter().map(|(_, t)| set.matches(t)).collect();
+        self.signatures
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                texts
+                    .iter()
+                    .zip(&sets)
+                    .find(|((field, _), m)| s.applies_to(field) && m.matched(i))
+                    .map(|((_, text), _)| *text)
+            })
+            .collect()
+    }
+
     /// A duration parameter in milliseconds (0 when absent: detectors treat 0 as unknown).
     pub fn duration_ms(&self, name: &str) -> i64 {
         match self.parameters.get(name).map(|p| &p.value) {
@@ -312,6 +345,7 @@ pub fn parse_spec(text: &str, origin: &str) -> Result<Spec, SpecError> {
         parameters,
         signatures,
         origin: origin.to_string(),
+        signature_set: std::sync::OnceLock::new(),
     })
 }
 
@@ -437,6 +471,56 @@ impl SpecSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-pass set gives each signature the text matching it alone would: every
+    /// builtin pattern, as a literal of itself and inside prose, in every field.
+    #[test]
+    fn signature_hits_agree_with_matching_each_signature() {
+        let set = SpecSet::builtin().unwrap();
+        let literals: Vec<String> = set
+            .specs
+            .values()
+            .flat_map(|s| &s.signatures)
+            .map(|s| {
+                s.pattern
+                    .as_str()
+                    .replace("(?i)", "")
+                    .chars()
+                    .filter(|c| !"\\^$()[]?*+|{}".contains(*c))
+                    .collect()
+            })
+            .collect();
+        let mut hits = 0;
+        for spec in set.specs.values() {
+            for (n, lit) in literals.iter().enumerate() {
+                let prose = format!("request failed: {lit} (see logs)");
+                let fields = [
+                    "error",
+                    "error_description",
+                    "detail",
+                    "event_type",
+                    "message",
+                ];
+                let field = fields[n % fields.len()];
+                let texts = [
+                    (field, lit.as_str()),
+                    ("message", prose.as_str()),
+                    ("error", "x"),
+                ];
+                let one_by_one: Vec<Option<&str>> =
+                    spec.signatures.iter().map(|s| s.matches(&texts)).collect();
+                assert_eq!(
+                    spec.signature_hits(&texts),
+                    one_by_one,
+                    "{} on {lit:?}",
+                    spec.id
+                );
+                hits += one_by_one.iter().flatten().count();
+            }
+            assert!(spec.signature_hits(&[]).iter().all(Option::is_none));
+        }
+        assert!(hits > 100, "only {hits} hits: the texts test too little");
+    }
 
     #[test]
     fn builtin_specs_parse_and_cover_every_rule() {
