@@ -187,7 +187,7 @@ pub struct Event {
     // token request
     pub grant_type: Option<String>,
     pub code: Option<Fingerprint>,
-    pub verifier: Option<Verifier>,
+    pub verifier: Option<Box<Verifier>>,
     /// The request body carried `code_verifier` (possibly empty).
     pub verifier_sent: bool,
     pub refresh_token: Option<Fingerprint>,
@@ -198,7 +198,7 @@ pub struct Event {
     pub params: Vec<String>,
 
     // token response
-    pub issued: Option<Issued>,
+    pub issued: Option<Box<Issued>>,
     /// A 2xx token response that is not a JSON object (an HTML page, empty, garbage): what
     /// it looked like, e.g. `text/html page`.
     pub response_unusable: Option<String>,
@@ -207,7 +207,7 @@ pub struct Event {
     pub revoked_token: Option<Fingerprint>,
 
     // api call
-    pub bearer: Option<Bearer>,
+    pub bearer: Option<Box<Bearer>>,
     pub www_authenticate_error: Option<String>,
 
     // errors, as the wire or a log said them (free text scrubbed of secrets)

@@ -253,7 +253,7 @@ pub fn apply_token_response(ev: &mut Event, body: &str) {
     issued.refresh_expires_in =
         int("refresh_expires_in").or_else(|| int("refresh_token_expires_in"));
     if ev.error.is_none() {
-        ev.issued = Some(issued);
+        ev.issued = Some(Box::new(issued));
     }
 }
 
@@ -375,7 +375,7 @@ pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
         ev.scope = nonempty(get(&params, "scope"));
         if let Some(v) = get(&params, "code_verifier") {
             ev.verifier_sent = true;
-            ev.verifier = Some(verifier_info(v));
+            ev.verifier = Some(Box::new(verifier_info(v)));
         }
         ev.refresh_token = get(&params, "refresh_token")
             .filter(|c| !c.is_empty())
@@ -421,7 +421,7 @@ pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
         out.push(ev);
     } else if let Some(auth) = header(&ex.req_headers, "authorization").filter(|a| !is_basic(a)) {
         let mut ev = base_event(EventKind::ApiCall, src, ex, &u);
-        ev.bearer = Some(bearer_info(auth));
+        ev.bearer = Some(Box::new(bearer_info(auth)));
         if let Some(w) = header(&ex.resp_headers, "www-authenticate") {
             ev.www_authenticate_error = www_auth_error(w);
         }

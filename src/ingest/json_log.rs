@@ -1092,7 +1092,7 @@ fn events(v: &Json, src: &Source) -> Vec<Event> {
                     .map(|c| Fingerprint::of(SecretKind::RefreshToken, c));
             }
             if expires_in.is_some() && !has_oauth_error && status.is_none_or(|s| s < 400) {
-                let issued = ev.issued.get_or_insert_with(Issued::default);
+                let issued = ev.issued.get_or_insert_with(Box::default);
                 issued.expires_in = issued.expires_in.or(expires_in);
             }
         }
