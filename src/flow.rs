@@ -8,7 +8,7 @@
 
 use crate::event::*;
 use crate::fingerprint::Fingerprint;
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, HashMap};
 
 #[derive(Debug, Clone)]
 pub struct Flow {
@@ -134,23 +134,28 @@ pub fn mark_recovered(events: &mut [Event], flows: &[Flow]) {
 /// Groups events into flows. `events` must be in time order (as `merge` leaves them).
 pub fn build(events: &[Event]) -> Vec<Flow> {
     let mut uf = UnionFind((0..events.len()).collect());
-    let mut first: HashMap<Key<'_>, usize> = HashMap::new();
+    let mut first: HashMap<Key<'_>, usize> = HashMap::with_capacity(events.len());
     for (i, e) in events.iter().enumerate() {
         for k in keys(e) {
-            match first.get(&k) {
-                Some(&j) => uf.union(i, j),
-                None => {
-                    first.insert(k, i);
+            match first.entry(k) {
+                Entry::Occupied(j) => uf.union(i, *j.get()),
+                Entry::Vacant(v) => {
+                    v.insert(i);
                 }
             }
         }
     }
-    let mut groups: HashMap<usize, Vec<usize>> = HashMap::new();
+    // One list per set, found through its root; the sort below fixes their order.
+    let mut list_of_root = vec![usize::MAX; events.len()];
+    let mut flows: Vec<Vec<usize>> = Vec::new();
     for i in 0..events.len() {
         let r = uf.find(i);
-        groups.entry(r).or_default().push(i);
+        if list_of_root[r] == usize::MAX {
+            list_of_root[r] = flows.len();
+            flows.push(Vec::new());
+        }
+        flows[list_of_root[r]].push(i);
     }
-    let mut flows: Vec<Vec<usize>> = groups.into_values().collect();
     for f in flows.iter_mut() {
         f.sort_by_key(|&i| (events[i].ts.unwrap_or(i64::MAX), i));
     }

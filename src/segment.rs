@@ -178,6 +178,11 @@ impl<'s> Segmenter<'s> {
         }
         self.flows_seen += flows.len();
         self.claimed.absorb(claimed);
+        // What no result cites is freed on another thread: tens of thousands of events
+        // of many strings each, which the analysis (and, at the end, the report) need not
+        // wait for.
+        // Should no thread be had, the closure and what it holds are freed right here.
+        let _ = std::thread::Builder::new().spawn(move || drop((events, flows)));
     }
 
     /// Analyzes what is still pending and returns everything the report needs.
