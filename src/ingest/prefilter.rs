@@ -265,6 +265,20 @@ mod tests {
     use super::*;
     use proptest::strategy::Strategy;
 
+    /// `benches/compare.sh` times `rg -i -F -f` with these files: the prefilter's question
+    /// asked of ripgrep.
+    #[test]
+    fn the_bench_word_lists_are_the_prefilter_words() {
+        for (file, words) in [
+            (include_str!("../../benches/log-words.txt"), LOG_WORDS),
+            (include_str!("../../benches/access-words.txt"), ACCESS_WORDS),
+        ] {
+            let listed: Vec<&str> = file.lines().collect();
+            let ours: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
+            assert_eq!(listed, ours);
+        }
+    }
+
     #[test]
     fn every_anchor_is_a_piece_of_its_word_and_no_word_spans_lines() {
         for (word, anchor) in LOG_WORDS.iter().chain(ACCESS_WORDS) {
