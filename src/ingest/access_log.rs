@@ -18,6 +18,7 @@ use nom::{
     sequence::{delimited, preceded},
     IResult,
 };
+use std::borrow::Cow;
 use std::sync::Arc;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -201,13 +202,13 @@ pub fn record_events(
     let ex = HttpExchange {
         ts: rec.ts,
         end_ts: rec.end_ts.or(rec.ts),
-        method: Some(rec.method.to_string()),
-        url: rec.target.to_string(),
-        host: rec.host.map(str::to_string),
+        method: Some(Cow::Borrowed(rec.method)),
+        url: Cow::Borrowed(rec.target),
+        host: rec.host.map(Cow::Borrowed),
         status: Some(rec.status).filter(|s| *s != 0),
         no_response: rec.no_response || rec.status == 0,
-        request_id: rec.request_id.map(str::to_string),
-        trace_id: rec.trace_id.map(str::to_string),
+        request_id: rec.request_id.map(Cow::Borrowed),
+        trace_id: rec.trace_id.map(Cow::Borrowed),
         ..HttpExchange::default()
     };
     let src = Source {

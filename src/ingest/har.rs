@@ -205,7 +205,7 @@ fn split_and_read<'b>(
     (parsed.len() == count).then_some(parsed)
 }
 
-fn to_exchange(e: Entry<'_>) -> HttpExchange {
+fn to_exchange(e: Entry<'_>) -> HttpExchange<'static> {
     let ts = parse_time(&e.started_date_time);
     let end_ts = ts.map(|t| {
         t + e
@@ -293,8 +293,8 @@ fn to_exchange(e: Entry<'_>) -> HttpExchange {
     HttpExchange {
         ts,
         end_ts,
-        method: Some(e.request.method),
-        url: e.request.url,
+        method: Some(e.request.method.into()),
+        url: e.request.url.into(),
         host: None,
         form,
         body_json,
@@ -305,7 +305,7 @@ fn to_exchange(e: Entry<'_>) -> HttpExchange {
         location,
         resp_headers,
         resp_body: body,
-        request_id,
+        request_id: request_id.map(Cow::Owned),
         trace_id: None,
     }
 }

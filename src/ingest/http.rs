@@ -12,15 +12,18 @@ use crate::redact::scrub;
 use base64::Engine;
 use std::borrow::Cow;
 
+/// One request and its response, from any source. The fields a log line gives are
+/// borrowed from it: most lines that get this far make no event, and copying them cost more
+/// than classifying them.
 #[derive(Debug, Default)]
-pub struct HttpExchange {
+pub struct HttpExchange<'a> {
     pub ts: Option<Millis>,
     /// When the response was complete (the moment a code in a redirect was issued).
     pub end_ts: Option<Millis>,
-    pub method: Option<String>,
+    pub method: Option<Cow<'a, str>>,
     /// Absolute URL or origin-form target (`/path?query`).
-    pub url: String,
-    pub host: Option<String>,
+    pub url: Cow<'a, str>,
+    pub host: Option<Cow<'a, str>>,
     pub form: Vec<(String, String)>,
     pub body_json: bool,
     /// True when the source could see request bodies (HAR); false for access logs.
@@ -31,8 +34,8 @@ pub struct HttpExchange {
     pub location: Option<String>,
     pub resp_headers: Vec<(String, String)>,
     pub resp_body: Option<String>,
-    pub request_id: Option<String>,
-    pub trace_id: Option<String>,
+    pub request_id: Option<Cow<'a, str>>,
+    pub trace_id: Option<Cow<'a, str>>,
 }
 
 pub struct SplitUrl<'a> {
@@ -121,18 +124,33 @@ const AUTHORIZE_PATH_HINTS: &[&str] = &[
 ];
 
 pub fn path_is_token(path: &str) -> bool {
-    let p = path.trim_end_matches('/').to_ascii_lowercase();
-    TOKEN_PATH_HINTS.iter().any(|h| p.ends_with(h))
+    ends_with_hint(path, TOKEN_PATH_HINTS)
 }
 
 pub fn path_is_revoke(path: &str) -> bool {
-    let p = path.trim_end_matches('/').to_ascii_lowercase();
-    REVOKE_PATH_HINTS.iter().any(|h| p.ends_with(h))
+    ends_with_hint(path, REVOKE_PATH_HINTS)
 }
 
 pub fn path_is_authorize(path: &str) -> bool {
-    let p = path.trim_end_matches('/').to_ascii_lowercase();
-    AUTHORIZE_PATH_HINTS.iter().any(|h| p.ends_with(h))
+    ends_with_hint(path, AUTHORIZE_PATH_HINTS)
+}
+
+/// Whether the path, without trailing slashes and ignoring ASCII case, ends with one of
+/// the (lowercase) hints. Most requests a log holds are tested, so nothing is copied.
+fn ends_with_hint(path: &str, hints: &[&str]) -> bool {
+    let p = path.trim_end_matches('/').as_bytes();
+    hints
+        .iter()
+        .any(|h| p.len() >= h.len() && p[p.len() - h.len()..].eq_ignore_ascii_case(h.as_bytes()))
+}
+
+/// Whether `text` contains the lowercase `word`, ignoring ASCII case.
+fn contains_ignoring_case(text: &str, word: &str) -> bool {
+    word.is_empty()
+        || text
+            .as_bytes()
+            .windows(word.len())
+            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
 }
 
 /// Decodes a JWT payload's claims we reason about. Never keeps the token.
@@ -293,14 +311,18 @@ fn base_event(kind: EventKind, src: &Source, ex: &HttpExchange, u: &SplitUrl<'_>
     let mut ev = Event::new(kind, src.clone());
     ev.ts = ex.ts;
     ev.end_ts = ex.end_ts.filter(|e| Some(*e) != ex.ts);
-    ev.method = ex.method.clone();
-    ev.host = ex.host.clone().or_else(|| u.host.clone());
+    ev.method = ex.method.as_deref().map(str::to_string);
+    ev.host = ex
+        .host
+        .as_deref()
+        .map(str::to_string)
+        .or_else(|| u.host.clone());
     ev.path = Some(u.path.clone());
     ev.target = Some(scrub(&origin_form(&ex.url)).into_owned());
     ev.status = ex.status;
     ev.no_response = ex.no_response;
-    ev.request_ids = ex.request_id.iter().cloned().collect();
-    ev.trace_id = ex.trace_id.clone();
+    ev.request_ids = ex.request_id.iter().map(|r| r.to_string()).collect();
+    ev.trace_id = ex.trace_id.as_deref().map(str::to_string);
     ev
 }
 
@@ -326,7 +348,11 @@ pub fn origin_form(url: &str) -> String {
 pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
     let mut out = Vec::new();
     let mut u = split_url(&ex.url);
-    let method = ex.method.as_deref().unwrap_or("").to_ascii_uppercase();
+    let is_get = ex
+        .method
+        .as_deref()
+        .unwrap_or("")
+        .eq_ignore_ascii_case("GET");
     let mut params: Vec<Pair> = std::mem::take(&mut u.query);
     params.extend(
         ex.form
@@ -363,7 +389,7 @@ pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
             }
         }
         out.push(ev);
-    } else if let Some(gt) = grant_type.filter(|_| method != "GET") {
+    } else if let Some(gt) = grant_type.filter(|_| !is_get) {
         let mut ev = base_event(EventKind::Token, src, ex, &u);
         ev.grant_type = Some(gt.to_string());
         ev.params = params.iter().map(|(k, _)| k.to_string()).collect();
@@ -388,14 +414,14 @@ pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
             ev.www_authenticate_error = www_auth_error(w);
         }
         out.push(ev);
-    } else if method != "GET" && path_is_token(&u.path) && !ex.body_visible {
+    } else if !is_get && path_is_token(&u.path) && !ex.body_visible {
         // Access log / IdP request log: a POST to a token endpoint, body unseen.
         let mut ev = base_event(EventKind::Token, src, ex, &u);
         if let Some(body) = &ex.resp_body {
             apply_token_response(&mut ev, body);
         }
         out.push(ev);
-    } else if method != "GET"
+    } else if !is_get
         && (path_is_revoke(&u.path) || (get(&params, "token").is_some() && ex.body_visible))
     {
         let mut ev = base_event(EventKind::Revoke, src, ex, &u);
@@ -433,7 +459,7 @@ pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
         }
         out.push(ev);
     } else if !ex.body_visible && ex.status.is_some_and(|s| s == 401)
-        || u.path.to_ascii_lowercase().contains("userinfo")
+        || contains_ignoring_case(&u.path, "userinfo")
     {
         let mut ev = base_event(EventKind::ApiCall, src, ex, &u);
         if let Some(w) = header(&ex.resp_headers, "www-authenticate") {
@@ -455,7 +481,7 @@ pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
             ev.state = state;
             ev.error = error.map(|e| scrub(&e).into_owned());
             ev.error_description = desc;
-            ev.request_ids = ex.request_id.iter().cloned().collect();
+            ev.request_ids = ex.request_id.iter().map(|r| r.to_string()).collect();
             ev.redirect_uri = lu.host.as_ref().map(|h| format!("https://{h}{}", lu.path));
             out.push(ev);
         }
@@ -568,6 +594,47 @@ fn error_page_text(body: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The copy-free path tests say what lowercasing a copy of the path would.
+    #[test]
+    fn path_hints_ignore_case_and_trailing_slashes_without_copying() {
+        let lowered = |p: &str, hints: &[&str]| {
+            let p = p.trim_end_matches('/').to_ascii_lowercase();
+            hints.iter().any(|h| p.ends_with(h))
+        };
+        for p in [
+            "/OAuth2/Token/",
+            "/x/TOKEN",
+            "/tokens",
+            "/Ünï/token",
+            "/token//",
+            "",
+            "/",
+            "/AUTH",
+            "/realms/x/protocol/openid-connect/Auth",
+            "/authorize2",
+            "/v2.0/Token",
+            "/logout/REVOKE/",
+            "/oauth/revocation",
+            "/ğ",
+            "/userinfo",
+            "/me/UserInfo.json",
+        ] {
+            for hints in [TOKEN_PATH_HINTS, REVOKE_PATH_HINTS, AUTHORIZE_PATH_HINTS] {
+                assert_eq!(
+                    ends_with_hint(p, hints),
+                    lowered(p, hints),
+                    "{p:?} {hints:?}"
+                );
+            }
+            assert_eq!(
+                contains_ignoring_case(p, "userinfo"),
+                p.to_ascii_lowercase().contains("userinfo"),
+                "{p:?}"
+            );
+        }
+        assert!(contains_ignoring_case("x", ""));
+    }
     use std::sync::Arc;
 
     fn src() -> Source {

@@ -936,16 +936,16 @@ fn events(v: &Json, src: &Source) -> Vec<Event> {
         let ex = HttpExchange {
             ts: start,
             end_ts: end,
-            method: method.clone(),
-            url: u.to_string(),
-            host: f.str(HOST),
+            method: method.as_deref().map(Cow::Borrowed),
+            url: Cow::Borrowed(u),
+            host: f.text(HOST),
             status,
             // 499: the client closed the connection first; 0: no response was sent.
             no_response: matches!(raw_status, Some(0) | Some(499)),
             location: f.str(LOCATION),
             resp_headers,
-            request_id: f.str(REQUEST_ID),
-            trace_id: f.str(TRACE_ID),
+            request_id: f.text(REQUEST_ID),
+            trace_id: f.text(TRACE_ID),
             ..HttpExchange::default()
         };
         out = classify(&ex, src);
@@ -966,7 +966,7 @@ fn events(v: &Json, src: &Source) -> Vec<Event> {
             ts: time.0,
             end_ts: time.0,
             method: Some("GET".into()),
-            url: cb,
+            url: cb.into(),
             ..HttpExchange::default()
         };
         for mut e in classify(&ex, src) {
