@@ -122,9 +122,9 @@ pub fn analyze_streaming(
     finish(reports, seg, specs)
 }
 
-/// Events handed to the analysis thread at most at once (~1.2 KB each): a few dozen
-/// windows of a typical application log, a few thousand lines of a dense access log.
-const IN_FLIGHT: usize = 16_384;
+/// Events handed to the analysis thread at most at once (~0.8 KB each): dozens of
+/// windows of a typical application log, tens of thousands of lines of a dense one.
+const IN_FLIGHT: usize = 32_768;
 /// Events sent to the analysis thread in one message.
 const PART: usize = 4096;
 
