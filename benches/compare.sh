@@ -167,6 +167,18 @@ verdict() { # value op target
 
 ROWS=()
 row() { ROWS+=("| $1 | $2 | $3 | $4 | $5 | $6 |"); }
+# The first step of grantscope's question asked of rg: which lines hold one of the
+# prefilter's words, in any case (grantscope then also parses and analyzes those lines).
+rg_words_row() { # label words-file input grantscope-seconds grantscope-rss
+    local words=$ROOT/benches/$2 n
+    n=$(wc -l <"$words" | tr -d ' ')
+    log "$1: rg -c -i -F -f benches/$2"
+    measure "$TMP/out" rg -c -i -F -f "$words" "$DIR/$3"
+    R=$(ratio "$WALL" "$4")
+    row "$1: vs ripgrep finding the prefilter's words" "$(cell "$4" "$B" "$5")" \
+        "\`rg -c -i -F -f benches/$2\` ($n words, any case): $(cell "$WALL" "$B" "$RSS")" \
+        "$(awk -v r="$R" 'BEGIN{ if (r >= 1) printf "%.2fx faster", r; else if (r > 0) printf "%.2fx slower", 1 / r; else print "n/a" }')" "(reference)" "-"
+}
 RES=$DIR/results-$MODE
 mkdir -p "$RES"
 NPROC=$(nproc 2>/dev/null || echo '?')
@@ -184,14 +196,7 @@ if [ "$HAVE_RG" = 1 ]; then
     row "JSON lines $JSON_SIZE: throughput vs ripgrep" "$(cell "$GS_J" "$B" "$GS_J_RSS")" \
         "\`rg -c invalid_grant\`: $(cell "$WALL" "$B" "$RSS")" \
         "$(awk -v r="$R" 'BEGIN{printf "%.1f%% of rg", r*100}')" ">= 25% of rg" "$(verdict "$R" ">=" 0.25)"
-    # The first step of grantscope's question asked of rg: which lines hold one of the
-    # prefilter's words, in any case (grantscope then also parses and analyzes them).
-    log "JSON lines: rg -c -i -F -f benches/log-words.txt"
-    measure "$TMP/out" rg -c -i -F -f "$ROOT/benches/log-words.txt" "$DIR/$JSON"
-    R=$(ratio "$WALL" "$GS_J")
-    row "JSON lines $JSON_SIZE: vs ripgrep finding the prefilter's words" "$(cell "$GS_J" "$B" "$GS_J_RSS")" \
-        "\`rg -c -i -F -f benches/log-words.txt\` ($(wc -l <"$ROOT/benches/log-words.txt" | tr -d " ") words, any case): $(cell "$WALL" "$B" "$RSS")" \
-        "$(awk -v r="$R" 'BEGIN{printf "%.2fx faster", r}')" "(reference)" "-"
+    rg_words_row "JSON lines $JSON_SIZE" log-words.txt "$JSON" "$GS_J" "$GS_J_RSS"
 fi
 if [ "$HAVE_JQ" = 1 ]; then
     log "JSON lines: jq select"
@@ -233,12 +238,7 @@ if [ "$HAVE_RG" = 1 ]; then
     row "access log $ACCESS_SIZE: throughput vs ripgrep" "$(cell "$GS_A" "$B" "$GS_A_RSS")" \
         "\`rg -c 'POST /token'\`: $(cell "$WALL" "$B" "$RSS")" \
         "$(awk -v r="$R" 'BEGIN{printf "%.1f%% of rg", r*100}')" ">= 25% of rg" "$(verdict "$R" ">=" 0.25)"
-    log "access log: rg -c -i -F -f benches/access-words.txt"
-    measure "$TMP/out" rg -c -i -F -f "$ROOT/benches/access-words.txt" "$DIR/$ACCESS"
-    R=$(ratio "$WALL" "$GS_A")
-    row "access log $ACCESS_SIZE: vs ripgrep finding the prefilter's words" "$(cell "$GS_A" "$B" "$GS_A_RSS")" \
-        "\`rg -c -i -F -f benches/access-words.txt\` ($(wc -l <"$ROOT/benches/access-words.txt" | tr -d " ") words, any case): $(cell "$WALL" "$B" "$RSS")" \
-        "$(awk -v r="$R" 'BEGIN{printf "%.2fx faster", r}')" "(reference)" "-"
+    rg_words_row "access log $ACCESS_SIZE" access-words.txt "$ACCESS" "$GS_A" "$GS_A_RSS"
 fi
 
 # HAR

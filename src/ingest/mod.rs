@@ -178,6 +178,13 @@ impl InputReport {
         self.push(msg);
     }
 
+    /// A record read but not used: counted as read and as skipped, with why.
+    pub fn skip_record(&mut self, line: u64, why: String) {
+        self.records += 1;
+        self.skipped += 1;
+        self.problem(line, why);
+    }
+
     pub fn problem_entry(&mut self, entry: u64, why: String) {
         let msg = format!("{} entry {entry}: {why}", self.file);
         self.push(msg);
@@ -444,16 +451,7 @@ impl Reading {
             match src.next_window() {
                 Ok(Some(w)) => {
                     for long in &w.long_lines {
-                        report.records += 1;
-                        report.skipped += 1;
-                        report.problem(
-                            long.line,
-                            format!(
-                                "line of {} bytes is longer than the {} MiB limit; skipped",
-                                long.bytes,
-                                MAX_LINE >> 20
-                            ),
-                        );
+                        report.skip_record(long.line, too_long(long.bytes));
                     }
                     progress.inc(w.bytes().len() as u64);
                     events = parse_lines(&self.file, &w, format, report);
@@ -553,6 +551,14 @@ fn looks_like_one_object(raw: &[u8]) -> bool {
     first == Some(&b'{') && last == Some(&b'}')
 }
 
+/// The problem of a line longer than [`MAX_LINE`].
+fn too_long(bytes: u64) -> String {
+    format!(
+        "line of {bytes} bytes is longer than the {} MiB limit; skipped",
+        MAX_LINE >> 20
+    )
+}
+
 /// Parses a window of a line-oriented input chunk by chunk, in parallel; line numbers
 /// stay exact because each chunk knows how many lines precede it.
 fn parse_lines(
@@ -599,16 +605,7 @@ fn parse_lines(
                         return;
                     }
                     if raw.len() > MAX_LINE {
-                        rep.records += 1;
-                        rep.skipped += 1;
-                        rep.problem(
-                            lineno,
-                            format!(
-                                "line of {} bytes is longer than the {} MiB limit; skipped",
-                                raw.len(),
-                                MAX_LINE >> 20
-                            ),
-                        );
+                        rep.skip_record(lineno, too_long(raw.len() as u64));
                         return;
                     }
                     if format == Format::Text
@@ -639,22 +636,16 @@ fn parse_lines(
                     let line = match std::str::from_utf8(raw) {
                         Ok(l) => l,
                         Err(err) => {
-                            rep.records += 1;
-                            rep.skipped += 1;
-                            rep.problem(
+                            let at = err.valid_up_to();
+                            rep.skip_record(
                                 lineno,
-                                format!(
-                                    "invalid UTF-8 at byte {}; line skipped",
-                                    err.valid_up_to()
-                                ),
+                                format!("invalid UTF-8 at byte {at}; line skipped"),
                             );
                             return;
                         }
                     };
                     if line.contains('\0') {
-                        rep.records += 1;
-                        rep.skipped += 1;
-                        rep.problem(lineno, "NUL byte in line; skipped".to_string());
+                        rep.skip_record(lineno, "NUL byte in line; skipped".to_string());
                         return;
                     }
                     let got = (reader.parse)(file, lineno, line, &mut rep);
