@@ -5,7 +5,7 @@
 //! `_error`, bodies may be base64. Everything is optional here; an entry we cannot read
 //! is counted as skipped with its index, and the rest of the file goes on.
 
-use super::http::{classify, HttpExchange};
+use super::http::{classify, HttpExchange, Pair};
 use super::time::{parse_time, MAX_SPAN};
 use super::InputReport;
 use crate::event::*;
@@ -36,7 +36,8 @@ struct Log<'a> {
 struct Entry<'a> {
     started_date_time: String,
     time: Option<f64>,
-    request: Request,
+    #[serde(borrow)]
+    request: Request<'a>,
     #[serde(borrow)]
     response: Response<'a>,
     #[serde(rename = "_error")]
@@ -45,18 +46,21 @@ struct Entry<'a> {
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct Request {
+struct Request<'a> {
     method: String,
     url: String,
-    headers: Vec<NameValue>,
-    post_data: Option<PostData>,
+    #[serde(borrow)]
+    headers: Vec<NameValue<'a>>,
+    #[serde(borrow)]
+    post_data: Option<PostData<'a>>,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct PostData {
+struct PostData<'a> {
     mime_type: String,
-    params: Vec<NameValue>,
+    #[serde(borrow)]
+    params: Vec<NameValue<'a>>,
     text: Option<String>,
 }
 
@@ -64,7 +68,8 @@ struct PostData {
 #[serde(default, rename_all = "camelCase")]
 struct Response<'a> {
     status: Option<f64>,
-    headers: Vec<NameValue>,
+    #[serde(borrow)]
+    headers: Vec<NameValue<'a>>,
     #[serde(borrow)]
     content: Content<'a>,
     #[serde(rename = "redirectURL")]
@@ -82,11 +87,15 @@ struct Content<'a> {
     mime_type: String,
 }
 
+/// A header or form parameter, borrowed from the capture where it needed no unescaping: a
+/// capture holds a dozen or more per entry, and copying each was an allocation apiece.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct NameValue {
-    name: String,
-    value: String,
+struct NameValue<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+    #[serde(borrow)]
+    value: Cow<'a, str>,
 }
 
 pub fn sniff(head: &[u8]) -> bool {
@@ -205,7 +214,7 @@ fn split_and_read<'b>(
     (parsed.len() == count).then_some(parsed)
 }
 
-fn to_exchange(e: Entry<'_>) -> HttpExchange<'static> {
+fn to_exchange(e: Entry<'_>) -> HttpExchange<'_> {
     let ts = parse_time(&e.started_date_time);
     let end_ts = ts.map(|t| {
         t + e
@@ -220,13 +229,13 @@ fn to_exchange(e: Entry<'_>) -> HttpExchange<'static> {
         .map(|s| s as u16);
     let no_response =
         status.is_none_or(|s| s == 0) || e.error.is_some() && status.is_none_or(|s| s == 0);
-    let headers: Vec<(String, String)> = e
+    let headers: Vec<Pair> = e
         .request
         .headers
         .into_iter()
         .map(|h| (h.name, h.value))
         .collect();
-    let resp_headers: Vec<(String, String)> = e
+    let resp_headers: Vec<Pair> = e
         .response
         .headers
         .into_iter()
@@ -240,7 +249,7 @@ fn to_exchange(e: Entry<'_>) -> HttpExchange<'static> {
             resp_headers
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case("location"))
-                .map(|(_, v)| v.clone())
+                .map(|(_, v)| v.to_string())
         });
     let mut form = Vec::new();
     let mut body_json = false;
@@ -265,8 +274,8 @@ fn to_exchange(e: Entry<'_>) -> HttpExchange<'static> {
                 let k = form_urlencoded::parse(format!("k={}", p.name).as_bytes())
                     .next()
                     .map(|x| x.1.into_owned())
-                    .unwrap_or(p.name);
-                (k, p.value)
+                    .unwrap_or_else(|| p.name.into_owned());
+                (k, p.value.into_owned())
             }));
         }
     }
@@ -305,7 +314,7 @@ fn to_exchange(e: Entry<'_>) -> HttpExchange<'static> {
         location,
         resp_headers,
         resp_body: body,
-        request_id: request_id.map(Cow::Owned),
+        request_id,
         trace_id: None,
     }
 }

@@ -28,11 +28,11 @@ pub struct HttpExchange<'a> {
     pub body_json: bool,
     /// True when the source could see request bodies (HAR); false for access logs.
     pub body_visible: bool,
-    pub req_headers: Vec<(String, String)>,
+    pub req_headers: Vec<Pair<'a>>,
     pub status: Option<u16>,
     pub no_response: bool,
     pub location: Option<String>,
-    pub resp_headers: Vec<(String, String)>,
+    pub resp_headers: Vec<Pair<'a>>,
     pub resp_body: Option<String>,
     pub request_id: Option<Cow<'a, str>>,
     pub trace_id: Option<Cow<'a, str>>,
@@ -46,7 +46,7 @@ pub struct SplitUrl<'a> {
     pub query: Vec<Pair<'a>>,
 }
 
-/// A decoded query or form parameter.
+/// A decoded query or form parameter, or a header.
 pub type Pair<'a> = (Cow<'a, str>, Cow<'a, str>);
 
 /// Splits an absolute or origin-form URL without failing on garbage.
@@ -97,11 +97,11 @@ fn get<'a>(params: &'a [Pair<'_>], key: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_ref())
 }
 
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+fn header<'a>(headers: &'a [Pair<'_>], name: &str) -> Option<&'a str> {
     headers
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .map(|(_, v)| v.as_str())
+        .map(|(_, v)| v.as_ref())
 }
 
 fn nonempty(s: Option<&str>) -> Option<String> {
@@ -495,7 +495,7 @@ fn is_basic(auth: &str) -> bool {
         .is_some_and(|p| p.eq_ignore_ascii_case("basic "))
 }
 
-fn apply_client_auth(ev: &mut Event, params: &[Pair<'_>], headers: &[(String, String)]) {
+fn apply_client_auth(ev: &mut Event, params: &[Pair<'_>], headers: &[Pair<'_>]) {
     if let Some(auth) = header(headers, "authorization").filter(|a| is_basic(a)) {
         ev.client_auth = Some(ClientAuth::Basic);
         let b64 = auth.trim_start()[6..].trim();

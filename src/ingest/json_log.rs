@@ -931,7 +931,7 @@ fn events(v: &Json, src: &Source) -> Vec<Event> {
         let (start, end) = http_times(&f, ts, time_alias, ts_coarse);
         let mut resp_headers = Vec::new();
         if let Some(w) = f.str(WWW_AUTH) {
-            resp_headers.push(("WWW-Authenticate".to_string(), w));
+            resp_headers.push((Cow::Borrowed("WWW-Authenticate"), Cow::Owned(w)));
         }
         let ex = HttpExchange {
             ts: start,
