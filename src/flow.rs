@@ -132,6 +132,11 @@ pub fn mark_recovered(events: &mut [Event], flows: &[Flow]) {
 }
 
 /// Groups events into flows. `events` must be in time order (as `merge` leaves them).
+/// The id of the `n`th flow of a set, in the order [`build`] gives.
+pub fn id(n: usize) -> String {
+    format!("f{}", n + 1)
+}
+
 pub fn build(events: &[Event]) -> Vec<Flow> {
     let mut uf = UnionFind((0..events.len()).collect());
     let mut first: HashMap<Key<'_>, usize> = HashMap::with_capacity(events.len());
@@ -169,7 +174,7 @@ pub fn build(events: &[Event]) -> Vec<Flow> {
         .into_iter()
         .enumerate()
         .map(|(n, evs)| Flow {
-            id: format!("f{}", n + 1),
+            id: id(n),
             client_id: evs.iter().find_map(|&i| events[i].client_id.clone()),
             first_ts: evs.first().and_then(|&i| events[i].ts),
             events: evs,

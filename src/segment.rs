@@ -82,18 +82,31 @@ impl<'s> Segmenter<'s> {
         self.pending = merge::merge(std::mem::take(&mut self.pending));
         let flows = flow::build(&self.pending);
         let mut closed = vec![false; self.pending.len()];
-        let mut any = false;
-        for f in &flows {
+        let mut done_flows = Vec::new();
+        for f in flows {
             let last = f.events.iter().filter_map(|&i| self.pending[i].ts).max();
             if last.is_some_and(|t| t < horizon) {
-                any = true;
                 for &i in &f.events {
                     closed[i] = true;
                 }
+                done_flows.push(f);
             }
         }
-        if !any {
+        if done_flows.is_empty() {
             return;
+        }
+        // The finished flows are whole components of what is pending, so they are the
+        // flows of the finished events alone: renumbered, not built again.
+        let mut done_index = vec![usize::MAX; closed.len()];
+        let finished = closed.iter().enumerate().filter(|(_, c)| **c);
+        for (n, (i, _)) in finished.enumerate() {
+            done_index[i] = n;
+        }
+        for (k, f) in done_flows.iter_mut().enumerate() {
+            f.id = flow::id(k);
+            for i in f.events.iter_mut() {
+                *i = done_index[*i];
+            }
         }
         let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
             .into_iter()
@@ -101,18 +114,25 @@ impl<'s> Segmenter<'s> {
             .partition(|(_, c)| *c);
         self.pending = open.into_iter().map(|(e, _)| e).collect();
         self.evictions += 1;
-        self.analyze(done.into_iter().map(|(e, _)| e).collect());
+        self.analyze(done.into_iter().map(|(e, _)| e).collect(), Some(done_flows));
     }
 
-    fn analyze(&mut self, events: Vec<Event>) {
+    /// Analyzes a set of events; `flows` are theirs where the caller has just built them.
+    fn analyze(&mut self, events: Vec<Event>, flows: Option<Vec<Flow>>) {
         // Flows finished by `evict` were merged there already; only what arrived since
         // (the rest at the end of input, or a batch analysis) still needs the merge.
-        let mut events = if events.iter().all(|e| e.settled) {
-            events
-        } else {
-            merge::merge(events)
+        let (mut events, flows) = match flows {
+            Some(flows) => (events, flows),
+            None => {
+                let events = if events.iter().all(|e| e.settled) {
+                    events
+                } else {
+                    merge::merge(events)
+                };
+                let flows = flow::build(&events);
+                (events, flows)
+            }
         };
-        let flows = flow::build(&events);
         flow::mark_recovered(&mut events, &flows);
         let findings = {
             let cx = rules::Context::new(&events, &flows, self.specs);
@@ -189,7 +209,7 @@ impl<'s> Segmenter<'s> {
     pub fn finish(&mut self) -> (Vec<Event>, Vec<Flow>, Claimed) {
         let rest = std::mem::take(&mut self.pending);
         if !rest.is_empty() {
-            self.analyze(rest);
+            self.analyze(rest, None);
         }
         (
             std::mem::take(&mut self.kept_events),
