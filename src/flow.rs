@@ -131,12 +131,12 @@ pub fn mark_recovered(events: &mut [Event], flows: &[Flow]) {
     }
 }
 
-/// Groups events into flows. `events` must be in time order (as `merge` leaves them).
 /// The id of the `n`th flow of a set, in the order [`build`] gives.
 pub fn id(n: usize) -> String {
     format!("f{}", n + 1)
 }
 
+/// Groups events into flows. `events` must be in time order (as `merge` leaves them).
 pub fn build(events: &[Event]) -> Vec<Flow> {
     let mut uf = UnionFind((0..events.len()).collect());
     let mut first: HashMap<Key<'_>, usize> = HashMap::with_capacity(events.len());

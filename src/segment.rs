@@ -200,8 +200,7 @@ impl<'s> Segmenter<'s> {
         self.claimed.absorb(claimed);
         // What no result cites is freed on another thread: tens of thousands of events
         // of many strings each, which the analysis (and, at the end, the report) need not
-        // wait for.
-        // Should no thread be had, the closure and what it holds are freed right here.
+        // wait for. Should no thread be had, the closure and its load are freed right here.
         let _ = std::thread::Builder::new().spawn(move || drop((events, flows)));
     }
 
