@@ -586,81 +586,72 @@ fn parse_lines(
     let parts: Vec<(Vec<Event>, InputReport)> = chunks
         .par_iter()
         .zip(first_line.par_iter())
-        .map(
-            |(
-                &source::Chunk {
-                    start: s, end: e, ..
-                },
-                &first,
-            )| {
-                let mut rep = InputReport::new(&report.file, format.name());
-                let mut evs = Vec::new();
-                // Plain text: the time of the last line that began with one, for continuation
-                // lines (a traceback's exception line) that carry none.
-                let mut last_time = None;
-                let chunk = &bytes[s..e];
-                filter.scan_lines(chunk, |i, raw, relevant| {
-                    let lineno = first + i as u64;
-                    if raw.is_empty() || raw.iter().all(|b| b.is_ascii_whitespace()) {
+        .map(|(c, &first)| {
+            let mut rep = InputReport::new(&report.file, format.name());
+            let mut evs = Vec::new();
+            // Plain text: the time of the last line that began with one, for continuation
+            // lines (a traceback's exception line) that carry none.
+            let mut last_time = None;
+            let chunk = &bytes[c.start..c.end];
+            filter.scan_lines(chunk, |i, raw, relevant| {
+                let lineno = first + i as u64;
+                if raw.is_empty() || raw.iter().all(|b| b.is_ascii_whitespace()) {
+                    return;
+                }
+                if raw.len() > MAX_LINE {
+                    rep.skip_record(lineno, too_long(raw.len() as u64));
+                    return;
+                }
+                if format == Format::Text
+                    && raw
+                        .first()
+                        .is_some_and(|b| b.is_ascii_digit() || *b == b'[')
+                {
+                    let head = &raw[..raw.len().min(48)];
+                    if let Some(t) = std::str::from_utf8(head).ok().and_then(text::leading_time) {
+                        last_time = Some(t);
+                    }
+                }
+                if !relevant {
+                    rep.records += 1;
+                    // Not about OAuth, so not parsed; but a JSON-lines record that is not
+                    // even one object (cut, or not JSON at all) is still reported.
+                    if format == Format::JsonLog && !looks_like_one_object(raw) {
+                        rep.skipped += 1;
+                        rep.problem(
+                            lineno,
+                            "not JSON: the line is not one complete object; skipped".to_string(),
+                        );
+                    }
+                    return;
+                }
+                let line = match std::str::from_utf8(raw) {
+                    Ok(l) => l,
+                    Err(err) => {
+                        let at = err.valid_up_to();
+                        rep.skip_record(
+                            lineno,
+                            format!("invalid UTF-8 at byte {at}; line skipped"),
+                        );
                         return;
                     }
-                    if raw.len() > MAX_LINE {
-                        rep.skip_record(lineno, too_long(raw.len() as u64));
-                        return;
+                };
+                if line.contains('\0') {
+                    rep.skip_record(lineno, "NUL byte in line; skipped".to_string());
+                    return;
+                }
+                let got = (reader.parse)(file, lineno, line, &mut rep);
+                if format == Format::Text {
+                    for mut ev in got {
+                        ev.ts = ev.ts.or(last_time);
+                        evs.push(ev);
                     }
-                    if format == Format::Text
-                        && raw
-                            .first()
-                            .is_some_and(|b| b.is_ascii_digit() || *b == b'[')
-                    {
-                        let head = &raw[..raw.len().min(48)];
-                        if let Some(t) = std::str::from_utf8(head).ok().and_then(text::leading_time)
-                        {
-                            last_time = Some(t);
-                        }
-                    }
-                    if !relevant {
-                        rep.records += 1;
-                        // Not about OAuth, so not parsed; but a JSON-lines record that is not
-                        // even one object (cut, or not JSON at all) is still reported.
-                        if format == Format::JsonLog && !looks_like_one_object(raw) {
-                            rep.skipped += 1;
-                            rep.problem(
-                                lineno,
-                                "not JSON: the line is not one complete object; skipped"
-                                    .to_string(),
-                            );
-                        }
-                        return;
-                    }
-                    let line = match std::str::from_utf8(raw) {
-                        Ok(l) => l,
-                        Err(err) => {
-                            let at = err.valid_up_to();
-                            rep.skip_record(
-                                lineno,
-                                format!("invalid UTF-8 at byte {at}; line skipped"),
-                            );
-                            return;
-                        }
-                    };
-                    if line.contains('\0') {
-                        rep.skip_record(lineno, "NUL byte in line; skipped".to_string());
-                        return;
-                    }
-                    let got = (reader.parse)(file, lineno, line, &mut rep);
-                    if format == Format::Text {
-                        for mut ev in got {
-                            ev.ts = ev.ts.or(last_time);
-                            evs.push(ev);
-                        }
-                    } else {
-                        evs.extend(got);
-                    }
-                });
-                (evs, rep)
-            },
-        )
+                } else {
+                    evs.extend(got);
+                }
+            });
+            (evs, rep)
+        })
         .collect();
     let mut out = Vec::new();
     for (evs, rep) in parts {
