@@ -4,6 +4,7 @@
 //! `ingest` (inputs -> events) -> `merge` (one event per exchange) -> `flow` (logins and
 //! refresh lineages) -> `rules` (findings) -> `rank` (diagnoses) -> `report` (output).
 
+pub mod ascii;
 pub mod cli;
 pub mod event;
 pub mod fingerprint;

@@ -22,6 +22,7 @@
 //! A secret shorter than 32 characters standing alone in prose, with no key, scheme or
 //! quote near it, cannot be told from a word and is left as it is.
 
+use crate::ascii::contains_ignoring_case;
 use crate::fingerprint::{Fingerprint, SecretKind};
 use regex::Regex;
 use std::borrow::Cow;
@@ -521,15 +522,11 @@ fn plainly_clean(text: &str) -> bool {
             }
         }
     }
-    let t = text.as_bytes();
     ![
         "bearer", "basic", "cookie", "token", "secret", "password", "key", "code", "jwt",
     ]
     .iter()
-    .any(|w| {
-        t.windows(w.len())
-            .any(|x| x.eq_ignore_ascii_case(w.as_bytes()))
-    })
+    .any(|w| contains_ignoring_case(text, w))
 }
 
 fn scrub_all(text: &str) -> Cow<'_, str> {
