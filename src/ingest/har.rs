@@ -264,18 +264,21 @@ fn to_exchange(e: Entry<'_>) -> HttpExchange<'_> {
                         serde_json::Value::String(s) => s,
                         other => other.to_string(),
                     };
-                    form.push((k, v));
+                    form.push((k.into(), v.into()));
                 }
             }
         } else if !t.is_empty() {
-            form.extend(form_urlencoded::parse(text.as_bytes()).into_owned());
+            form.extend(
+                form_urlencoded::parse(text.as_bytes())
+                    .map(|(k, v)| (k.into_owned().into(), v.into_owned().into())),
+            );
         } else {
             form.extend(pd.params.into_iter().map(|p| {
                 let k = form_urlencoded::parse(format!("k={}", p.name).as_bytes())
                     .next()
-                    .map(|x| x.1.into_owned())
-                    .unwrap_or_else(|| p.name.into_owned());
-                (k, p.value.into_owned())
+                    .map(|x| Cow::Owned(x.1.into_owned()))
+                    .unwrap_or(p.name);
+                (k, p.value)
             }));
         }
     }

@@ -25,7 +25,7 @@ pub struct HttpExchange<'a> {
     /// Absolute URL or origin-form target (`/path?query`).
     pub url: Cow<'a, str>,
     pub host: Option<Cow<'a, str>>,
-    pub form: Vec<(String, String)>,
+    pub form: Vec<Pair<'a>>,
     pub body_json: bool,
     /// True when the source could see request bodies (HAR); false for access logs.
     pub body_visible: bool,
@@ -347,7 +347,7 @@ pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
     params.extend(
         ex.form
             .iter()
-            .map(|(k, v)| (Cow::Borrowed(k.as_str()), Cow::Borrowed(v.as_str()))),
+            .map(|(k, v)| (Cow::Borrowed(k.as_ref()), Cow::Borrowed(v.as_ref()))),
     );
 
     let is_authorize = get(&params, "response_type").is_some()
