@@ -384,17 +384,7 @@ fn check_access_log(path: &Path, labels: &Value) -> Vec<String> {
             let Some(e) = checked_access_exchange(l, want_kind, &primary, fail) else {
                 return;
             };
-            for (field, got) in [
-                ("client_id", e.client_id.as_deref()),
-                ("state", e.state.as_deref()),
-                ("error", e.error.as_deref()),
-            ] {
-                if let Some(want) = l.get(field).and_then(Value::as_str) {
-                    if got != Some(want) {
-                        fail(format!("{field} {got:?}"));
-                    }
-                }
-            }
+            check_label_ids(l, e, false, fail);
             if want_kind == EventKind::Callback {
                 if let Some(code) = l.get("code").and_then(Value::as_bool) {
                     if e.code.is_some() != code {

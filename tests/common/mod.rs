@@ -277,6 +277,27 @@ pub fn checked_access_exchange<'e>(
     Some(e)
 }
 
+/// Checks the client id, state and error an exchange event read against what its label
+/// states. `exact`: a field the label leaves out must be absent too (nothing invented);
+/// otherwise only the stated fields are checked.
+pub fn check_label_ids(
+    l: &Value,
+    e: &grantscope::event::Event,
+    exact: bool,
+    fail: &mut dyn FnMut(String),
+) {
+    for (field, got) in [
+        ("client_id", e.client_id.as_deref()),
+        ("state", e.state.as_deref()),
+        ("error", e.error.as_deref()),
+    ] {
+        let want = l.get(field).and_then(Value::as_str);
+        if (exact || want.is_some()) && got != want {
+            fail(format!("{field} {got:?}, label {want:?}"));
+        }
+    }
+}
+
 /// Walks the labels of one access log (the schema of `fixtures/access/*/labels.json`):
 /// `check` gets each labeled line with its events and a `fail` that records a problem
 /// naming the line. Then the lines no label names (noise) must have given no event, and
