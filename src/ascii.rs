@@ -3,11 +3,15 @@
 
 /// Whether `text` holds `word`, ignoring ASCII case (an empty word is in every text).
 pub fn contains_ignoring_case(text: &str, word: &str) -> bool {
-    word.is_empty()
-        || text
-            .as_bytes()
-            .windows(word.len())
-            .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+    let (t, w) = (text.as_bytes(), word.as_bytes());
+    let Some(&first) = w.first() else {
+        return true;
+    };
+    // Candidates are where the word's first byte is, in either case: memchr finds them.
+    memchr::memchr2_iter(first.to_ascii_lowercase(), first.to_ascii_uppercase(), t).any(|i| {
+        t.get(i..i + w.len())
+            .is_some_and(|c| c.eq_ignore_ascii_case(w))
+    })
 }
 
 /// Whether `text` ends with `word`, ignoring ASCII case.
@@ -31,7 +35,9 @@ mod tests {
             "x",
             "ğ",
         ];
-        let words = ["userinfo", "/token", "", "x", "json", "ğ"];
+        let words = [
+            "userinfo", "/token", "", "x", "json", "ğ", "Token", "o", "2/t",
+        ];
         for t in texts {
             for w in words {
                 let (lt, lw) = (t.to_ascii_lowercase(), w.to_ascii_lowercase());

@@ -336,6 +336,60 @@ pub fn origin_form(url: &str) -> String {
 
 /// Turns one HTTP exchange into zero or more OAuth events.
 pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
+    if !may_be_oauth(ex) {
+        return Vec::new();
+    }
+    classify_shape(ex, src)
+}
+
+/// Whether [`classify_shape`] could make an event of this exchange, decided on the raw
+/// text. Most requests that reach here passed the prefilter by a word in a value
+/// (`?state=shipped`, `&token=...`) or by their status; decoding their query cost more than
+/// the rest of their line. Errs towards yes: a key with a `%` in it might decode to an
+/// OAuth one (a `+` decodes to a space, which none has).
+fn may_be_oauth(ex: &HttpExchange) -> bool {
+    if ex.location.is_some()
+        || !ex.form.is_empty()
+        || !ex.req_headers.is_empty()
+        || (!ex.body_visible && ex.status == Some(401))
+        || contains_ignoring_case(&ex.url, "userinfo")
+    {
+        return true;
+    }
+    let url = ex.url.trim();
+    let is_get = ex
+        .method
+        .as_deref()
+        .is_some_and(|m| m.eq_ignore_ascii_case("GET"));
+    if !is_get {
+        // The path is the end of what comes before the query and fragment.
+        let before = url.split(['?', '#']).next().unwrap_or(url);
+        if path_is_token(before) || path_is_revoke(before) {
+            return true;
+        }
+    }
+    // Every query or fragment key starts after a `?`, `#` or `&`; splitting on all three
+    // also yields some pieces that are not keys, which only errs towards yes.
+    let (mut code, mut companion) = (false, false);
+    for piece in url.split(['?', '#', '&']).skip(1) {
+        let key = piece.split_once('=').map_or(piece, |(k, _)| k);
+        match key {
+            // An authorize request, or an error sent back to the client.
+            "response_type" | "client_id" | "error" => return true,
+            "grant_type" if !is_get => return true,
+            "token" if !is_get && ex.body_visible => return true,
+            // A code is a callback only with its companions (see `callback_from`).
+            "code" => code = true,
+            "state" | "iss" | "session_state" => companion = true,
+            k if k.contains('%') => return true,
+            _ => {}
+        }
+    }
+    code && companion
+}
+
+/// What [`classify`] makes of an exchange that [`may_be_oauth`] lets through.
+fn classify_shape(ex: &HttpExchange, src: &Source) -> Vec<Event> {
     let mut out = Vec::new();
     let mut u = split_url(&ex.url);
     let is_get = ex
@@ -682,5 +736,51 @@ mod tests {
             bearer_info("Bearer abc").fp,
             bearer_info("Bearer \"abc\"").fp
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(4096))]
+        /// The raw-text gate only turns away what classifying would make nothing of:
+        /// whatever the URL's keys, encodings, delimiters and the method and status.
+        #[test]
+        fn the_gate_turns_away_only_what_makes_no_event(
+            path in proptest::sample::select(&[
+                "", "/", "/cb", "/auth", "/Token", "/userInfo", "/revoke", "https://idp/a",
+                " /x&code=1", "/a#b",
+            ][..]),
+            params in proptest::collection::vec(
+                (
+                    proptest::sample::select(&[
+                        "?", "&", "#", "&&", "?&", " &",
+                    ][..]),
+                    proptest::sample::select(&[
+                        "response_type", "client_id", "code", "error", "state", "iss",
+                        "session_state", "redirect_uri", "grant_type", "token", "page_token",
+                        "c%6Fde", "err+or", "%ZZ", "x", "", "code ",
+                    ][..]),
+                    proptest::sample::select(&["", "=", "=abc", "=a=b", "=%20", "=x?y"][..]),
+                ),
+                0..6,
+            ),
+            tail in proptest::sample::select(&["", " ", "\n", "?response_type ", "&client_id\t"][..]),
+            method in proptest::sample::select(&["GET", "get", "POST", ""][..]),
+            status in proptest::sample::select(&[200u16, 302, 400, 401][..]),
+            body_visible in proptest::bool::ANY,
+        ) {
+            let ex = HttpExchange {
+                method: Some(method.into()).filter(|m: &Cow<str>| !m.is_empty()),
+                url: std::iter::once(path.to_string())
+                    .chain(params.iter().map(|(sep, k, v)| format!("{sep}{k}{v}")))
+                    .chain(std::iter::once(tail.to_string()))
+                    .collect::<String>()
+                    .into(),
+                status: Some(status),
+                body_visible,
+                ..Default::default()
+            };
+            if !may_be_oauth(&ex) {
+                proptest::prop_assert!(classify_shape(&ex, &src()).is_empty(), "{:?}", ex);
+            }
+        }
     }
 }
