@@ -31,18 +31,10 @@ impl Rule for InvalidClient {
                 continue;
             }
             let client = ev.client_id.clone();
-            let successes: Vec<usize> = cx
-                .events
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| {
-                    e.kind() == EventKind::Token
-                        && e.is_success()
-                        && e.client_id.is_some()
-                        && e.client_id == client
-                })
-                .map(|(i, _)| i)
-                .collect();
+            let successes: &[usize] = client
+                .as_deref()
+                .and_then(|c| cx.token_successes.get(c))
+                .map_or(&[], Vec::as_slice);
             let ok = |p: &dyn Fn(&Event) -> bool| successes.iter().copied().find(|&i| p(cx.ev(i)));
             let name = client.as_deref().unwrap_or("?");
             let (variant, conf, summary, reference) = if let Some(s) =

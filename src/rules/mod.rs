@@ -104,6 +104,9 @@ pub struct Context<'a> {
     pub challenges: HashMap<&'a str, Vec<usize>>,
     /// Event index -> flow index.
     pub flow_of: Vec<usize>,
+    /// Client id -> its successful token requests, in event order. A failing client is
+    /// compared with them; looking them up per failure in the whole batch was quadratic.
+    pub token_successes: HashMap<&'a str, Vec<usize>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +120,7 @@ impl<'a> Context<'a> {
     pub fn new(events: &'a [Event], flows: &'a [Flow], specs: &'a SpecSet) -> Context<'a> {
         let mut issued_by = HashMap::new();
         let mut challenges: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut token_successes: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut flow_of = vec![0; events.len()];
         for (fi, f) in flows.iter().enumerate() {
             for &i in &f.events {
@@ -140,6 +144,11 @@ impl<'a> Context<'a> {
                     challenges.entry(c.as_str()).or_default().push(i);
                 }
             }
+            if let Some(client) = e.client_id.as_deref() {
+                if e.kind() == EventKind::Token && e.is_success() {
+                    token_successes.entry(client).or_default().push(i);
+                }
+            }
         }
         Context {
             events,
@@ -148,6 +157,7 @@ impl<'a> Context<'a> {
             issued_by,
             challenges,
             flow_of,
+            token_successes,
         }
     }
 
