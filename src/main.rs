@@ -108,20 +108,24 @@ fn run() -> Result<ExitCode> {
                     return Err(e).context("writing output");
                 }
             }
-            if analysis.had_unreadable_input() {
-                return Ok(ExitCode::from(2));
-            }
-            if let Some(level) = args.fail_on {
-                if analysis
+            let code = if analysis.had_unreadable_input() {
+                ExitCode::from(2)
+            } else if args.fail_on.is_some_and(|level| {
+                analysis
                     .ranked
                     .diagnoses
                     .iter()
                     .any(|d| d.severity >= level)
-                {
-                    return Ok(ExitCode::from(1));
-                }
-            }
-            Ok(ExitCode::SUCCESS)
+            }) {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+            // The process ends here, and the system takes its memory back at once: freeing
+            // the analysis and the report string by string would only keep the user waiting.
+            std::mem::forget(analysis);
+            std::mem::forget(out);
+            Ok(code)
         }
     }
 }
