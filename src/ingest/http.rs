@@ -352,36 +352,40 @@ fn may_be_oauth(ex: &HttpExchange) -> bool {
         || !ex.form.is_empty()
         || !ex.req_headers.is_empty()
         || (!ex.body_visible && ex.status == Some(401))
-        || contains_ignoring_case(&ex.url, "userinfo")
     {
         return true;
     }
-    let url = ex.url.trim();
+    let url = ex.url.trim().as_bytes();
+    let mut cuts = memchr::memchr3_iter(b'?', b'#', b'&', url).chain([url.len()]);
+    // The path is the end of what comes before the query and fragment.
+    let path_end = cuts.next().unwrap_or(url.len());
+    let before = std::str::from_utf8(&url[..path_end]).unwrap_or_default();
     let is_get = ex
         .method
         .as_deref()
         .is_some_and(|m| m.eq_ignore_ascii_case("GET"));
-    if !is_get {
-        // The path is the end of what comes before the query and fragment.
-        let before = url.split(['?', '#']).next().unwrap_or(url);
-        if path_is_token(before) || path_is_revoke(before) {
-            return true;
-        }
+    if contains_ignoring_case(before, "userinfo")
+        || !is_get && (path_is_token(before) || path_is_revoke(before))
+    {
+        return true;
     }
-    // Every query or fragment key starts after a `?`, `#` or `&`; splitting on all three
+    // Every query or fragment key starts after a `?`, `#` or `&`; cutting at all three
     // also yields some pieces that are not keys, which only errs towards yes.
     let (mut code, mut companion) = (false, false);
-    for piece in url.split(['?', '#', '&']).skip(1) {
-        let key = piece.split_once('=').map_or(piece, |(k, _)| k);
+    let mut at = path_end;
+    for next in cuts {
+        let piece = &url[at + 1..next];
+        at = next;
+        let key = memchr::memchr(b'=', piece).map_or(piece, |eq| &piece[..eq]);
         match key {
             // An authorize request, or an error sent back to the client.
-            "response_type" | "client_id" | "error" => return true,
-            "grant_type" if !is_get => return true,
-            "token" if !is_get && ex.body_visible => return true,
+            b"response_type" | b"client_id" | b"error" => return true,
+            b"grant_type" if !is_get => return true,
+            b"token" if !is_get && ex.body_visible => return true,
             // A code is a callback only with its companions (see `callback_from`).
-            "code" => code = true,
-            "state" | "iss" | "session_state" => companion = true,
-            k if k.contains('%') => return true,
+            b"code" => code = true,
+            b"state" | b"iss" | b"session_state" => companion = true,
+            k if k.contains(&b'%') => return true,
             _ => {}
         }
     }
