@@ -9,6 +9,7 @@
 
 use crate::event::*;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 /// How far apart two sightings of one exchange may be, by the anchor that joins them.
 const NEAR_MS: i64 = 3_000;
@@ -30,8 +31,20 @@ pub fn merge(events: Vec<Event>) -> Vec<Event> {
     // For each event of `out`, the last round it was compared in: a candidate found twice
     // (recent and by key) is compared once.
     let mut seen: Vec<usize> = Vec::with_capacity(out.capacity());
+    // A settled event more than STATE_MS older than every new one can merge with nothing:
+    // it is placed as it is, without looking up or indexing its keys. At each eviction of
+    // a dense log most of what is pending is such.
+    let inert_before = events
+        .iter()
+        .filter(|e| !e.settled)
+        .filter_map(|e| e.ts)
+        .min()
+        .map_or(i64::MAX, |t| t.saturating_sub(STATE_MS));
     for (round, e) in by_time(events).enumerate() {
-        let Some(t) = e.ts else {
+        let Some(t) = e.ts.filter(|t| !(e.settled && *t < inert_before)) else {
+            if let Some(t) = e.ts {
+                placed.push(t);
+            }
             out.push(e);
             seen.push(usize::MAX);
             continue;
@@ -106,19 +119,38 @@ const SCAN_MS: i64 = 2 * NEAR_MS;
 /// Which earlier events an event may merge with, without comparing it with every event of
 /// the last [`STATE_MS`]: a busy log has thousands there, and only a handful share a key.
 ///
-/// Candidates are (1) every event that started within [`SCAN_MS`], (2) events whose
+/// Candidates are (1) the events that started within [`SCAN_MS`], (2) events whose
 /// span reaches further than that (long requests, times moved by a merge), and (3) events
 /// sharing a request id, state, code or refresh token, looked up by key. Anchors without a
 /// key only hold within [`NEAR_MS`], which (1) and (2) cover.
+///
+/// The recent events of (1) are listed per source (file and emitter): a program records an
+/// exchange once, so an event only merges with another of its own source through a key
+/// (found by (3)) or as one failure written in several lines of prose. A dense log of
+/// logins is one source, and its events need not look at each other's neighbours at all.
 #[derive(Default)]
 struct Nearby {
-    /// Indexed events in the order they were placed in `out` (so by placed time).
-    placed: Vec<usize>,
+    /// Indexed events per source, each list in the order placed in `out` (so by placed
+    /// time).
+    sources: Vec<Recent>,
     /// Events whose end or moved start lies more than the scan reach past their placed time.
     reaching: Vec<usize>,
     /// Hash of (key kind, value) -> events carrying it. The hashes are already keyed and
     /// uniform, so the map uses them as they are.
     keyed: std::collections::HashMap<u64, Vec<usize>, BuildHasherDefault<KeyHash>>,
+}
+
+/// The events one source (a file, and the program that wrote a record of it) placed.
+struct Recent {
+    file: Arc<str>,
+    emitter: Option<String>,
+    placed: Vec<usize>,
+}
+
+impl Recent {
+    fn is_of(&self, file: &Arc<str>, emitter: &Option<String>) -> bool {
+        (Arc::ptr_eq(&self.file, file) || self.file == *file) && self.emitter == *emitter
+    }
 }
 
 impl Nearby {
@@ -133,11 +165,19 @@ impl Nearby {
     ) {
         cands.clear();
         let from = t.min(e.end_ts.unwrap_or(t)) - SCAN_MS;
-        for &i in self.placed.iter().rev() {
-            if placed[i] < from {
-                break;
+        // Only prose may merge within its own source without a key (`mergeable`).
+        let prose = e.prose && e.kind() == EventKind::LogError;
+        for recent in &self.sources {
+            let own = e.sources.iter().any(|s| recent.is_of(&s.file, &e.emitter));
+            if own && !prose {
+                continue;
             }
-            cands.push(i);
+            for &i in recent.placed.iter().rev() {
+                if placed[i] < from {
+                    break;
+                }
+                cands.push(i);
+            }
         }
         let live = |i: &usize| out[*i].ts.is_some_and(|ct| t - ct <= STATE_MS);
         self.reaching.retain(live);
@@ -166,7 +206,21 @@ impl Nearby {
         let e = &out[i];
         let Some(t) = e.ts else { return };
         if new {
-            self.placed.push(i);
+            for s in &e.sources {
+                match self
+                    .sources
+                    .iter_mut()
+                    .find(|r| r.is_of(&s.file, &e.emitter))
+                {
+                    Some(r) if r.placed.last() == Some(&i) => {}
+                    Some(r) => r.placed.push(i),
+                    None => self.sources.push(Recent {
+                        file: s.file.clone(),
+                        emitter: e.emitter.clone(),
+                        placed: vec![i],
+                    }),
+                }
+            }
         }
         let reach = e.ts.max(e.end_ts).unwrap_or(t);
         if (reach - placed[i] > NEAR_MS || before != e.ts) && !self.reaching.contains(&i) {
