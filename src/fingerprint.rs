@@ -79,8 +79,15 @@ pub struct Fingerprint {
 
 impl Fingerprint {
     pub fn of(kind: SecretKind, secret: &str) -> Fingerprint {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(key()).expect("HMAC takes any key length");
+        // Keying an HMAC hashes the key twice (its inner and outer pads): done once, and
+        // each fingerprint starts from a copy of that state. A dense log fingerprints a
+        // code or a state on most of its lines.
+        static KEYED: OnceLock<Hmac<Sha256>> = OnceLock::new();
+        let mut mac = KEYED
+            .get_or_init(|| {
+                <Hmac<Sha256> as Mac>::new_from_slice(key()).expect("HMAC takes any key length")
+            })
+            .clone();
         mac.update(secret.as_bytes());
         let out = mac.finalize().into_bytes();
         let mut b = [0u8; 8];
