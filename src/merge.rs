@@ -20,17 +20,16 @@ const STATE_MS: i64 = 120_000;
 /// earlier one it shares the strongest anchor with, nearest in time, else stands alone.
 /// Returns the events settled, so that merging them again changes nothing.
 pub fn merge(events: Vec<Event>) -> Vec<Event> {
-    let mut out: Vec<Event> = Vec::with_capacity(events.len());
-    // Start time of each timed event of `out` as it was placed there (non-decreasing).
-    let mut placed: Vec<i64> = Vec::with_capacity(out.capacity());
+    // Start time of each timed event placed so far (non-decreasing).
+    let mut placed: Vec<i64> = Vec::with_capacity(events.len());
     // Every event, and the events not yet through a merge: two settled events were
     // compared before and stay apart, so a settled event is only compared with the new.
     let mut all = Nearby::default();
     let mut fresh = Nearby::default();
     let mut cands: Vec<usize> = Vec::new();
-    // For each event of `out`, the last round it was compared in: a candidate found twice
+    // For each event placed, the last round it was compared in: a candidate found twice
     // (recent and by key) is compared once.
-    let mut seen: Vec<usize> = Vec::with_capacity(out.capacity());
+    let mut seen: Vec<usize> = Vec::with_capacity(events.len());
     // A settled event more than STATE_MS older than every new one can merge with nothing:
     // it is placed as it is, without looking up or indexing its keys. At each eviction of
     // a dense log most of what is pending is such.
@@ -40,18 +39,25 @@ pub fn merge(events: Vec<Event>) -> Vec<Event> {
         .filter_map(|e| e.ts)
         .min()
         .map_or(i64::MAX, |t| t.saturating_sub(STATE_MS));
-    for (round, e) in by_time(events).enumerate() {
+    // Merged in place: the events placed so far are `out[..w]`, and each event read is
+    // either placed next or folded into one of them. A pass over a dense log's pending
+    // events allocated (and the kernel zeroed) tens of megabytes for a second list.
+    let mut out = by_time(events);
+    let mut w = 0;
+    for round in 0..out.len() {
+        let e = std::mem::take(&mut out[round]);
         let Some(t) = e.ts.filter(|t| !(e.settled && *t < inert_before)) else {
             if let Some(t) = e.ts {
                 placed.push(t);
             }
-            out.push(e);
+            out[w] = e;
+            w += 1;
             seen.push(usize::MAX);
             continue;
         };
         let near = if e.settled { &mut fresh } else { &mut all };
         let mut ks: Vec<u64> = keys(&e).collect();
-        near.candidates(&placed, &out, &e, &ks, t, &mut cands);
+        near.candidates(&placed, &out[..w], &e, &ks, t, &mut cands);
         // The best candidate: the strongest anchor, then the nearest in time, then the
         // latest.
         let mut best: Option<(usize, (Anchor, i64))> = None;
@@ -90,21 +96,23 @@ pub fn merge(events: Vec<Event>) -> Vec<Event> {
                 (i, before, false)
             }
             None => {
-                out.push(e);
+                out[w] = e;
+                w += 1;
                 placed.push(t);
                 seen.push(usize::MAX);
-                (out.len() - 1, Some(t), true)
+                (w - 1, Some(t), true)
             }
         };
         if !new {
             // The fold may have brought keys the event did not have.
             ks = keys(&out[i]).collect();
         }
-        all.add(&placed, &out, &ks, i, before, new);
+        all.add(&placed, &out[..w], &ks, i, before, new);
         if !out[i].settled {
-            fresh.add(&placed, &out, &ks, i, before, new);
+            fresh.add(&placed, &out[..w], &ks, i, before, new);
         }
     }
+    out.truncate(w);
     for e in &mut out {
         e.settled = true;
     }
@@ -274,17 +282,29 @@ fn keys(e: &Event) -> impl Iterator<Item = u64> + '_ {
     ids.chain(state).chain(code).chain(refresh)
 }
 
-/// Events in time order (untimed last), each moved once: an event is over a kilobyte, and
-/// sorting the events themselves moved each of them a dozen times.
-fn by_time(events: Vec<Event>) -> impl Iterator<Item = Event> {
+/// Events in time order (untimed last). The order is worked out on small keys and then
+/// applied in place, a cycle at a time: an event is over 800 bytes, and sorting the events
+/// themselves moved each of them a dozen times.
+fn by_time(mut events: Vec<Event>) -> Vec<Event> {
     let mut order: Vec<(bool, i64, bool, usize)> = events
         .iter()
         .enumerate()
         .map(|(i, e)| (e.ts.is_none(), e.ts.unwrap_or(0), e.ts_coarse, i))
         .collect();
     order.sort_unstable();
-    let mut slots: Vec<Option<Event>> = events.into_iter().map(Some).collect();
-    order.into_iter().filter_map(move |(.., i)| slots[i].take())
+    // `from[p]`: where the event that belongs at `p` is now.
+    let mut from: Vec<usize> = order.into_iter().map(|(.., i)| i).collect();
+    for start in 0..from.len() {
+        let mut p = start;
+        while from[p] != start {
+            let q = from[p];
+            events.swap(p, q);
+            from[p] = p;
+            p = q;
+        }
+        from[p] = p;
+    }
+    events
 }
 
 fn same<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> Option<bool> {

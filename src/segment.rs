@@ -108,13 +108,14 @@ impl<'s> Segmenter<'s> {
                 *i = done_index[*i];
             }
         }
-        let (done, open): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending)
-            .into_iter()
-            .zip(closed)
-            .partition(|(_, c)| *c);
-        self.pending = open.into_iter().map(|(e, _)| e).collect();
+        // Taken out in place: what stays open keeps the pending list's allocation.
+        let mut is_closed = closed.into_iter();
+        let done: Vec<Event> = self
+            .pending
+            .extract_if(.., |_| is_closed.next().unwrap_or(false))
+            .collect();
         self.evictions += 1;
-        self.analyze(done.into_iter().map(|(e, _)| e).collect(), Some(done_flows));
+        self.analyze(done, Some(done_flows));
     }
 
     /// Analyzes a set of events; `flows` are theirs where the caller has just built them.
