@@ -522,3 +522,42 @@ fn fold(c: &mut Event, e: Event) {
     fill(&mut c.grant_id, e.grant_id);
     c.other_states.extend(e.other_states);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// Applying the order in place gives what a stable sort of the events would.
+        #[test]
+        fn by_time_is_a_stable_sort_by_time(
+            times in proptest::collection::vec(
+                (proptest::option::of(0i64..20), proptest::bool::ANY),
+                0..60,
+            ),
+        ) {
+            let events: Vec<Event> = times
+                .iter()
+                .enumerate()
+                .map(|(i, &(ts, coarse))| Event {
+                    ts,
+                    ts_coarse: coarse,
+                    request_ids: vec![i.to_string()],
+                    ..Event::default()
+                })
+                .collect();
+            let mut expected: Vec<(bool, i64, bool, usize)> = times
+                .iter()
+                .enumerate()
+                .map(|(i, &(ts, coarse))| (ts.is_none(), ts.unwrap_or(0), coarse, i))
+                .collect();
+            expected.sort();
+            let got: Vec<String> = by_time(events)
+                .into_iter()
+                .map(|e| e.request_ids[0].clone())
+                .collect();
+            let want: Vec<String> = expected.iter().map(|(.., i)| i.to_string()).collect();
+            proptest::prop_assert_eq!(got, want);
+        }
+    }
+}
