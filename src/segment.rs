@@ -76,6 +76,16 @@ impl<'s> Segmenter<'s> {
     }
 
     fn evict(&mut self, horizon: Millis) {
+        // A flow is finished when its last event is older than the horizon, so none can be
+        // while no pending event is: merging and building flows now would be wasted (a
+        // dense log can hold hundreds of thousands of events within one window).
+        if !self
+            .pending
+            .iter()
+            .any(|e| e.ts.is_some_and(|t| t < horizon))
+        {
+            return;
+        }
         // Merge first: a record without flow keys (an access-log line of a token request)
         // joins its richer twin from another source and leaves with that twin's flow,
         // instead of being finished alone and counted twice.
