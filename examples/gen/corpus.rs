@@ -2614,6 +2614,7 @@ pub fn generate<W: Write>(opts: &Options, out: W) -> io::Result<Summary> {
     };
     let mut noise_n = 0u64;
     let mut oauth_sched = 0u64;
+    let mut oauth_bytes = 0u64;
     let mut t = START_MS + 6 * 3_600_000 + rng.range(0, 60_000);
     let gap = kind.noise_gap_ms();
     let mut tf = t as f64;
@@ -2653,9 +2654,19 @@ pub fn generate<W: Write>(opts: &Options, out: W) -> io::Result<Summary> {
                 }
             }
             None => {
-                while (oauth_sched as f64) < ratio * (noise_n + 1) as f64 {
+                // Near-zero noise asks for thousands of sessions per noise record: they are
+                // started a bounded number at a time, so that time moves, records are
+                // written as it does, and the size is checked.
+                // Records still to be written count at the mean size of those written.
+                let mean = oauth_bytes.checked_div(sum.oauth_records).unwrap_or(500);
+                let mut started = 0;
+                while started < MAX_SESSIONS_PER_STEP
+                    && (started == 0 || o.w.n + heap.len() as u64 * mean < opts.size)
+                    && (oauth_sched as f64) < ratio * (noise_n + 1) as f64
+                {
                     let st = t + rng.range(0, 2000);
                     oauth_sched += start_session(st, &mut heap, &mut seq, &mut sum);
+                    started += 1;
                 }
             }
         }
@@ -2665,7 +2676,9 @@ pub fn generate<W: Write>(opts: &Options, out: W) -> io::Result<Summary> {
             let p = heap.pop().expect("peeked");
             sum.first_ms = sum.first_ms.min(p.ts);
             sum.oauth_records += 1;
+            let before = o.w.n;
             o.pending(p)?;
+            oauth_bytes += o.w.n - before;
         }
         sum.first_ms = sum.first_ms.min(t);
         noise_n += 1;
@@ -2692,6 +2705,10 @@ pub fn generate<W: Write>(opts: &Options, out: W) -> io::Result<Summary> {
     sum.bytes = o.w.n;
     Ok(sum)
 }
+
+/// Sessions started before the next noise record at most (see the noise ratio in
+/// [`generate`]): the default 95% noise starts less than one per record.
+const MAX_SESSIONS_PER_STEP: u32 = 64;
 
 /// Parses `1GiB`, `300MB`, `64MiB`, `1.5G`, `1000000` (bytes).
 pub fn parse_size(s: &str) -> Option<u64> {
