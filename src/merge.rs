@@ -300,10 +300,9 @@ impl Hasher for KeyHash {
 /// The keys an event can be found by: request ids, state, code, refresh token.
 fn keys(e: &Event) -> impl Iterator<Item = u64> + '_ {
     use std::hash::{BuildHasher, Hash, Hasher};
-    static SEED: std::sync::OnceLock<std::collections::hash_map::RandomState> =
-        std::sync::OnceLock::new();
+    static SEED: std::sync::OnceLock<foldhash::fast::RandomState> = std::sync::OnceLock::new();
     let seed = SEED.get_or_init(Default::default);
-    let hash = move |tag: u8, v: &dyn Fn(&mut std::collections::hash_map::DefaultHasher)| {
+    let hash = move |tag: u8, v: &dyn Fn(&mut foldhash::fast::FoldHasher)| {
         let mut h = seed.build_hasher();
         tag.hash(&mut h);
         v(&mut h);
@@ -329,10 +328,9 @@ fn keys(e: &Event) -> impl Iterator<Item = u64> + '_ {
 /// its own source (the `bool`).
 fn windows(e: &Event) -> impl Iterator<Item = (u64, bool)> + '_ {
     use std::hash::{BuildHasher, Hash, Hasher};
-    static SEED: std::sync::OnceLock<std::collections::hash_map::RandomState> =
-        std::sync::OnceLock::new();
+    static SEED: std::sync::OnceLock<foldhash::fast::RandomState> = std::sync::OnceLock::new();
     let seed = SEED.get_or_init(Default::default);
-    let hash = move |tag: u8, v: &dyn Fn(&mut std::collections::hash_map::DefaultHasher)| {
+    let hash = move |tag: u8, v: &dyn Fn(&mut foldhash::fast::FoldHasher)| {
         let mut h = seed.build_hasher();
         tag.hash(&mut h);
         e.kind.hash(&mut h);
