@@ -42,11 +42,11 @@ case "$TARGET" in /*) ;; *) TARGET=$ROOT/$TARGET ;; esac
 DIR=${DIR:-$ROOT/target/bench-corpus}
 if [ "$QUICK" = 1 ]; then
     MODE=quick
-    JSON_SIZE=64MiB; JSON2_SIZE=128MiB; ACCESS_SIZE=64MiB; HAR_SIZE=64MiB
+    JSON_SIZE=64MiB; JSON2_SIZE=128MiB; ACCESS_SIZE=64MiB; HAR_SIZE=64MiB; DENSE_SIZE=32MiB
     RUNS=${RUNS:-3}
 else
     MODE=full
-    JSON_SIZE=1GiB; JSON2_SIZE=2GiB; ACCESS_SIZE=1GiB; HAR_SIZE=300MB
+    JSON_SIZE=1GiB; JSON2_SIZE=2GiB; ACCESS_SIZE=1GiB; HAR_SIZE=300MB; DENSE_SIZE=256MiB
     RUNS=${RUNS:-1}
 fi
 mkdir -p "$DIR"
@@ -99,15 +99,17 @@ JSON=app-$JSON_SIZE.jsonl
 JSON2=app-$JSON2_SIZE.jsonl
 ACCESS=access-$ACCESS_SIZE.log
 HAR=session-$HAR_SIZE.har
+# An IdP's own log: (nearly) every line OAuth, hundreds of logins a second.
+DENSE=idp-dense-$DENSE_SIZE.jsonl
 GEN_NOTES=()
-gen() { # kind size file
-    local kind=$1 size=$2 file=$3
+gen() { # kind size file [noise]
+    local kind=$1 size=$2 file=$3 noise=${4:-0.95}
     if [ -s "$DIR/$file" ] && [ -s "$DIR/.truth.$file.json" ]; then
         log "reusing $DIR/$file"
         return
     fi
     rm -f "$DIR/.truth.$file.json"
-    "$GEN" --kind "$kind" --size "$size" --out "$DIR" --file "$file" --seed "$SEED" 2>"$TMP/gen.err" ||
+    "$GEN" --kind "$kind" --size "$size" --out "$DIR" --file "$file" --seed "$SEED" --noise "$noise" 2>"$TMP/gen.err" ||
         { cat "$TMP/gen.err" >&2; exit 1; }
     cut -c1-160 "$TMP/gen.err" >&2
     GEN_NOTES+=("$(sed -n 's/^gen: \([^ ]*\) (\([a-z]*\)): \([0-9.]* MB\) in \([0-9.]* s\) (\([0-9]* MB\/s\)).*/\2 \3 in \4 = \5/p' "$TMP/gen.err" | sed "s|$DIR/||")")
@@ -116,6 +118,7 @@ gen json "$JSON_SIZE" "$JSON"
 gen access "$ACCESS_SIZE" "$ACCESS"
 gen har "$HAR_SIZE" "$HAR"
 gen json "$JSON2_SIZE" "$JSON2"
+gen json "$DENSE_SIZE" "$DENSE" 0
 
 size_of() { stat -c %s "$DIR/$1"; }
 warm() { cat "$DIR/$1" >/dev/null; }
@@ -256,6 +259,21 @@ if [ "$HAVE_JQ" = 1 ]; then
         "$(awk -v r="$R" 'BEGIN{printf "%.1fx faster", r}')" ">= 10x jq" "$(verdict "$R" ">=" 10)"
 fi
 
+# dense IdP log
+warm "$DENSE"
+B=$(size_of "$DENSE")
+log "dense IdP log $DENSE_SIZE: grantscope"
+measure "$RES/gs-dense.json" "$GS" analyze --format json "$DIR/$DENSE"
+GS_D=$WALL; GS_D_RSS=$RSS
+if [ "$HAVE_JQ" = 1 ]; then
+    log "dense IdP log: jq select"
+    WARM="$DIR/$DENSE" measure "$TMP/out" bash -c "jq -c 'select(.error==\"invalid_grant\")' '$DIR/$DENSE' | wc -l"
+    R=$(ratio "$WALL" "$GS_D")
+    row "dense IdP JSON log $DENSE_SIZE (nearly all lines OAuth): vs jq" "$(cell "$GS_D" "$B" "$GS_D_RSS")" \
+        "\`jq -c 'select(.error==\"invalid_grant\")' \\| wc -l\`: $(cell "$WALL" "$B" "$RSS")" \
+        "$(awk -v r="$R" 'BEGIN{printf "%.1fx faster", r}')" "(reference)" "-"
+fi
+
 # growth and memory
 warm "$JSON2"
 B2=$(size_of "$JSON2")
@@ -283,20 +301,19 @@ row "peak RSS: JSON $JSON2_SIZE" "$MIB MiB" "-" "-" "<= 256 MiB" "$(verdict "$MI
         echo
         echo "### Diagnoses vs ground truth (sessions per root cause; grantscope: logins diagnosed per rule)"
         echo
-        echo "| rule | $JSON truth | grantscope | $ACCESS truth | grantscope | $HAR truth | grantscope |"
-        echo "|---|---|---|---|---|---|---|"
+        echo "| rule | $JSON truth | grantscope | $ACCESS truth | grantscope | $HAR truth | grantscope | $DENSE truth | grantscope |"
+        echo "|---|---|---|---|---|---|---|---|---|"
+        FILES=("$DIR/.truth.$JSON.json" "$RES/gs-json.json" "$DIR/.truth.$ACCESS.json" "$RES/gs-access.json"
+            "$DIR/.truth.$HAR.json" "$RES/gs-har.json" "$DIR/.truth.$DENSE.json" "$RES/gs-dense.json")
         jq -rs '
           def t(i): .[i].labels; def g(i): ([.[i].diagnoses[] | {(.rule): ([.findings[].flow] | unique | length)}] | add // {});
-          def u(i): (.[i].unexplained | length);
-          (t(0) + t(2) + t(4) | keys) as $rules
-          | ($rules + (g(1) + g(3) + g(5) | keys) | unique)[] as $r
+          (t(0) + t(2) + t(4) + t(6) | keys) as $rules
+          | ($rules + (g(1) + g(3) + g(5) + g(7) | keys) | unique)[] as $r
           | select($r != "none")
-          | "| \($r) | \(t(0)[$r] // 0) | \(g(1)[$r] // 0) | \(t(2)[$r] // 0) | \(g(3)[$r] // 0) | \(t(4)[$r] // 0) | \(g(5)[$r] // 0) |"
-        ' "$DIR/.truth.$JSON.json" "$RES/gs-json.json" "$DIR/.truth.$ACCESS.json" "$RES/gs-access.json" \
-            "$DIR/.truth.$HAR.json" "$RES/gs-har.json" || true
-        jq -rs '"| (clean sessions / unexplained failures) | \(.[0].labels.none // 0) | \(.[1].unexplained | length) | \(.[2].labels.none // 0) | \(.[3].unexplained | length) | \(.[4].labels.none // 0) | \(.[5].unexplained | length) |"' \
-            "$DIR/.truth.$JSON.json" "$RES/gs-json.json" "$DIR/.truth.$ACCESS.json" "$RES/gs-access.json" \
-            "$DIR/.truth.$HAR.json" "$RES/gs-har.json" || true
+          | "| \($r) | \(t(0)[$r] // 0) | \(g(1)[$r] // 0) | \(t(2)[$r] // 0) | \(g(3)[$r] // 0) | \(t(4)[$r] // 0) | \(g(5)[$r] // 0) | \(t(6)[$r] // 0) | \(g(7)[$r] // 0) |"
+        ' "${FILES[@]}" || true
+        jq -rs '"| (clean sessions / unexplained failures) | \(.[0].labels.none // 0) | \(.[1].unexplained | length) | \(.[2].labels.none // 0) | \(.[3].unexplained | length) | \(.[4].labels.none // 0) | \(.[5].unexplained | length) | \(.[6].labels.none // 0) | \(.[7].unexplained | length) |"' \
+            "${FILES[@]}" || true
     fi
 } | tee "$RES/table.md"
 log "table saved to $RES/table.md; grantscope outputs in $RES/"

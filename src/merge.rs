@@ -129,6 +129,9 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
     out
 }
 
+/// Events of one window and source an event is compared with at most: the most recent.
+const WINDOW_CANDIDATES: usize = 64;
+
 /// Within this of each other, events are compared whatever they share: the windows of the
 /// anchors that need nothing in common but a target or a status ([`NEAR_MS`]), with room
 /// for the request durations a coarse time is compared across.
@@ -146,7 +149,8 @@ const SCAN_MS: i64 = 2 * NEAR_MS;
 ///
 /// (2) used to be every recent event. An IdP log of a few hundred logins a second has
 /// thousands of events within seconds, and comparing each with all of them made merging
-/// quadratic: three minutes for 64 MB.
+/// quadratic: three minutes for 64 MB. Each window and source also gives only its
+/// [`WINDOW_CANDIDATES`] most recent events.
 struct Nearby {
     /// Per window ([`windows`]), the events in it per source, each list in placement order
     /// (by placed time, then index).
@@ -214,7 +218,10 @@ impl Nearby {
                 if !own_too && e.sources.iter().any(|s| recent.is_of(&s.file, &e.emitter)) {
                     continue;
                 }
-                for &i in recent.placed.iter().rev() {
+                // The nearest first. Past a few dozen, a join without a key is a guess
+                // among look-alikes (a busy IdP answers hundreds of token requests a second
+                // with 200), and looking further made merging quadratic in them.
+                for &i in recent.placed.iter().rev().take(WINDOW_CANDIDATES) {
                     if placed[i] < from {
                         break;
                     }
@@ -678,7 +685,8 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2048))]
         /// Looking candidates up by key, window and reach finds every event a comparison
-        /// with all earlier events would merge with: the results are the same.
+        /// with all earlier events would merge with: the results are the same (the windows
+        /// here hold fewer events than an event is compared with at most).
         #[test]
         fn the_candidate_index_misses_no_merge(events in proptest::collection::vec(event(), 0..24)) {
             let indexed = merge_with(events.clone(), false);

@@ -2657,11 +2657,14 @@ pub fn generate<W: Write>(opts: &Options, out: W) -> io::Result<Summary> {
                 // Near-zero noise asks for thousands of sessions per noise record: they are
                 // started a bounded number at a time, so that time moves, records are
                 // written as it does, and the size is checked.
-                // Records still to be written count at the mean size of those written.
+                // Records still to be written count at the mean size of those written. A mix
+                // with less OAuth than noise starts its one session per step regardless, as
+                // it always did, so that its corpora stay the same.
                 let mean = oauth_bytes.checked_div(sum.oauth_records).unwrap_or(500);
                 let mut started = 0;
                 while started < MAX_SESSIONS_PER_STEP
-                    && (started == 0 || o.w.n + heap.len() as u64 * mean < opts.size)
+                    && ((started == 0 && ratio < 1.0)
+                        || o.w.n + heap.len() as u64 * mean < opts.size)
                     && (oauth_sched as f64) < ratio * (noise_n + 1) as f64
                 {
                     let st = t + rng.range(0, 2000);
