@@ -76,9 +76,14 @@ impl<'s> Segmenter<'s> {
     }
 
     fn evict(&mut self, horizon: Millis) {
+        // Merge first: a record without flow keys (an access-log line of a token request)
+        // joins its richer twin from another source and leaves with that twin's flow,
+        // instead of being finished alone and counted twice.
+        self.pending = merge::merge(std::mem::take(&mut self.pending));
         // A flow is finished when its last event is older than the horizon, so none can be
-        // while no pending event is: merging and building flows now would be wasted (a
-        // dense log can hold hundreds of thousands of events within one window).
+        // while no pending event is, and building flows would be wasted (a dense log can
+        // hold hundreds of thousands of events within one window). The merge is not: what
+        // it settled is not compared again, at the end of input or the next eviction.
         if !self
             .pending
             .iter()
@@ -86,10 +91,6 @@ impl<'s> Segmenter<'s> {
         {
             return;
         }
-        // Merge first: a record without flow keys (an access-log line of a token request)
-        // joins its richer twin from another source and leaves with that twin's flow,
-        // instead of being finished alone and counted twice.
-        self.pending = merge::merge(std::mem::take(&mut self.pending));
         let flows = flow::build(&self.pending);
         let mut closed = vec![false; self.pending.len()];
         let mut done_flows = Vec::new();
