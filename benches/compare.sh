@@ -3,7 +3,8 @@
 # a generated corpus: wall time and peak RSS from GNU time, printed as a markdown table with
 # the performance targets. See benches/README.md.
 #
-#   bash benches/compare.sh            # 1 GiB JSON, 1 GiB access log, 300 MB HAR, 2 GiB JSON
+#   bash benches/compare.sh            # 1 GiB JSON, 1 GiB access log, 300 MB HAR, 2 GiB JSON,
+#                                      # 256 MiB dense IdP log (--noise 0)
 #   bash benches/compare.sh --quick    # 64 MiB files (128 MiB for the growth check): smoke run
 #
 # Options: --dir DIR (corpus folder, default target/bench-corpus, reused when present),
