@@ -13,7 +13,7 @@
 # a full run), --seed N.
 set -euo pipefail
 
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; }
 
 QUICK=0
 DIR=""
