@@ -186,13 +186,30 @@ rg_words_row() { # label words-file input grantscope-seconds grantscope-rss
 RES=$DIR/results-$MODE
 mkdir -p "$RES"
 NPROC=$(nproc 2>/dev/null || echo '?')
+# grantscope_on LABEL FILE OUT: times grantscope on FILE (output kept in $RES/OUT); sets B
+# (the file's bytes), GS_WALL and GS_RSS.
+grantscope_on() {
+    warm "$2"
+    B=$(size_of "$2")
+    log "$1: grantscope"
+    measure "$RES/$3" "$GS" analyze --format json "$DIR/$2"
+    GS_WALL=$WALL; GS_RSS=$RSS
+}
+# jq_select_row LABEL FILE TARGET THRESHOLD: jq's select of invalid_grant on FILE against the
+# grantscope run just timed.
+jq_select_row() {
+    log "$1: jq select"
+    WARM="$DIR/$2" measure "$TMP/out" bash -c "jq -c 'select(.error==\"invalid_grant\")' '$DIR/$2' | wc -l"
+    R=$(ratio "$WALL" "$GS_WALL")
+    row "$1: vs jq" "$(cell "$GS_WALL" "$B" "$GS_RSS")" \
+        "\`jq -c 'select(.error==\"invalid_grant\")' \\| wc -l\`: $(cell "$WALL" "$B" "$RSS")" \
+        "$(awk -v r="$R" 'BEGIN{printf "%.1fx faster", r}')" "$3" \
+        "$([ "$4" = - ] && echo - || verdict "$R" ">=" "$4")"
+}
 
 # JSON lines
-warm "$JSON"
-B=$(size_of "$JSON")
-log "JSON lines $JSON_SIZE: grantscope"
-measure "$RES/gs-json.json" "$GS" analyze --format json "$DIR/$JSON"
-GS_J=$WALL; GS_J_RSS=$RSS
+grantscope_on "JSON lines $JSON_SIZE" "$JSON" gs-json.json
+GS_J=$GS_WALL; GS_J_RSS=$GS_RSS
 if [ "$HAVE_RG" = 1 ]; then
     log "JSON lines: rg -c invalid_grant"
     measure "$TMP/out" rg -c invalid_grant "$DIR/$JSON"
@@ -203,12 +220,7 @@ if [ "$HAVE_RG" = 1 ]; then
     rg_words_row "JSON lines $JSON_SIZE" log-words.txt "$JSON" "$GS_J" "$GS_J_RSS"
 fi
 if [ "$HAVE_JQ" = 1 ]; then
-    log "JSON lines: jq select"
-    WARM="$DIR/$JSON" measure "$TMP/out" bash -c "jq -c 'select(.error==\"invalid_grant\")' '$DIR/$JSON' | wc -l"
-    R=$(ratio "$WALL" "$GS_J")
-    row "JSON lines $JSON_SIZE: vs jq" "$(cell "$GS_J" "$B" "$GS_J_RSS")" \
-        "\`jq -c 'select(.error==\"invalid_grant\")' \\| wc -l\`: $(cell "$WALL" "$B" "$RSS")" \
-        "$(awk -v r="$R" 'BEGIN{printf "%.1fx faster", r}')" ">= 50x jq" "$(verdict "$R" ">=" 50)"
+    jq_select_row "JSON lines $JSON_SIZE" "$JSON" ">= 50x jq" 50
 fi
 if [ -n "$AGRIND_BIN" ]; then
     log "JSON lines: angle-grinder"
@@ -230,11 +242,8 @@ row "threads: 2 vs 1 (JSON $JSON_SIZE, $NPROC cores)" "2 threads: $(cell "$T2" "
     "1 thread: $(cell "$T1" "$B" "$T1_RSS")" "$(awk -v r="$R" 'BEGIN{printf "%.2fx speed-up", r}')" ">= 1.6x" "$(verdict "$R" ">=" 1.6)"
 
 # access log
-warm "$ACCESS"
-B=$(size_of "$ACCESS")
-log "access log $ACCESS_SIZE: grantscope"
-measure "$RES/gs-access.json" "$GS" analyze --format json "$DIR/$ACCESS"
-GS_A=$WALL; GS_A_RSS=$RSS
+grantscope_on "access log $ACCESS_SIZE" "$ACCESS" gs-access.json
+GS_A=$GS_WALL; GS_A_RSS=$GS_RSS
 if [ "$HAVE_RG" = 1 ]; then
     log "access log: rg -c"
     measure "$TMP/out" rg -c 'POST /token' "$DIR/$ACCESS"
@@ -246,11 +255,8 @@ if [ "$HAVE_RG" = 1 ]; then
 fi
 
 # HAR
-warm "$HAR"
-B=$(size_of "$HAR")
-log "HAR $HAR_SIZE: grantscope"
-measure "$RES/gs-har.json" "$GS" analyze --format json "$DIR/$HAR"
-GS_H=$WALL; GS_H_RSS=$RSS
+grantscope_on "HAR $HAR_SIZE" "$HAR" gs-har.json
+GS_H=$GS_WALL; GS_H_RSS=$GS_RSS
 if [ "$HAVE_JQ" = 1 ]; then
     log "HAR: jq '.log.entries | length'"
     measure "$TMP/out" jq '.log.entries | length' "$DIR/$HAR"
@@ -261,26 +267,14 @@ if [ "$HAVE_JQ" = 1 ]; then
 fi
 
 # dense IdP log
-warm "$DENSE"
-B=$(size_of "$DENSE")
-log "dense IdP log $DENSE_SIZE: grantscope"
-measure "$RES/gs-dense.json" "$GS" analyze --format json "$DIR/$DENSE"
-GS_D=$WALL; GS_D_RSS=$RSS
+grantscope_on "dense IdP JSON log $DENSE_SIZE (nearly all lines OAuth)" "$DENSE" gs-dense.json
 if [ "$HAVE_JQ" = 1 ]; then
-    log "dense IdP log: jq select"
-    WARM="$DIR/$DENSE" measure "$TMP/out" bash -c "jq -c 'select(.error==\"invalid_grant\")' '$DIR/$DENSE' | wc -l"
-    R=$(ratio "$WALL" "$GS_D")
-    row "dense IdP JSON log $DENSE_SIZE (nearly all lines OAuth): vs jq" "$(cell "$GS_D" "$B" "$GS_D_RSS")" \
-        "\`jq -c 'select(.error==\"invalid_grant\")' \\| wc -l\`: $(cell "$WALL" "$B" "$RSS")" \
-        "$(awk -v r="$R" 'BEGIN{printf "%.1fx faster", r}')" "(reference)" "-"
+    jq_select_row "dense IdP JSON log $DENSE_SIZE (nearly all lines OAuth)" "$DENSE" "(reference)" -
 fi
 
 # growth and memory
-warm "$JSON2"
-B2=$(size_of "$JSON2")
-log "JSON lines $JSON2_SIZE: grantscope"
-measure "$RES/gs-json2.json" "$GS" analyze --format json "$DIR/$JSON2"
-G2=$WALL; G2_RSS=$RSS
+grantscope_on "JSON lines $JSON2_SIZE" "$JSON2" gs-json2.json
+B2=$B; G2=$GS_WALL; G2_RSS=$GS_RSS
 R=$(awk -v a="$G2" -v b="$GS_J" -v x="$B2" -v y="$(size_of "$JSON")" 'BEGIN { if (b > 0) printf "%.3f", (a / b) * (2 * y / x); else print "nan" }')
 row "growth: JSON $JSON2_SIZE vs $JSON_SIZE" "$JSON2_SIZE: $(cell "$G2" "$B2" "$G2_RSS")" \
     "$JSON_SIZE: $(cell "$GS_J" "$(size_of "$JSON")" "$GS_J_RSS")" "$(awk -v r="$R" 'BEGIN{printf "%.2fx time for 2x data", r}')" "<= 2.1x" "$(verdict "$R" "<=" 2.1)"
