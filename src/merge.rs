@@ -304,23 +304,23 @@ impl Hasher for KeyHash {
     }
 }
 
-/// The keys an event can be found by: request ids, state, code, refresh token.
-fn keys(e: &Event) -> impl Iterator<Item = u64> + '_ {
-    use std::hash::{BuildHasher, Hash, Hasher};
+/// A keyed hash of what an event is indexed by (a key or a window), tagged by what it is.
+/// Seeded per process: log text is untrusted.
+fn tagged(tag: u8, value: impl std::hash::Hash) -> u64 {
+    use std::hash::BuildHasher;
     static SEED: std::sync::OnceLock<foldhash::fast::RandomState> = std::sync::OnceLock::new();
-    let seed = SEED.get_or_init(Default::default);
-    let hash = move |tag: u8, v: &dyn Fn(&mut foldhash::fast::FoldHasher)| {
-        let mut h = seed.build_hasher();
-        tag.hash(&mut h);
-        v(&mut h);
-        h.finish()
-    };
-    let ids = e.request_ids.iter().map(move |r| hash(0, &|h| r.hash(h)));
-    let state = e.state.as_ref().map(|s| hash(1, &|h| s.hash(h)));
-    let code = e.code.map(|c| hash(2, &|h| c.hash(h)));
-    let refresh = e.refresh_token.map(|r| hash(3, &|h| r.hash(h)));
-    let bearer = e.bearer.as_ref().map(|b| hash(4, &|h| b.fp.hash(h)));
-    let revoked = e.revoked_token.map(|r| hash(5, &|h| r.hash(h)));
+    SEED.get_or_init(Default::default).hash_one((tag, value))
+}
+
+/// The keys an event can be found by: request ids, state, code, refresh token, bearer and
+/// revoked token.
+fn keys(e: &Event) -> impl Iterator<Item = u64> + '_ {
+    let ids = e.request_ids.iter().map(|r| tagged(0, r));
+    let state = e.state.as_ref().map(|s| tagged(1, s));
+    let code = e.code.map(|c| tagged(2, c));
+    let refresh = e.refresh_token.map(|r| tagged(3, r));
+    let bearer = e.bearer.as_ref().map(|b| tagged(4, b.fp));
+    let revoked = e.revoked_token.map(|r| tagged(5, r));
     ids.chain(state)
         .chain(code)
         .chain(refresh)
@@ -334,31 +334,21 @@ fn keys(e: &Event) -> impl Iterator<Item = u64> + '_ {
 /// and, for a failure written in prose, the other prose of its kind, which alone may be of
 /// its own source (the `bool`).
 fn windows(e: &Event) -> impl Iterator<Item = (u64, bool)> + '_ {
-    use std::hash::{BuildHasher, Hash, Hasher};
-    static SEED: std::sync::OnceLock<foldhash::fast::RandomState> = std::sync::OnceLock::new();
-    let seed = SEED.get_or_init(Default::default);
-    let hash = move |tag: u8, v: &dyn Fn(&mut foldhash::fast::FoldHasher)| {
-        let mut h = seed.build_hasher();
-        tag.hash(&mut h);
-        e.kind.hash(&mut h);
-        v(&mut h);
-        h.finish()
-    };
     let by_status = matches!(
         e.kind(),
         EventKind::Token | EventKind::ApiCall | EventKind::Revoke
     );
-    let target = e.target.as_ref().map(|t| hash(0, &|h| t.hash(h)));
+    let target = e.target.as_ref().map(|t| tagged(10, (e.kind, t)));
     let status = e
         .status
         .filter(|_| by_status)
-        .map(|s| hash(1, &|h| s.hash(h)));
+        .map(|s| tagged(11, (e.kind, s)));
     let error = e
         .error
         .as_ref()
         .filter(|_| by_status && e.is_failure())
-        .map(|x| hash(2, &|h| x.hash(h)));
-    let prose = (e.prose && e.kind() == EventKind::LogError).then(|| (hash(3, &|_| {}), true));
+        .map(|x| tagged(12, (e.kind, x)));
+    let prose = (e.prose && e.kind() == EventKind::LogError).then(|| (tagged(13, e.kind), true));
     target
         .into_iter()
         .chain(status)
