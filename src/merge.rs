@@ -30,8 +30,9 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
     let mut placed: Vec<i64> = Vec::with_capacity(events.len());
     // Every event, and the events not yet through a merge: two settled events were
     // compared before and stay apart, so a settled event is only compared with the new.
-    let mut all = Nearby::for_sources_of(&events);
-    let mut fresh = Nearby::for_sources_of(&events);
+    let one_source = one_source(&events);
+    let mut all = Nearby::new(one_source);
+    let mut fresh = Nearby::new(one_source);
     let mut cands: Vec<usize> = Vec::new();
     // For each event placed, the last round it was compared in: a candidate found twice
     // (recent and by key) is compared once.
@@ -62,8 +63,8 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
             continue;
         };
         let near = if e.settled { &mut fresh } else { &mut all };
-        let mut ks: Vec<u64> = keys(&e).collect();
-        near.candidates(&placed, &out[..w], &e, &ks, t, &mut cands);
+        let mut found_by = near.found_by(&e);
+        near.candidates(&placed, &out[..w], &e, &found_by, t, &mut cands);
         if exhaustive {
             cands.clear();
             cands.extend(0..w);
@@ -114,12 +115,12 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
             }
         };
         if !new {
-            // The fold may have brought keys the event did not have.
-            ks = keys(&out[i]).collect();
+            // The fold may have brought keys and windows the event did not have.
+            found_by = all.found_by(&out[i]);
         }
-        all.add(&placed, &out[..w], &ks, i, before);
+        all.add(&placed, &out[..w], &found_by, i, before);
         if !out[i].settled {
-            fresh.add(&placed, &out[..w], &ks, i, before);
+            fresh.add(&placed, &out[..w], &found_by, i, before);
         }
     }
     out.truncate(w);
@@ -165,6 +166,12 @@ struct Nearby {
     one_source: bool,
 }
 
+/// What an event is found by in a [`Nearby`]: its [`keys`] and the [`windows`] kept.
+struct FoundBy {
+    keys: Vec<u64>,
+    windows: Vec<(u64, bool)>,
+}
+
 /// The events of one window that one source (a file, and the program that wrote a record
 /// of it) placed.
 struct Recent {
@@ -175,19 +182,27 @@ struct Recent {
 
 impl Recent {
     fn is_of(&self, file: &Arc<str>, emitter: &Option<String>) -> bool {
-        (Arc::ptr_eq(&self.file, file) || self.file == *file) && self.emitter == *emitter
+        same_file(&self.file, file) && self.emitter == *emitter
     }
 }
 
+/// Files are mostly the same `Arc` when they are the same file.
+fn same_file(a: &Arc<str>, b: &Arc<str>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
+}
+
+/// Whether every event comes from one source (file and emitter).
+fn one_source(events: &[Event]) -> bool {
+    let mut sources = events
+        .iter()
+        .flat_map(|e| e.sources.iter().map(move |s| (&s.file, &e.emitter)));
+    sources
+        .next()
+        .is_none_or(|(file, emitter)| sources.all(|(f, em)| same_file(f, file) && em == emitter))
+}
+
 impl Nearby {
-    fn for_sources_of(events: &[Event]) -> Nearby {
-        let mut sources = events
-            .iter()
-            .flat_map(|e| e.sources.iter().map(move |s| (&s.file, &e.emitter)));
-        let first = sources.next();
-        let one_source = first.is_none_or(|(file, emitter)| {
-            sources.all(|(f, em)| (Arc::ptr_eq(f, file) || f == file) && em == emitter)
-        });
+    fn new(one_source: bool) -> Nearby {
         Nearby {
             windows: Default::default(),
             reaching: Vec::new(),
@@ -196,19 +211,28 @@ impl Nearby {
         }
     }
 
+    /// Worked out once per event (and again after a fold), for its lookup and its indexing.
+    fn found_by(&self, e: &Event) -> FoundBy {
+        FoundBy {
+            keys: keys(e).collect(),
+            windows: windows(e)
+                .filter(|(_, own_too)| *own_too || !self.one_source)
+                .collect(),
+        }
+    }
+
     fn candidates(
         &mut self,
         placed: &[i64],
         out: &[Event],
         e: &Event,
-        keys: &[u64],
+        found_by: &FoundBy,
         t: i64,
         cands: &mut Vec<usize>,
     ) {
         cands.clear();
         let from = t.min(e.end_ts.unwrap_or(t)) - SCAN_MS;
-        let one_source = self.one_source;
-        for (window, own_too) in windows(e).filter(|(_, own_too)| *own_too || !one_source) {
+        for &(window, own_too) in &found_by.windows {
             let Some(recents) = self.windows.get(&window) else {
                 continue;
             };
@@ -232,7 +256,7 @@ impl Nearby {
         let live = |i: &usize| out[*i].ts.is_some_and(|ct| t - ct <= STATE_MS);
         self.reaching.retain(live);
         cands.extend_from_slice(&self.reaching);
-        for k in keys {
+        for k in &found_by.keys {
             if let Some(list) = self.keyed.get_mut(k) {
                 if list.len() > 16 {
                     list.retain(live);
@@ -244,11 +268,17 @@ impl Nearby {
 
     /// Indexes `out[i]`, just placed or just folded into (its keys, windows and span may
     /// have grown).
-    fn add(&mut self, placed: &[i64], out: &[Event], keys: &[u64], i: usize, before: Option<i64>) {
+    fn add(
+        &mut self,
+        placed: &[i64],
+        out: &[Event],
+        found_by: &FoundBy,
+        i: usize,
+        before: Option<i64>,
+    ) {
         let e = &out[i];
         let Some(t) = e.ts else { return };
-        let one_source = self.one_source;
-        for (window, _) in windows(e).filter(|(_, own_too)| *own_too || !one_source) {
+        for &(window, _) in &found_by.windows {
             let recents = self.windows.entry(window).or_default();
             for s in &e.sources {
                 let at = match recents.iter().position(|r| r.is_of(&s.file, &e.emitter)) {
@@ -275,7 +305,7 @@ impl Nearby {
         if (reach - placed[i] > NEAR_MS || before != e.ts) && !self.reaching.contains(&i) {
             self.reaching.push(i);
         }
-        for &k in keys {
+        for &k in &found_by.keys {
             let list = self.keyed.entry(k).or_default();
             if list.last() != Some(&i) && !list.contains(&i) {
                 list.push(i);

@@ -2656,10 +2656,10 @@ pub fn generate<W: Write>(opts: &Options, out: W) -> io::Result<Summary> {
             None => {
                 // Near-zero noise asks for thousands of sessions per noise record: they are
                 // started a bounded number at a time, so that time moves, records are
-                // written as it does, and the size is checked.
-                // Records still to be written count at the mean size of those written. A mix
-                // with less OAuth than noise starts its one session per step regardless, as
-                // it always did, so that its corpora stay the same.
+                // written as it does, and the size is checked, counting the records still
+                // to be written at the mean size of those written. A mix with less OAuth
+                // than noise starts its one session per step regardless, as it always did,
+                // so that its corpora stay the same.
                 let mean = oauth_bytes.checked_div(sum.oauth_records).unwrap_or(500);
                 let mut started = 0;
                 while started < MAX_SESSIONS_PER_STEP

@@ -39,6 +39,14 @@ pub struct HttpExchange<'a> {
     pub trace_id: Option<Cow<'a, str>>,
 }
 
+impl HttpExchange<'_> {
+    fn is_get(&self) -> bool {
+        self.method
+            .as_deref()
+            .is_some_and(|m| m.eq_ignore_ascii_case("GET"))
+    }
+}
+
 pub struct SplitUrl<'a> {
     pub host: Option<String>,
     pub path: String,
@@ -360,10 +368,7 @@ fn may_be_oauth(ex: &HttpExchange) -> bool {
     // The path is the end of what comes before the query and fragment.
     let path_end = cuts.next().unwrap_or(url.len());
     let before = std::str::from_utf8(&url[..path_end]).unwrap_or_default();
-    let is_get = ex
-        .method
-        .as_deref()
-        .is_some_and(|m| m.eq_ignore_ascii_case("GET"));
+    let is_get = ex.is_get();
     if contains_ignoring_case(before, "userinfo")
         || !is_get && (path_is_token(before) || path_is_revoke(before))
     {
@@ -396,11 +401,7 @@ fn may_be_oauth(ex: &HttpExchange) -> bool {
 fn classify_shape(ex: &HttpExchange, src: &Source) -> Vec<Event> {
     let mut out = Vec::new();
     let mut u = split_url(&ex.url);
-    let is_get = ex
-        .method
-        .as_deref()
-        .unwrap_or("")
-        .eq_ignore_ascii_case("GET");
+    let is_get = ex.is_get();
     let mut params: Vec<Pair> = std::mem::take(&mut u.query);
     params.extend(
         ex.form
@@ -642,6 +643,7 @@ fn error_page_text(body: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     /// The copy-free path tests say what lowercasing a copy of the path would.
     #[test]
@@ -677,7 +679,6 @@ mod tests {
             }
         }
     }
-    use std::sync::Arc;
 
     fn src() -> Source {
         Source {
