@@ -8,14 +8,16 @@
 //! Writes `app.jsonl` (app + IdP JSON lines), `access.log` (nginx combined) and/or
 //! `session.har` (HAR 1.2 with bodies) into `--out`, each beside a hidden ground-truth file
 //! `.truth.<file>.json` (sessions per root cause; hidden files are skipped when grantscope
-//! reads a folder). One summary line per file goes to stderr.
+//! reads a folder). One summary line per file goes to stderr. `--trace-sessions` also
+//! writes which session each record belongs to (`.sessions.<file>.tsv`), for
+//! `benches/flow_purity.py`.
 
 #[path = "gen/corpus.rs"]
 mod corpus;
 
 use clap::Parser;
 use corpus::{Kind, Options};
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -43,6 +45,10 @@ struct Args {
     /// Fixed number of login sessions per GiB of output (overrides the density from --noise).
     #[arg(long)]
     sessions_per_gib: Option<u64>,
+    /// Also write `.sessions.<file>.tsv` beside each file: per session record, its byte
+    /// offset, session number and label (to check how records were put into flows).
+    #[arg(long)]
+    trace_sessions: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -81,7 +87,16 @@ fn main() -> anyhow::Result<()> {
         };
         let started = Instant::now();
         let file = std::fs::File::create(&path)?;
-        let sum = corpus::generate(&opts, BufWriter::with_capacity(1 << 20, file))?;
+        let out = BufWriter::with_capacity(1 << 20, file);
+        let sum = if args.trace_sessions {
+            let trace = std::fs::File::create(args.out.join(format!(".sessions.{name}.tsv")))?;
+            let mut trace = BufWriter::new(trace);
+            let sum = corpus::generate_traced(&opts, out, Some(&mut trace))?;
+            trace.flush()?;
+            sum
+        } else {
+            corpus::generate(&opts, out)?
+        };
         let secs = started.elapsed().as_secs_f64();
         std::fs::write(
             args.out.join(format!(".truth.{name}.json")),

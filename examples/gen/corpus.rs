@@ -2522,6 +2522,8 @@ fn har_noise(rng: &mut Rng, t: i64) -> Http {
 struct Pending {
     ts: i64,
     seq: u64,
+    /// The session the record belongs to (numbered from 1 in start order) and its label.
+    session: (u64, &'static str),
     data: PendingData,
 }
 
@@ -2577,7 +2579,10 @@ impl<W: Write> Out<W> {
         self.w.write_all(&self.buf[last..])
     }
 
-    fn pending(&mut self, p: Pending) -> io::Result<()> {
+    fn pending(&mut self, p: Pending, trace: &mut Option<&mut dyn Write>) -> io::Result<()> {
+        if let Some(t) = trace {
+            writeln!(t, "{}\t{}\t{}", self.w.n, p.session.0, p.session.1)?;
+        }
         match p.data {
             PendingData::Text(s) => self.w.write_all(s.as_bytes()),
             PendingData::Har(h) => self.har(&h),
@@ -2587,6 +2592,17 @@ impl<W: Write> Out<W> {
 
 /// Writes one corpus file of `opts.kind` to `out`.
 pub fn generate<W: Write>(opts: &Options, out: W) -> io::Result<Summary> {
+    generate_traced(opts, out, None)
+}
+
+/// [`generate`], also writing to `trace` one line per session record, in output order:
+/// its byte offset in the output, its session (numbered from 1) and the session's label,
+/// tab-separated. It tells which records a tool should have put together.
+pub fn generate_traced<W: Write>(
+    opts: &Options,
+    out: W,
+    mut trace: Option<&mut dyn Write>,
+) -> io::Result<Summary> {
     let kind = opts.kind;
     let mut rng = Rng::new(
         opts.seed
@@ -2624,6 +2640,7 @@ pub fn generate<W: Write>(opts: &Options, out: W) -> io::Result<Summary> {
             let s = build_session(&mut srng, t);
             *sum.labels.entry(s.label).or_default() += 1;
             sum.sessions += 1;
+            let session = (sum.sessions, s.label);
             let mut n = 0;
             for r in s.recs {
                 let (ts, data) = match (kind, r.item) {
@@ -2637,6 +2654,7 @@ pub fn generate<W: Write>(opts: &Options, out: W) -> io::Result<Summary> {
                 heap.push(Pending {
                     ts,
                     seq: *seq,
+                    session,
                     data,
                 });
                 n += 1;
@@ -2680,7 +2698,7 @@ pub fn generate<W: Write>(opts: &Options, out: W) -> io::Result<Summary> {
             sum.first_ms = sum.first_ms.min(p.ts);
             sum.oauth_records += 1;
             let before = o.w.n;
-            o.pending(p)?;
+            o.pending(p, &mut trace)?;
             oauth_bytes += o.w.n - before;
         }
         sum.first_ms = sum.first_ms.min(t);
@@ -2697,7 +2715,7 @@ pub fn generate<W: Write>(opts: &Options, out: W) -> io::Result<Summary> {
     while let Some(p) = heap.pop() {
         t = t.max(p.ts);
         sum.oauth_records += 1;
-        o.pending(p)?;
+        o.pending(p, &mut trace)?;
     }
     if kind == Kind::Har {
         o.w.write_all(HAR_TAIL.as_bytes())?;
