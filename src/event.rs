@@ -14,11 +14,38 @@ use std::sync::Arc;
 /// Milliseconds since the Unix epoch, UTC.
 pub type Millis = i64;
 
-/// Where a record came from: the path as given by the user and a locator inside it.
+/// Where a record came from: the path as given by the user, a locator inside it, and the
+/// program that wrote it where the record says (`service`, `container`...), for aggregated
+/// logs that hold several programs' records in one file.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Source {
     pub file: Arc<str>,
     pub loc: Locator,
+    pub emitter: Option<Arc<str>>,
+}
+
+impl Source {
+    pub fn new(file: Arc<str>, loc: Locator) -> Source {
+        Source {
+            file,
+            loc,
+            emitter: None,
+        }
+    }
+
+    /// Whether two records were written by one program into one file (so by one clock,
+    /// and never twice for one exchange). Files and emitters are mostly the same `Arc`
+    /// when they are the same.
+    pub fn same_program(&self, other: &Source) -> bool {
+        fn same(a: &Arc<str>, b: &Arc<str>) -> bool {
+            Arc::ptr_eq(a, b) || a == b
+        }
+        same(&self.file, &other.file)
+            && match (&self.emitter, &other.emitter) {
+                (Some(x), Some(y)) => same(x, y),
+                (x, y) => x.is_none() && y.is_none(),
+            }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -226,8 +253,10 @@ pub struct Event {
     pub session_id: Option<String>,
     pub trace_id: Option<String>,
     pub grant_id: Option<String>,
-    /// The program that wrote the record, when a log says (`service`, `container`...).
-    pub emitter: Option<String>,
+    /// The signed-in user as the record names them (`sub`, `account_id`, `username`...).
+    /// Never a join key — one user has many logins — but two records naming different
+    /// users are not one exchange (see `merge`). Personal data: used, never printed.
+    pub subject: Option<String>,
     /// States named by an app log that rejected a callback (received, expected).
     pub other_states: Vec<String>,
 }
@@ -239,6 +268,13 @@ impl Event {
             sources: vec![source],
             ..Event::default()
         }
+    }
+
+    /// Whether some record of each was written by one program ([`Source::same_program`]).
+    pub fn shares_program(&self, other: &Event) -> bool {
+        self.sources
+            .iter()
+            .any(|s| other.sources.iter().any(|o| s.same_program(o)))
     }
 
     pub fn kind(&self) -> EventKind {

@@ -9,7 +9,6 @@
 
 use crate::event::*;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
 
 /// How far apart two sightings of one exchange may be, by the anchor that joins them.
 const NEAR_MS: i64 = 3_000;
@@ -175,30 +174,16 @@ struct FoundBy {
 /// The events of one window that one source (a file, and the program that wrote a record
 /// of it) placed.
 struct Recent {
-    file: Arc<str>,
-    emitter: Option<String>,
+    program: Source,
     placed: Vec<usize>,
-}
-
-impl Recent {
-    fn is_of(&self, file: &Arc<str>, emitter: &Option<String>) -> bool {
-        same_file(&self.file, file) && self.emitter == *emitter
-    }
-}
-
-/// Files are mostly the same `Arc` when they are the same file.
-fn same_file(a: &Arc<str>, b: &Arc<str>) -> bool {
-    Arc::ptr_eq(a, b) || a == b
 }
 
 /// Whether every event comes from one source (file and emitter).
 fn one_source(events: &[Event]) -> bool {
-    let mut sources = events
-        .iter()
-        .flat_map(|e| e.sources.iter().map(move |s| (&s.file, &e.emitter)));
+    let mut sources = events.iter().flat_map(|e| &e.sources);
     sources
         .next()
-        .is_none_or(|(file, emitter)| sources.all(|(f, em)| same_file(f, file) && em == emitter))
+        .is_none_or(|first| sources.all(|s| s.same_program(first)))
 }
 
 impl Nearby {
@@ -239,7 +224,7 @@ impl Nearby {
             for recent in recents {
                 // A program records an exchange once: its own other records join it only
                 // by a key, or as prose (`mergeable`).
-                if !own_too && e.sources.iter().any(|s| recent.is_of(&s.file, &e.emitter)) {
+                if !own_too && e.sources.iter().any(|s| recent.program.same_program(s)) {
                     continue;
                 }
                 // The nearest first. Past a few dozen, a join without a key is a guess
@@ -281,12 +266,11 @@ impl Nearby {
         for &(window, _) in &found_by.windows {
             let recents = self.windows.entry(window).or_default();
             for s in &e.sources {
-                let at = match recents.iter().position(|r| r.is_of(&s.file, &e.emitter)) {
+                let at = match recents.iter().position(|r| r.program.same_program(s)) {
                     Some(at) => at,
                     None => {
                         recents.push(Recent {
-                            file: s.file.clone(),
-                            emitter: e.emitter.clone(),
+                            program: s.clone(),
                             placed: Vec::new(),
                         });
                         recents.len() - 1
@@ -474,10 +458,6 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
     if c.kind != e.kind && !same_request_id {
         return None;
     }
-    let shares_file = c
-        .sources
-        .iter()
-        .any(|s| e.sources.iter().any(|x| x.file == s.file));
     if issued_and_received(c, e) {
         return Some((Anchor::Key, NEAR_MS * 10));
     }
@@ -485,8 +465,14 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
         return Some((Anchor::Status, PROSE_MS));
     }
     // One program records an exchange once; two programs in one aggregated file are two
-    // sources.
-    if shares_file && c.emitter == e.emitter && !same_request_id {
+    // sources. Here the program of an event's first record stands for it, so that an
+    // app's "callback received" and "callback failed" of one login both join the IdP's
+    // record of it through their state.
+    let shares_file = c
+        .sources
+        .iter()
+        .any(|s| e.sources.iter().any(|x| x.file == s.file));
+    if shares_file && c.sources[0].emitter == e.sources[0].emitter && !same_request_id {
         return None;
     }
     // Any disagreement rules a merge out.
@@ -508,6 +494,8 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
             &e.bearer.as_ref().map(|b| b.fp),
         ),
         same(&c.error, &e.error),
+        same(&c.grant_id, &e.grant_id),
+        same_user(&c.subject, &e.subject),
     ];
     if conflicts.contains(&Some(false)) {
         return None;
@@ -523,15 +511,23 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
     if strong.contains(&Some(true)) {
         return Some((Anchor::Key, STATE_MS));
     }
-    let anchors = [
-        same(&c.target, &e.target),
+    let tokens = [
         same(
             &c.bearer.as_ref().map(|b| b.fp),
             &e.bearer.as_ref().map(|b| b.fp),
         ),
         same(&c.revoked_token, &e.revoked_token),
     ];
-    if anchors.contains(&Some(true)) {
+    if tokens.contains(&Some(true)) {
+        return Some((Anchor::Target, NEAR_MS));
+    }
+    // What follows is a guess among look-alikes (at a busy IdP, two logins of one client
+    // a millisecond apart): an exchange that already holds a record of this program is
+    // not one, or two logins' app records would join through one IdP record.
+    if c.shares_program(e) && !same_request_id {
+        return None;
+    }
+    if same(&c.target, &e.target) == Some(true) {
         return Some((Anchor::Target, NEAR_MS));
     }
     // Exchanges known only by status (an app's error log, an IdP grant event): the same
@@ -547,6 +543,15 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
         return Some((Anchor::Status, NEAR_MS));
     }
     None
+}
+
+/// Whether two records name the same user, where both name one by e-mail address. Other
+/// names are not compared: an app's own user id and the IdP's are different names for one
+/// user, but two addresses that differ are two users — at a busy IdP, two logins of one
+/// client a millisecond apart, which only the user tells apart.
+fn same_user(a: &Option<String>, b: &Option<String>) -> Option<bool> {
+    let (a, b) = (a.as_deref()?, b.as_deref()?);
+    (a.contains('@') && b.contains('@')).then(|| a.eq_ignore_ascii_case(b))
 }
 
 fn fill<T>(a: &mut Option<T>, b: Option<T>) {
@@ -625,6 +630,7 @@ fn fold(c: &mut Event, e: Event) {
     fill(&mut c.session_id, e.session_id);
     fill(&mut c.trace_id, e.trace_id);
     fill(&mut c.grant_id, e.grant_id);
+    fill(&mut c.subject, e.subject);
     c.other_states.extend(e.other_states);
 }
 
@@ -633,6 +639,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use proptest::sample::select;
+    use std::sync::Arc;
 
     /// Events of a few files and emitters, kinds, keys, targets, statuses and errors, close
     /// in time: what the candidate index has to find.
@@ -688,8 +695,8 @@ mod tests {
                     sources: vec![Source {
                         file: Arc::from(file),
                         loc: Locator::Line(1),
+                        emitter: emitter.map(Arc::from),
                     }],
-                    emitter,
                     request_ids: rid.into_iter().collect(),
                     state,
                     target,
@@ -700,6 +707,91 @@ mod tests {
                     ..Event::default()
                 },
             )
+    }
+
+    /// A record of one aggregated file (`busy.jsonl`), written by `emitter`.
+    fn record(kind: EventKind, ts: i64, emitter: Option<&str>) -> Event {
+        Event {
+            kind: Some(kind),
+            ts: Some(ts),
+            sources: vec![Source {
+                file: Arc::from("busy.jsonl"),
+                loc: Locator::Line(ts as u64),
+                emitter: emitter.map(Arc::from),
+            }],
+            ..Event::default()
+        }
+    }
+
+    /// Two logins' userinfo calls fail a millisecond apart at a busy IdP; the app logs each
+    /// after its answer. Nothing but time joins an app record to the IdP's, so the second
+    /// app record must not join the IdP record the first already holds: that would make
+    /// one event of two logins and, through it, one flow.
+    #[test]
+    fn a_program_s_second_record_does_not_join_an_exchange_by_status_alone() {
+        let idp = |ts, rid: &str| Event {
+            status: Some(401),
+            target: Some("/me".into()),
+            error: Some("invalid_token".into()),
+            request_ids: vec![rid.into()],
+            ..record(EventKind::ApiCall, ts, Some("idp"))
+        };
+        let app = |ts, session: &str| Event {
+            status: Some(401),
+            error: Some("invalid_token".into()),
+            session_id: Some(session.into()),
+            ..record(EventKind::ApiCall, ts, None)
+        };
+        let merged = merge(vec![
+            idp(1_000, "r1"),
+            idp(1_001, "r2"),
+            app(1_002, "s1"),
+            app(1_003, "s2"),
+        ]);
+        assert_eq!(merged.len(), 2, "{merged:#?}");
+        for e in &merged {
+            assert_eq!(e.sources.len(), 2);
+            assert!(e.session_id.is_some());
+        }
+    }
+
+    /// An app's "user signed in" and the IdP's token grant a millisecond from another
+    /// login's: the users they name tell them apart; a user named differently (an app's own
+    /// user id) does not keep them apart.
+    #[test]
+    fn records_naming_different_users_do_not_merge() {
+        let grant = |ts, user: &str| Event {
+            status: Some(200),
+            subject: Some(user.into()),
+            ..record(EventKind::Token, ts, Some("idp"))
+        };
+        let signed_in = |ts, user: &str| Event {
+            status: Some(200),
+            subject: Some(user.into()),
+            ..record(EventKind::Token, ts, None)
+        };
+        let merged = merge(vec![
+            grant(1_000, "judy@example.com"),
+            grant(1_002, "mallory@example.com"),
+            signed_in(1_003, "judy@example.com"),
+        ]);
+        let judy = merged.iter().find(|e| e.sources.len() == 2).unwrap();
+        assert_eq!(judy.sources[0].loc, Locator::Line(1_000));
+        let merged = merge(vec![grant(1_000, "judy@example.com"), signed_in(1_001, "u-4711")]);
+        assert_eq!(merged.len(), 1);
+    }
+
+    #[test]
+    fn records_of_different_grants_do_not_merge() {
+        let grant = |ts, id: &str, emitter| Event {
+            status: Some(200),
+            grant_id: Some(id.into()),
+            ..record(EventKind::Token, ts, emitter)
+        };
+        let merged = merge(vec![grant(1_000, "g1", Some("idp")), grant(1_001, "g2", None)]);
+        assert_eq!(merged.len(), 2);
+        let merged = merge(vec![grant(1_000, "g1", Some("idp")), grant(1_001, "g1", None)]);
+        assert_eq!(merged.len(), 1);
     }
 
     proptest! {

@@ -211,10 +211,7 @@ pub fn record_events(
         trace_id: rec.trace_id.map(Cow::Borrowed),
         ..HttpExchange::default()
     };
-    let src = Source {
-        file: file.clone(),
-        loc: Locator::Line(lineno),
-    };
+    let src = Source::new(file.clone(), Locator::Line(lineno));
     let mut evs = classify(&ex, &src);
     for e in evs.iter_mut() {
         e.ts_coarse = rec.coarse;

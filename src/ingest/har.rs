@@ -114,10 +114,7 @@ type EntryResult = Result<Vec<Event>, String>;
 pub fn parse(file: &Arc<str>, bytes: &[u8], report: &mut InputReport) -> Vec<Event> {
     let read = |i: usize, raw: &[u8]| -> EntryResult {
         let entry: Entry = serde_json::from_slice(raw).map_err(|e| e.to_string())?;
-        let src = Source {
-            file: file.clone(),
-            loc: Locator::Entry(i as u64),
-        };
+        let src = Source::new(file.clone(), Locator::Entry(i as u64));
         Ok(classify(&to_exchange(entry), &src))
     };
     let parsed = match split_and_read(bytes, &read) {

@@ -681,10 +681,7 @@ mod tests {
     }
 
     fn src() -> Source {
-        Source {
-            file: Arc::from("t"),
-            loc: Locator::Line(1),
-        }
+        Source::new(Arc::from("t"), Locator::Line(1))
     }
 
     #[test]

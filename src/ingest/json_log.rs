@@ -470,6 +470,24 @@ const SESSION_ID: &[&str] = &[
     "authenticationContext.externalSessionId",
 ];
 const GRANT_ID: &[&str] = &["grant_id", "grantId"];
+/// The signed-in user (oidc-provider `account_id`, Keycloak `details.username`, Auth0
+/// `user_name`, Okta `actor.alternateId`, Entra `userPrincipalName`, an app's `sub`).
+const SUBJECT: &[&str] = &[
+    "sub",
+    "subject",
+    "account_id",
+    "accountId",
+    "user",
+    "username",
+    "user_name",
+    "userName",
+    "preferred_username",
+    "email",
+    "details.username",
+    "actor.alternateId",
+    "userPrincipalName",
+    "principal",
+];
 /// Which program wrote the record, where aggregated logs (Loki, ELK, `kubectl logs` of
 /// several pods) put several programs in one file.
 const EMITTER: &[&str] = &[
@@ -580,10 +598,7 @@ pub fn parse_record(
             return Vec::new();
         }
     };
-    let src = Source {
-        file: file.clone(),
-        loc: Locator::Line(lineno),
-    };
+    let src = Source::new(file.clone(), Locator::Line(lineno));
     let evs = events(&v, &src);
     report.events += evs.len() as u64;
     evs
@@ -1129,7 +1144,11 @@ fn events(v: &Json, src: &Source) -> Vec<Event> {
         ev.trace_id = ev.trace_id.take().or_else(|| f.str(TRACE_ID));
         ev.session_id = f.str(SESSION_ID);
         ev.grant_id = f.str(GRANT_ID);
-        ev.emitter = f.str(EMITTER);
+        ev.subject = f.str(SUBJECT);
+        let emitter = f.str(EMITTER).map(Arc::from);
+        for s in &mut ev.sources {
+            s.emitter = emitter.clone();
+        }
         if let Some(w) = f.str(WWW_AUTH) {
             ev.www_authenticate_error = ev
                 .www_authenticate_error

@@ -129,10 +129,7 @@ pub fn parse_record(
         report.problem(lineno, "not a logfmt line (no key=value pairs)".to_string());
         return Vec::new();
     }
-    let src = Source {
-        file: file.clone(),
-        loc: Locator::Line(lineno),
-    };
+    let src = Source::new(file.clone(), Locator::Line(lineno));
     let evs = record_to_events(&Value::Object(to_object(&ps)), &src);
     report.events += evs.len() as u64;
     evs

@@ -146,10 +146,7 @@ pub fn parse_record(
     let Some(record) = line_record(line.trim()) else {
         return Vec::new();
     };
-    let src = Source {
-        file: file.clone(),
-        loc: Locator::Line(lineno),
-    };
+    let src = Source::new(file.clone(), Locator::Line(lineno));
     let mut evs = record_to_events(&Value::Object(record), &src);
     for e in &mut evs {
         e.prose = true;
