@@ -14,9 +14,13 @@ use std::hash::{BuildHasherDefault, Hasher};
 const NEAR_MS: i64 = 3_000;
 const ID_MS: i64 = 15_000;
 const STATE_MS: i64 = 120_000;
+/// Look-alikes joined by status alone this much farther than the nearest are still in the
+/// running; the earliest of them wins (see [`merge_with`]).
+const TIE_MS: i64 = 10;
 
 /// Folds the sightings of each exchange into one event, in time order: each event joins the
-/// earlier one it shares the strongest anchor with, nearest in time, else stands alone.
+/// earlier one it shares the strongest anchor with, nearest in time (of look-alikes joined
+/// by status alone and about as near, the earliest), else stands alone.
 /// Returns the events settled, so that merging them again changes nothing.
 pub fn merge(events: Vec<Event>) -> Vec<Event> {
     merge_with(events, false)
@@ -33,6 +37,8 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
     let mut all = Nearby::new(one_source);
     let mut fresh = Nearby::new(one_source);
     let mut cands: Vec<usize> = Vec::new();
+    // The candidates joined by status alone: (index, distance, time).
+    let mut look_alikes: Vec<(usize, i64, i64)> = Vec::new();
     // For each event placed, the last round it was compared in: a candidate found twice
     // (recent and by key) is compared once.
     let mut seen: Vec<usize> = Vec::with_capacity(events.len());
@@ -71,6 +77,7 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
         // The best candidate: the strongest anchor, then the nearest in time, then the
         // latest.
         let mut best: Option<(usize, (Anchor, i64))> = None;
+        look_alikes.clear();
         for &i in cands.iter() {
             if seen[i] == round {
                 continue;
@@ -97,6 +104,23 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
                 if dt <= limit && best.is_none_or(better) {
                     best = Some((i, (anchor, dt)));
                 }
+                if dt <= limit && anchor == Anchor::Status {
+                    look_alikes.push((i, dt, ct));
+                }
+            }
+        }
+        // A busy IdP answers two logins of one client within a millisecond, and the app
+        // logs each answer a few milliseconds after the IdP: by nearness alone the first
+        // app record takes the second answer, and two logins cross. Both programs see the
+        // answers in one order, so among look-alikes about as near, the earliest (not yet
+        // holding a record of this program, see `mergeable`) is this record's.
+        if let Some((_, (Anchor::Status, near))) = best {
+            if let Some(&(i, dt, _)) = look_alikes
+                .iter()
+                .filter(|(_, dt, _)| *dt <= near + TIE_MS)
+                .min_by_key(|(i, _, ct)| (*ct, *i))
+            {
+                best = Some((i, (Anchor::Status, dt)));
             }
         }
         let (i, before, new) = match best {
@@ -755,6 +779,37 @@ mod tests {
         }
     }
 
+    /// Two logins' token grants a millisecond apart, each logged by the IdP as it answers
+    /// and by the app when it has the answer: nothing but order tells them apart, and the
+    /// app learns of them in the order they were answered. The nearest IdP record to the
+    /// first app record is the second grant's; the earliest is its own.
+    #[test]
+    fn look_alikes_a_few_milliseconds_apart_pair_in_order() {
+        let grant = |ts| Event {
+            status: Some(200),
+            ..record(EventKind::Token, ts, Some("idp"))
+        };
+        let signed_in = |ts, session: &str| Event {
+            status: Some(200),
+            session_id: Some(session.into()),
+            ..record(EventKind::Token, ts, None)
+        };
+        let merged = merge(vec![
+            grant(1_000),
+            grant(1_003),
+            signed_in(1_004, "s1"),
+            signed_in(1_006, "s2"),
+        ]);
+        let pairs: Vec<(Locator, &str)> = merged
+            .iter()
+            .map(|e| (e.sources[0].loc, e.session_id.as_deref().unwrap_or("-")))
+            .collect();
+        assert_eq!(
+            pairs,
+            [(Locator::Line(1_000), "s1"), (Locator::Line(1_003), "s2")]
+        );
+    }
+
     /// An app's "user signed in" and the IdP's token grant a millisecond from another
     /// login's: the users they name tell them apart; a user named differently (an app's own
     /// user id) does not keep them apart.
@@ -777,7 +832,10 @@ mod tests {
         ]);
         let judy = merged.iter().find(|e| e.sources.len() == 2).unwrap();
         assert_eq!(judy.sources[0].loc, Locator::Line(1_000));
-        let merged = merge(vec![grant(1_000, "judy@example.com"), signed_in(1_001, "u-4711")]);
+        let merged = merge(vec![
+            grant(1_000, "judy@example.com"),
+            signed_in(1_001, "u-4711"),
+        ]);
         assert_eq!(merged.len(), 1);
     }
 
@@ -788,9 +846,15 @@ mod tests {
             grant_id: Some(id.into()),
             ..record(EventKind::Token, ts, emitter)
         };
-        let merged = merge(vec![grant(1_000, "g1", Some("idp")), grant(1_001, "g2", None)]);
+        let merged = merge(vec![
+            grant(1_000, "g1", Some("idp")),
+            grant(1_001, "g2", None),
+        ]);
         assert_eq!(merged.len(), 2);
-        let merged = merge(vec![grant(1_000, "g1", Some("idp")), grant(1_001, "g1", None)]);
+        let merged = merge(vec![
+            grant(1_000, "g1", Some("idp")),
+            grant(1_001, "g1", None),
+        ]);
         assert_eq!(merged.len(), 1);
     }
 
