@@ -48,3 +48,74 @@ fn generated_json_log_sessions_get_their_cause() {
     assert_eq!(out["summary"]["failed_flows"].as_u64(), Some(failing));
     assert_eq!(out["summary"]["unexplained"].as_u64(), Some(0));
 }
+
+/// A busy IdP: the generator's app + IdP log with no noise, ~3 logins a second starting
+/// within a couple of seconds of each other, so that look-alike exchanges of one client
+/// (a token grant, a userinfo 401) fall within milliseconds. The generator says which
+/// session wrote each record; every finding's evidence must come from one session carrying
+/// the finding's rule, and every failing session must be diagnosed as its own cause.
+#[test]
+fn a_busy_idp_s_logins_do_not_cross() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("busy.jsonl");
+    let opts = corpus::Options {
+        seed: 7,
+        noise: 0.0,
+        sessions_per_gib: Some(200_000),
+        ..corpus::Options::new(corpus::Kind::Json, 12 << 20)
+    };
+    let mut trace = Vec::new();
+    let file = std::fs::File::create(&path).unwrap();
+    corpus::generate_traced(&opts, std::io::BufWriter::new(file), Some(&mut trace)).unwrap();
+    // Line number -> (session, label), from the byte offsets of the trace.
+    let text = std::fs::read(&path).unwrap();
+    let mut line_of = BTreeMap::new();
+    let (mut line, mut pos) = (1u64, 0usize);
+    for row in String::from_utf8(trace).unwrap().lines() {
+        let mut cols = row.split('\t');
+        let offset: usize = cols.next().unwrap().parse().unwrap();
+        let session: u64 = cols.next().unwrap().parse().unwrap();
+        let label = cols.next().unwrap().to_string();
+        line += memchr::memchr_iter(b'\n', &text[pos..offset]).count() as u64;
+        pos = offset;
+        line_of.insert(line, (session, label));
+    }
+    let out = analyze_json(&[path.to_str().unwrap()]);
+    let mut diagnosed: BTreeMap<u64, Vec<String>> = BTreeMap::new();
+    for d in out["diagnoses"].as_array().unwrap() {
+        let rule = d["rule"].as_str().unwrap();
+        for f in d["findings"].as_array().unwrap() {
+            let sessions: std::collections::BTreeSet<&(u64, String)> = f["evidence"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|e| line_of.get(&e["line"].as_u64().unwrap()))
+                .collect();
+            assert_eq!(sessions.len(), 1, "{rule} {}: {sessions:?}", f["flow"]);
+            let (session, label) = sessions.into_iter().next().unwrap();
+            assert_eq!(label, rule, "session {session} diagnosed as {rule}");
+            diagnosed
+                .entry(*session)
+                .or_default()
+                .push(rule.to_string());
+        }
+    }
+    let failing: BTreeMap<u64, &str> = line_of
+        .values()
+        .filter(|(_, label)| label != "none")
+        .map(|(s, label)| (*s, label.as_str()))
+        .collect();
+    assert!(
+        failing.len() > 300,
+        "only {} failing sessions",
+        failing.len()
+    );
+    for (session, label) in failing {
+        assert!(
+            diagnosed
+                .get(&session)
+                .is_some_and(|r| r.iter().any(|r| r == label)),
+            "session {session} ({label}) not diagnosed as its cause"
+        );
+    }
+}
