@@ -747,6 +747,14 @@ mod tests {
         }
     }
 
+    /// A token request answered 200, as a program logs it.
+    fn tokens_issued(ts: i64, emitter: Option<&str>) -> Event {
+        Event {
+            status: Some(200),
+            ..record(EventKind::Token, ts, emitter)
+        }
+    }
+
     /// Two logins' userinfo calls fail a millisecond apart at a busy IdP; the app logs each
     /// after its answer. Nothing but time joins an app record to the IdP's, so the second
     /// app record must not join the IdP record the first already holds: that would make
@@ -785,14 +793,10 @@ mod tests {
     /// first app record is the second grant's; the earliest is its own.
     #[test]
     fn look_alikes_a_few_milliseconds_apart_pair_in_order() {
-        let grant = |ts| Event {
-            status: Some(200),
-            ..record(EventKind::Token, ts, Some("idp"))
-        };
+        let grant = |ts| tokens_issued(ts, Some("idp"));
         let signed_in = |ts, session: &str| Event {
-            status: Some(200),
             session_id: Some(session.into()),
-            ..record(EventKind::Token, ts, None)
+            ..tokens_issued(ts, None)
         };
         let merged = merge(vec![
             grant(1_000),
@@ -816,14 +820,12 @@ mod tests {
     #[test]
     fn records_naming_different_users_do_not_merge() {
         let grant = |ts, user: &str| Event {
-            status: Some(200),
             subject: Some(user.into()),
-            ..record(EventKind::Token, ts, Some("idp"))
+            ..tokens_issued(ts, Some("idp"))
         };
         let signed_in = |ts, user: &str| Event {
-            status: Some(200),
             subject: Some(user.into()),
-            ..record(EventKind::Token, ts, None)
+            ..tokens_issued(ts, None)
         };
         let merged = merge(vec![
             grant(1_000, "judy@example.com"),
@@ -842,9 +844,8 @@ mod tests {
     #[test]
     fn records_of_different_grants_do_not_merge() {
         let grant = |ts, id: &str, emitter| Event {
-            status: Some(200),
             grant_id: Some(id.into()),
-            ..record(EventKind::Token, ts, emitter)
+            ..tokens_issued(ts, emitter)
         };
         let merged = merge(vec![
             grant(1_000, "g1", Some("idp")),
