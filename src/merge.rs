@@ -496,7 +496,10 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
         .sources
         .iter()
         .any(|s| e.sources.iter().any(|x| x.file == s.file));
-    if shares_file && c.sources[0].emitter == e.sources[0].emitter && !same_request_id {
+    fn first_emitter(x: &Event) -> Option<Option<&str>> {
+        x.sources.first().map(|s| s.emitter.as_deref())
+    }
+    if shares_file && first_emitter(c) == first_emitter(e) && !same_request_id {
         return None;
     }
     // Any disagreement rules a merge out.
