@@ -33,18 +33,15 @@ impl Source {
         }
     }
 
+    /// Whether two records come from one file (mostly the same `Arc` when they do).
+    pub fn same_file(&self, other: &Source) -> bool {
+        Arc::ptr_eq(&self.file, &other.file) || self.file == other.file
+    }
+
     /// Whether two records were written by one program into one file (so by one clock,
-    /// and never twice for one exchange). Files and emitters are mostly the same `Arc`
-    /// when they are the same.
+    /// and never twice for one exchange).
     pub fn same_program(&self, other: &Source) -> bool {
-        fn same(a: &Arc<str>, b: &Arc<str>) -> bool {
-            Arc::ptr_eq(a, b) || a == b
-        }
-        same(&self.file, &other.file)
-            && match (&self.emitter, &other.emitter) {
-                (Some(x), Some(y)) => same(x, y),
-                (x, y) => x.is_none() && y.is_none(),
-            }
+        self.same_file(other) && self.emitter == other.emitter
     }
 }
 

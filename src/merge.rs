@@ -495,7 +495,7 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
     let shares_file = c
         .sources
         .iter()
-        .any(|s| e.sources.iter().any(|x| x.file == s.file));
+        .any(|s| e.sources.iter().any(|x| x.same_file(s)));
     fn first_emitter(x: &Event) -> Option<Option<&str>> {
         x.sources.first().map(|s| s.emitter.as_deref())
     }

@@ -12,16 +12,28 @@ mod corpus;
 use common::*;
 use std::collections::BTreeMap;
 
-#[test]
-fn generated_json_log_sessions_get_their_cause() {
+/// A JSON app + IdP log of `size` bytes (seed 7) written into a new temporary folder, with
+/// the generator's session trace written to `trace`.
+fn json_log(
+    size: u64,
+    tune: impl FnOnce(&mut corpus::Options),
+    trace: Option<&mut dyn std::io::Write>,
+) -> (tempfile::TempDir, std::path::PathBuf, corpus::Summary) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("app.jsonl");
-    let opts = corpus::Options {
+    let mut opts = corpus::Options {
         seed: 7,
-        ..corpus::Options::new(corpus::Kind::Json, 24 << 20)
+        ..corpus::Options::new(corpus::Kind::Json, size)
     };
+    tune(&mut opts);
     let file = std::fs::File::create(&path).unwrap();
-    let truth = corpus::generate(&opts, std::io::BufWriter::new(file)).unwrap();
+    let truth = corpus::generate_traced(&opts, std::io::BufWriter::new(file), trace).unwrap();
+    (dir, path, truth)
+}
+
+#[test]
+fn generated_json_log_sessions_get_their_cause() {
+    let (_dir, path, truth) = json_log(24 << 20, |_| {}, None);
     let out = analyze_json(&[path.to_str().unwrap()]);
     // Logins diagnosed per rule (a login may count several failures under one cause).
     let mut got: BTreeMap<String, u64> = BTreeMap::new();
@@ -56,17 +68,12 @@ fn generated_json_log_sessions_get_their_cause() {
 /// the finding's rule, and every failing session must be diagnosed as its own cause.
 #[test]
 fn a_busy_idp_s_logins_do_not_cross() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("busy.jsonl");
-    let opts = corpus::Options {
-        seed: 7,
-        noise: 0.0,
-        sessions_per_gib: Some(200_000),
-        ..corpus::Options::new(corpus::Kind::Json, 12 << 20)
-    };
     let mut trace = Vec::new();
-    let file = std::fs::File::create(&path).unwrap();
-    corpus::generate_traced(&opts, std::io::BufWriter::new(file), Some(&mut trace)).unwrap();
+    let busy = |o: &mut corpus::Options| {
+        o.noise = 0.0;
+        o.sessions_per_gib = Some(200_000);
+    };
+    let (_dir, path, _) = json_log(12 << 20, busy, Some(&mut trace));
     // Line number -> (session, label), from the byte offsets of the trace.
     let text = std::fs::read(&path).unwrap();
     let mut line_of = BTreeMap::new();
