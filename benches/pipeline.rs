@@ -10,6 +10,7 @@
 mod corpus;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use grantscope::ingest::prefilter::Prefilter;
 use grantscope::ingest::{ingest, IngestOptions, Input};
 use grantscope::rules::spec::SpecSet;
 use std::hint::black_box;
@@ -122,6 +123,30 @@ fn parsers(c: &mut Criterion) {
     g.finish();
 }
 
+/// The prefilter alone, on one thread: the only stage that reads every byte.
+fn prefilter(c: &mut Criterion) {
+    let cp = corpus();
+    let mut g = c.benchmark_group("prefilter");
+    for (name, path, access) in [
+        ("json_lines", &cp.json, false),
+        ("access_log", &cp.access, true),
+    ] {
+        let bytes = std::fs::read(path).expect("read corpus");
+        let filter = Prefilter::get(access);
+        g.throughput(Throughput::Bytes(bytes.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let mut passed = 0usize;
+                for chunk in bytes.chunks(1 << 20) {
+                    filter.scan_lines(chunk, |_, _, pass| passed += usize::from(pass));
+                }
+                black_box(passed)
+            })
+        });
+    }
+    g.finish();
+}
+
 /// The JSON-lines ingest on a fixed pool of 1 and 2 threads.
 fn threads(c: &mut Criterion) {
     let cp = corpus();
@@ -169,6 +194,6 @@ criterion_group! {
         .sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(8));
-    targets = parsers, threads, pipeline
+    targets = parsers, prefilter, threads, pipeline
 }
 criterion_main!(benches);

@@ -24,6 +24,8 @@
 //! sequence, so they are searched for apart, each with `memmem`. Without SIMD (or if
 //! Teddy cannot be built) the automaton checks each line.
 
+mod folded;
+
 use aho_corasick::{packed, AhoCorasick, AhoCorasickKind, Span};
 use memchr::memmem;
 use std::cell::RefCell;
@@ -112,11 +114,16 @@ const ACCESS_WORDS: &[(&str, &str)] = &[
 
 /// Finds the lines worth parsing; one per line format, built once.
 pub struct Prefilter {
+    /// Every word's anchor, searched for in the raw text ignoring case (AVX-512 VBMI); None
+    /// where the CPU lacks it, and then Teddy and `short` do the work.
+    folded: Option<folded::Anchors>,
+    /// Per `folded` anchor: the lowercase words holding it, with its offset in each.
+    folded_words: Anchored,
     /// Teddy over lowercased text for the anchors of the words of four bytes or more; None
     /// where no SIMD searcher could be built.
     teddy: Option<packed::Searcher>,
     /// Per Teddy pattern (an anchor): the lowercase words holding it, with its offset in each.
-    anchored: Vec<Vec<(Box<[u8]>, usize)>>,
+    anchored: Anchored,
     /// The shorter words, lowercase.
     short: Vec<memmem::Finder<'static>>,
     /// All words, case-insensitively, as an automaton: the exact test for one line.
@@ -139,35 +146,34 @@ impl Prefilter {
     }
 
     fn new(words: &[(&str, &str)]) -> Prefilter {
+        let mut p = Prefilter::without_vbmi(words);
+        let (anchors, folded_words) = anchored_words(words);
+        let anchors: Vec<&[u8]> = anchors.iter().map(|a| a.as_bytes()).collect();
+        p.folded = folded::Anchors::new(&anchors);
+        p.folded_words = folded_words;
+        p
+    }
+
+    /// The prefilter as on a CPU without AVX-512 VBMI: lowercase, Teddy, `memmem`.
+    fn without_vbmi(words: &[(&str, &str)]) -> Prefilter {
+        let (long, short): (Vec<_>, Vec<_>) =
+            words.iter().partition(|(w, _)| w.len() >= FINGERPRINT);
+        let (anchors, anchored) = anchored_words(&long);
         let mut config = packed::Config::new();
         config.match_kind(packed::MatchKind::LeftmostFirst);
         let mut builder = config.builder();
-        let mut short = Vec::new();
-        let mut anchors: Vec<String> = Vec::new();
-        let mut anchored: Vec<Vec<(Box<[u8]>, usize)>> = Vec::new();
-        for (word, anchor) in words {
-            let (word, anchor) = (word.to_ascii_lowercase(), anchor.to_ascii_lowercase());
-            if word.len() < FINGERPRINT {
-                short.push(memmem::Finder::new(word.as_bytes()).into_owned());
-                continue;
-            }
-            let offset = word
-                .find(&anchor)
-                .expect("an anchor is a piece of its word");
-            let entry = (word.into_bytes().into_boxed_slice(), offset);
-            match anchors.iter().position(|a| *a == anchor) {
-                Some(i) => anchored[i].push(entry),
-                None => {
-                    builder.add(&anchor);
-                    anchors.push(anchor);
-                    anchored.push(vec![entry]);
-                }
-            }
+        for anchor in &anchors {
+            builder.add(anchor);
         }
         Prefilter {
+            folded: None,
+            folded_words: Vec::new(),
             teddy: builder.build(),
             anchored,
-            short,
+            short: short
+                .iter()
+                .map(|(w, _)| memmem::Finder::new(w.to_ascii_lowercase().as_bytes()).into_owned())
+                .collect(),
             // A DFA: when Teddy is unavailable it runs over every byte.
             words: AhoCorasick::builder()
                 .kind(Some(AhoCorasickKind::DFA))
@@ -203,6 +209,25 @@ impl Prefilter {
     /// it) with their index and whether they contain a word.
     pub fn scan_lines(&self, chunk: &[u8], mut each: impl FnMut(usize, &[u8], bool)) {
         let ends = memchr::memchr_iter(b'\n', chunk).chain(std::iter::once(chunk.len()));
+        if let Some(folded) = &self.folded {
+            let mut cursor = Cursor::default();
+            let mut start = 0;
+            for (i, end) in ends.enumerate() {
+                let hit = cursor.hit(start, end, |from| {
+                    folded.find(chunk, from, |at, anchor| {
+                        self.folded_words[anchor].iter().any(|(w, off)| {
+                            at >= *off
+                                && chunk
+                                    .get(at - off..at - off + w.len())
+                                    .is_some_and(|s| s.eq_ignore_ascii_case(w))
+                        })
+                    })
+                });
+                each(i, &chunk[start..end], hit);
+                start = end + 1;
+            }
+            return;
+        }
         let Some(teddy) = &self.teddy else {
             let mut start = 0;
             for (i, end) in ends.enumerate() {
@@ -238,6 +263,31 @@ impl Prefilter {
     }
 }
 
+/// The distinct anchors of `words` (lowercase), and per anchor the lowercase words holding
+/// it with its offset in each: words sharing an anchor (`authorize`, `authorization.`) share
+/// one search pattern.
+type Anchored = Vec<Vec<(Box<[u8]>, usize)>>;
+
+fn anchored_words(words: &[(&str, &str)]) -> (Vec<String>, Anchored) {
+    let mut anchors: Vec<String> = Vec::new();
+    let mut anchored: Anchored = Vec::new();
+    for (word, anchor) in words {
+        let (word, anchor) = (word.to_ascii_lowercase(), anchor.to_ascii_lowercase());
+        let offset = word
+            .find(&anchor)
+            .expect("an anchor is a piece of its word");
+        let entry = (word.into_bytes().into_boxed_slice(), offset);
+        match anchors.iter().position(|a| *a == anchor) {
+            Some(i) => anchored[i].push(entry),
+            None => {
+                anchors.push(anchor);
+                anchored.push(vec![entry]);
+            }
+        }
+    }
+    (anchors, anchored)
+}
+
 /// One searcher's progress through a chunk: where its next match starts.
 #[derive(Clone, Copy, Default)]
 struct Cursor {
@@ -270,8 +320,11 @@ mod tests {
     #[test]
     fn the_bench_word_lists_are_the_prefilter_words() {
         for (file, words) in [
-            (include_str!("../../benches/log-words.txt"), LOG_WORDS),
-            (include_str!("../../benches/access-words.txt"), ACCESS_WORDS),
+            (include_str!("../../../benches/log-words.txt"), LOG_WORDS),
+            (
+                include_str!("../../../benches/access-words.txt"),
+                ACCESS_WORDS,
+            ),
         ] {
             let listed: Vec<&str> = file.lines().collect();
             let ours: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
@@ -292,14 +345,15 @@ mod tests {
     fn lines_pass_exactly_when_they_hold_a_word() {
         let text = "noise line\n{\"msg\":\"GRANT request failed\"}\n\nnothing here\n\
                     GET /x?CODE=abc 200\nstate of things\r\n\"State\": 1\nlast Bearer";
-        for access in [false, true] {
-            let pf = Prefilter::get(access);
-            let mut seen = Vec::new();
-            pf.scan_lines(text.as_bytes(), |i, line, pass| {
-                assert_eq!(pass, pf.is_match(line), "line {i}: {line:?}");
-                seen.push(i);
-            });
-            assert_eq!(seen, (0..8).collect::<Vec<_>>());
+        for (access, words) in [(false, LOG_WORDS), (true, ACCESS_WORDS)] {
+            for pf in [Prefilter::get(access), &Prefilter::without_vbmi(words)] {
+                let mut seen = Vec::new();
+                pf.scan_lines(text.as_bytes(), |i, line, pass| {
+                    assert_eq!(pass, pf.is_match(line), "line {i}: {line:?}");
+                    seen.push(i);
+                });
+                assert_eq!(seen, (0..8).collect::<Vec<_>>());
+            }
         }
     }
 
@@ -328,15 +382,17 @@ mod tests {
                     *b = b.to_ascii_uppercase();
                 }
             }
-            let pf = Prefilter::get(access);
+            let words = if access { ACCESS_WORDS } else { LOG_WORDS };
             let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
-            let mut seen = 0;
-            pf.scan_lines(&text, |i, line, pass| {
-                assert_eq!(line, lines[i]);
-                assert_eq!(pass, pf.is_match(line), "line {i}: {:?}", String::from_utf8_lossy(line));
-                seen += 1;
-            });
-            proptest::prop_assert_eq!(seen, lines.len());
+            for pf in [Prefilter::get(access), &Prefilter::without_vbmi(words)] {
+                let mut seen = 0;
+                pf.scan_lines(&text, |i, line, pass| {
+                    assert_eq!(line, lines[i]);
+                    assert_eq!(pass, pf.is_match(line), "line {i}: {:?}", String::from_utf8_lossy(line));
+                    seen += 1;
+                });
+                proptest::prop_assert_eq!(seen, lines.len());
+            }
         }
     }
 }
