@@ -1,11 +1,13 @@
 //! grantscope: why OAuth 2.0 / OpenID Connect logins and refreshes fail.
 //!
 //! The pipeline, one module per stage, data flowing one way:
-//! `ingest` (inputs -> events) -> `merge` (one event per exchange) -> `flow` (logins and
-//! refresh lineages) -> `rules` (findings) -> `rank` (diagnoses) -> `report` (output).
+//! `ingest` (inputs -> events) -> `clock` (inputs' clocks aligned) -> `merge` (one event per
+//! exchange) -> `flow` (logins and refresh lineages) -> `rules` (findings) -> `rank`
+//! (diagnoses) -> `report` (output).
 
 pub mod ascii;
 pub mod cli;
+pub mod clock;
 pub mod event;
 pub mod fingerprint;
 pub mod flow;
@@ -168,8 +170,22 @@ impl Budget {
     }
 }
 
-fn finish(inputs: Vec<InputReport>, mut seg: segment::Segmenter<'_>, specs: &SpecSet) -> Analysis {
+fn finish(
+    mut inputs: Vec<InputReport>,
+    mut seg: segment::Segmenter<'_>,
+    specs: &SpecSet,
+) -> Analysis {
     let (events, flows, claimed) = seg.finish();
+    if let Some(clocks) = seg.clocks() {
+        for input in &mut inputs {
+            input.clock = clocks.get(&input.file).map(|o| ingest::ClockNote {
+                ahead_ms: o.ms,
+                against: o.against.to_string(),
+                exchanges: o.samples,
+                agreeing: o.agreeing,
+            });
+        }
+    }
     let ranked = rank::group(&events, &flows, claimed, specs);
     Analysis {
         inputs,

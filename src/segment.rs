@@ -12,6 +12,7 @@
 //! apart changes nothing for them; what a set loses is cross-flow context older than the
 //! window (another login of the same client an hour ago), which is the price of the bound.
 
+use crate::clock::Offsets;
 use crate::event::{Event, Millis};
 use crate::flow::{self, Flow};
 use crate::merge;
@@ -36,6 +37,9 @@ pub struct Segmenter<'s> {
     kept_flows: Vec<Flow>,
     claimed: Claimed,
     flows_seen: usize,
+    /// The inputs' clocks, measured before the first merge and applied to every event
+    /// after (None until then).
+    clocks: Option<Offsets>,
     /// How many sets of flows were analyzed before the end of input.
     pub evictions: usize,
     /// The most events ever pending at once: what the flow window bounds.
@@ -54,6 +58,7 @@ impl<'s> Segmenter<'s> {
             kept_flows: Vec::new(),
             claimed: Claimed::default(),
             flows_seen: 0,
+            clocks: None,
             evictions: 0,
             peak_pending: 0,
         }
@@ -61,7 +66,10 @@ impl<'s> Segmenter<'s> {
 
     /// Takes newly read events. `watermark` is the time every input has read up to (None:
     /// some input has not said yet); flows idle for a window before it are finished.
-    pub fn push(&mut self, events: Vec<Event>, watermark: Option<Millis>) {
+    pub fn push(&mut self, mut events: Vec<Event>, watermark: Option<Millis>) {
+        if let Some(clocks) = &self.clocks {
+            clocks.apply(&mut events);
+        }
         self.pending.extend(events);
         self.peak_pending = self.peak_pending.max(self.pending.len());
         if self.pending.len() < self.next_check {
@@ -76,6 +84,7 @@ impl<'s> Segmenter<'s> {
     }
 
     fn evict(&mut self, horizon: Millis) {
+        self.set_clocks();
         // Merge first: a record without flow keys (an access-log line of a token request)
         // joins its richer twin from another source and leaves with that twin's flow,
         // instead of being finished alone and counted twice.
@@ -216,8 +225,24 @@ impl<'s> Segmenter<'s> {
         let _ = std::thread::Builder::new().spawn(move || drop((events, flows)));
     }
 
+    /// Measures the inputs' clocks on what is pending, before its first merge (records
+    /// joined on the wrong clock would stay joined), and moves what is pending onto them.
+    fn set_clocks(&mut self) {
+        if self.clocks.is_none() {
+            let clocks = Offsets::estimate(&self.pending);
+            clocks.apply(&mut self.pending);
+            self.clocks = Some(clocks);
+        }
+    }
+
+    /// The inputs' clocks as measured (empty before anything was merged).
+    pub fn clocks(&self) -> Option<&Offsets> {
+        self.clocks.as_ref()
+    }
+
     /// Analyzes what is still pending and returns everything the report needs.
     pub fn finish(&mut self) -> (Vec<Event>, Vec<Flow>, Claimed) {
+        self.set_clocks();
         let rest = std::mem::take(&mut self.pending);
         if !rest.is_empty() {
             self.analyze(rest, None);

@@ -148,6 +148,41 @@ pub struct InputReport {
     pub more_problems: u64,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub unreadable: bool,
+    /// This input's clock, where it was found off from another input's and corrected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clock: Option<ClockNote>,
+}
+
+/// An input's clock as measured against another input's (see `crate::clock`): its times
+/// were moved back by `ahead_ms` before records were joined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClockNote {
+    /// How far this input's clock runs ahead of `against`'s (negative: behind).
+    pub ahead_ms: i64,
+    pub against: String,
+    /// Exchanges both inputs recorded, and how many of them agree on the offset.
+    pub exchanges: usize,
+    pub agreeing: usize,
+}
+
+impl ClockNote {
+    /// One line for people: `app.jsonl runs 0.500 s ahead of session.har (…)`.
+    pub fn describe(&self, file: &str) -> String {
+        let (how, by) = if self.ahead_ms >= 0 {
+            ("ahead of", self.ahead_ms)
+        } else {
+            ("behind", -self.ahead_ms)
+        };
+        format!(
+            "{file}'s clock runs {}.{:03} s {how} {}'s ({} of {} exchanges both recorded agree); \
+             its times were corrected by that before records were joined",
+            by / 1000,
+            by % 1000,
+            self.against,
+            self.agreeing,
+            self.exchanges
+        )
+    }
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -165,6 +200,7 @@ impl InputReport {
             problems: Vec::new(),
             more_problems: 0,
             unreadable: false,
+            clock: None,
         }
     }
 

@@ -80,5 +80,17 @@ pub fn render(a: &Analysis) -> String {
             }
         }
     }
+    let clocks: Vec<String> = a
+        .inputs
+        .iter()
+        .filter_map(|i| {
+            i.clock
+                .as_ref()
+                .map(|c| format!("- {}.", c.describe(&i.file)))
+        })
+        .collect();
+    if !clocks.is_empty() {
+        let _ = writeln!(out, "\n## Clocks\n\n{}", clocks.join("\n"));
+    }
     out
 }

@@ -123,6 +123,11 @@ pub fn render(a: &Analysis, verbose: bool) -> String {
             }
         }
     }
+    for input in &a.inputs {
+        if let Some(clock) = &input.clock {
+            let _ = writeln!(out, "\nClock: {}.", clock.describe(&input.file));
+        }
+    }
     let skipped: u64 = a.inputs.iter().map(|i| i.skipped).sum();
     if skipped > 0 {
         let _ = writeln!(

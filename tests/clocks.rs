@@ -1,0 +1,77 @@
+//! Logs from hosts whose clocks disagree: the recorded sessions (fixtures/recorded) with the
+//! application's log moved as if its host's clock ran ahead or behind. Records that share a
+//! request id, state or code say by how much; the app's times are corrected before records
+//! are joined, and every session keeps its labeled cause. Without the correction, half a
+//! second ahead diagnosed a clean session (R16) and two seconds behind put a code reuse's
+//! retry (R03) under a server error.
+
+mod common;
+use common::*;
+use grantscope::ingest::time::{format_ts, parse_time};
+use std::path::Path;
+
+/// Copies the recording into `dir` with every app record's `timestamp` moved by `ms`.
+fn with_app_clock_off(dir: &Path, ms: i64) {
+    let src = fixture("recorded");
+    for f in ["session.har", "access.log", "idp.jsonl", "labels.json"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let app = std::fs::read_to_string(src.join("app.jsonl")).unwrap();
+    let mut moved = String::new();
+    for line in app.lines() {
+        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let t = parse_time(v["timestamp"].as_str().unwrap()).unwrap();
+        v["timestamp"] = format_ts(t + ms).into();
+        moved.push_str(&v.to_string());
+        moved.push('\n');
+    }
+    std::fs::write(dir.join("app.jsonl"), moved).unwrap();
+}
+
+fn check(ms: i64) {
+    let dir = tempfile::tempdir().unwrap();
+    with_app_clock_off(dir.path(), ms);
+    let (out, _) = assert_labels_hold(dir.path());
+    let inputs = out["inputs"].as_array().unwrap();
+    for input in inputs {
+        let file = input["file"].as_str().unwrap();
+        let clock = &input["clock"];
+        if file.ends_with("app.jsonl") {
+            let ahead = clock["ahead_ms"]
+                .as_i64()
+                .expect("the app's clock is reported");
+            assert!((ahead - ms).abs() <= 50, "{ms} ms off, measured {ahead}");
+            assert!(clock["against"]
+                .as_str()
+                .is_some_and(|a| !a.ends_with("app.jsonl")));
+        } else {
+            assert!(clock.is_null(), "{file}: {clock}");
+        }
+    }
+}
+
+#[test]
+fn an_app_clock_half_a_second_ahead_is_corrected() {
+    check(500);
+}
+
+#[test]
+fn an_app_clock_two_seconds_behind_is_corrected() {
+    check(-2_000);
+}
+
+#[test]
+fn clocks_that_agree_are_left_alone() {
+    let out = analyze_json(
+        &paths(
+            &fixture("recorded"),
+            &["session.har", "access.log", "app.jsonl", "idp.jsonl"],
+        )
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
+    );
+    for input in out["inputs"].as_array().unwrap() {
+        assert!(input["clock"].is_null(), "{input}");
+    }
+}
