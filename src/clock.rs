@@ -10,20 +10,24 @@
 //! when many of them agree on an offset well beyond what request latency explains, that
 //! input's times are corrected before anything is joined, and the report says so.
 //!
-//! Only inputs with sub-second times are measured: a whole-second access log cannot tell
-//! half a second of drift from rounding. Each input is measured against the one most
-//! records are shared with (the hub: usually the IdP's log or the HAR), directly.
+//! How: two records of one exchange, one from each input, overlap in time when both clocks
+//! agree: each record covers a span (a HAR entry from the request's start to the response's
+//! end, an access-log line the whole second it names, a log record its instant, widened by
+//! [`SLACK_MS`] for the latency between the programs). Each pair of records allows a range of
+//! corrections under which they overlap. Where most pairs overlap without correction, the
+//! clocks agree. Otherwise the correction most pairs allow, if at least 3 in 4 allow it, is
+//! the offset: the middle of the range they all allow. Each input is measured against the one
+//! it shares most exchanges with (the hub: usually the IdP's log or the HAR), directly; two
+//! whole-second logs are not measured against each other.
 
 use crate::event::{Event, EventKind, Millis};
 use crate::fingerprint::Fingerprint;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-/// Offsets below this are left alone: request latency and logging order differ by tens of
-/// milliseconds between the programs that record one exchange.
-const MIN_OFFSET_MS: Millis = 200;
-/// Samples within this of the median agree with it.
-const AGREE_MS: Millis = 250;
+/// Latency between the programs that record one exchange (an app logs a failed exchange
+/// after the response, a HAR from the request's start), allowed on each side of a record.
+const SLACK_MS: Millis = 100;
 /// Fewest exchanges two inputs must share before their offset is trusted.
 const MIN_SAMPLES: usize = 4;
 
@@ -34,7 +38,7 @@ pub struct Offset {
     pub ms: Millis,
     /// The input it was measured against.
     pub against: Arc<str>,
-    /// Exchanges both inputs recorded, of which `agreeing` lie within [`AGREE_MS`] of `ms`.
+    /// Exchanges both inputs recorded, of which `agreeing` overlap once corrected by `ms`.
     pub samples: usize,
     pub agreeing: usize,
 }
@@ -54,13 +58,13 @@ impl Offsets {
         if !files.any(|s| first.is_some_and(|f| !f.same_file(s))) {
             return Offsets::default();
         }
-        let gaps = shared_exchange_gaps(events);
+        let pairs = shared_exchanges(events);
         let mut shared: HashMap<&Arc<str>, usize> = HashMap::new();
-        for ((a, b), g) in &gaps {
-            *shared.entry(a).or_default() += g.len();
-            *shared.entry(b).or_default() += g.len();
+        for ((a, b), ranges) in &pairs {
+            *shared.entry(a).or_default() += ranges.len();
+            *shared.entry(b).or_default() += ranges.len();
         }
-        // The hub: most samples, then the smallest name, so that the choice is stable.
+        // The hub: most exchanges, then the smallest name, so that the choice is stable.
         let Some(hub) = shared
             .iter()
             .max_by(|x, y| x.1.cmp(y.1).then_with(|| y.0.cmp(x.0)))
@@ -69,29 +73,31 @@ impl Offsets {
             return Offsets::default();
         };
         let mut by_file = HashMap::new();
-        for ((a, b), g) in gaps {
-            // Signed as `file` against the hub.
-            let (file, mut g) = if *b == hub {
-                (a, g)
+        for ((a, b), ranges) in pairs {
+            // As corrections of `file` against the hub.
+            let (file, ranges) = if *b == hub {
+                (a, ranges)
             } else if *a == hub {
-                (b, g.into_iter().map(|d| -d).collect())
+                (b, ranges.into_iter().map(|(lo, hi)| (-hi, -lo)).collect())
             } else {
                 continue;
             };
-            if g.len() < MIN_SAMPLES {
+            let n = ranges.len();
+            let agree_without = ranges
+                .iter()
+                .filter(|(lo, hi)| *lo <= 0 && 0 <= *hi)
+                .count();
+            if n < MIN_SAMPLES || agree_without * 4 >= n * 3 {
                 continue;
             }
-            g.sort_unstable();
-            let ms = g[g.len() / 2];
-            let agreeing = g.iter().filter(|d| (*d - ms).abs() <= AGREE_MS).count();
-            // Most samples agree, and they agree on more than latency.
-            if ms.abs() >= MIN_OFFSET_MS && agreeing * 4 >= g.len() * 3 {
+            let (ms, agreeing) = most_allowed(&ranges);
+            if agreeing * 4 >= n * 3 {
                 by_file.insert(
                     Arc::clone(file),
                     Offset {
                         ms,
                         against: Arc::clone(&hub),
-                        samples: g.len(),
+                        samples: n,
                         agreeing,
                     },
                 );
@@ -144,48 +150,78 @@ fn shared_keys(e: &Event) -> impl Iterator<Item = Shared<'_>> {
         .chain(e.refresh_token.map(|r| Shared::Refresh(kind, r)))
 }
 
-/// A record's input and time span: (file, start, response end).
+/// The correction most `ranges` allow (the middle of where the most overlap), and how many.
+fn most_allowed(ranges: &[(Millis, Millis)]) -> (Millis, usize) {
+    // Range ends in order, a start before an end at the same place: the ranges are closed.
+    let mut ends: Vec<(Millis, i32)> = ranges
+        .iter()
+        .flat_map(|&(lo, hi)| [(lo, -1), (hi, 1)])
+        .collect();
+    ends.sort_unstable();
+    let (mut open, mut best, mut at) = (0usize, 0usize, (0, 0));
+    for (i, &(x, end)) in ends.iter().enumerate() {
+        if end < 0 {
+            open += 1;
+            if open > best {
+                best = open;
+                // Open until the next end.
+                let until = ends[i + 1..].iter().find(|e| e.1 > 0).map_or(x, |e| e.0);
+                at = (x, until);
+            }
+        } else {
+            open -= 1;
+        }
+    }
+    ((at.0 + at.1) / 2, best)
+}
+
+/// A record's input and time span: (file, start, end).
 type Span<'e> = (&'e Arc<str>, Millis, Millis);
 
-/// Per pair of inputs (in name order), how much later the first recorded each exchange
-/// both recorded: the gap between the two records' time spans (start to response end,
-/// where a source knows both), 0 where they overlap, so that latency is not counted as
-/// drift: an app logs a failed exchange after the response, a HAR from the request's start.
-fn shared_exchange_gaps(events: &[Event]) -> HashMap<(&Arc<str>, &Arc<str>), Vec<Millis>> {
+/// Per pair of inputs (in name order), for each exchange both recorded, the corrections of
+/// the first input's clock under which the two records overlap in time.
+type Pairs<'e> = HashMap<(&'e Arc<str>, &'e Arc<str>), Vec<(Millis, Millis)>>;
+
+fn shared_exchanges(events: &[Event]) -> Pairs<'_> {
     // Per exchange, the first record of each input.
     let mut seen: HashMap<Shared<'_>, Vec<Span<'_>>> = HashMap::new();
+    let mut coarse = HashSet::new();
     for e in events {
         let (Some(t), [src]) = (e.ts, e.sources.as_slice()) else {
             continue;
         };
-        if e.ts_coarse {
-            continue;
-        }
-        let end = e.end_ts.unwrap_or(t).max(t);
+        let (start, end) = if e.ts_coarse {
+            coarse.insert(&src.file);
+            (t, t + 999)
+        } else {
+            (t, e.end_ts.unwrap_or(t).max(t))
+        };
         for key in shared_keys(e) {
             let records = seen.entry(key).or_default();
             if !records.iter().any(|(f, _, _)| *f == &src.file) {
-                records.push((&src.file, t, end));
+                records.push((&src.file, start - SLACK_MS, end + SLACK_MS));
             }
         }
     }
-    let mut gaps: HashMap<(&Arc<str>, &Arc<str>), Vec<Millis>> = HashMap::new();
+    let mut pairs: Pairs = HashMap::new();
     for records in seen.values() {
         for (i, a) in records.iter().enumerate() {
             for b in &records[i + 1..] {
                 let (a, b) = if a.0 <= b.0 { (a, b) } else { (b, a) };
-                let gap = if a.2 < b.1 {
-                    a.2 - b.1
-                } else if a.1 > b.2 {
-                    a.1 - b.2
-                } else {
-                    0
-                };
-                gaps.entry((a.0, b.0)).or_default().push(gap);
+                // Two whole-second clocks cannot be told apart to the second.
+                if coarse.contains(a.0) && coarse.contains(b.0) {
+                    continue;
+                }
+                // `a` moved back by c overlaps `b` when a.start - c <= b.end and
+                // a.end - c >= b.start.
+                pairs
+                    .entry((a.0, b.0))
+                    .or_default()
+                    .push((a.1 - b.2, a.2 - b.1));
             }
         }
     }
-    gaps
+    pairs
 }
 
 #[cfg(test)]
@@ -209,7 +245,8 @@ mod tests {
             ("s.har".into(), "app.jsonl".into(), "idp.jsonl".into());
         let mut events = Vec::new();
         for i in 0..n {
-            let t = 1_000_000 + i as Millis * 5_000;
+            // Times spread over the second, as real ones are.
+            let t = 1_000_000 + i as Millis * 5_037;
             let state = format!("state-{i}");
             events.push(record(&har, EventKind::Authorize, t, &state));
             events.push(record(&idp, EventKind::Callback, t + 900, &state));
@@ -252,13 +289,24 @@ mod tests {
     }
 
     #[test]
-    fn whole_second_times_are_not_measured() {
-        let mut events = logins(700, 0, 10);
-        for e in events.iter_mut() {
-            if e.sources[0].file.as_ref() == "app.jsonl" {
-                e.ts_coarse = true;
+    fn a_whole_second_log_is_measured_beyond_its_rounding() {
+        // The app's log has whole seconds: 300 ms of drift is rounding...
+        let coarse = |skew: Millis| {
+            let mut events = logins(skew, 0, 40);
+            for e in events.iter_mut() {
+                if e.sources[0].file.as_ref() == "app.jsonl" {
+                    e.ts_coarse = true;
+                    e.ts = e.ts.map(|t| t - t.rem_euclid(1000));
+                }
             }
+            Offsets::estimate(&events)
+        };
+        assert!(coarse(300).is_empty());
+        // ... two seconds are drift, measured to within the spread of the rounding.
+        for skew in [2_000, -2_000, 1_500] {
+            let offsets = coarse(skew);
+            let off = offsets.get("app.jsonl").expect("measured");
+            assert!((off.ms - skew).abs() <= 250, "{skew}: {off:?}");
         }
-        assert!(Offsets::estimate(&events).is_empty());
     }
 }
