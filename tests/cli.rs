@@ -444,3 +444,47 @@ fn no_secret_reaches_any_output_format() {
         }
     }
 }
+
+/// A folder of logs often holds a README or runbook notes quoting OAuth errors, and a `.git`
+/// folder: reading them as plain-text logs made findings out of their examples. In a
+/// folder they are passed over; named on the command line, a document is read.
+#[test]
+fn documents_and_hidden_folders_in_a_log_folder_are_not_read_as_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = fixture("rules/code_reuse/positive");
+    for f in std::fs::read_dir(&logs).unwrap() {
+        let f = f.unwrap().path();
+        std::fs::copy(&f, dir.path().join(f.file_name().unwrap())).unwrap();
+    }
+    let prose =
+        "# Runbook\n\n2026-11-24T06:26:46Z ERROR token exchange failed: error=invalid_grant \
+                 error_description=\"grant request is invalid\" client_id=portal-web\n\
+                 2026-11-24T06:26:47Z ERROR callback rejected: error=access_denied state=abc\n";
+    std::fs::write(dir.path().join("README.md"), prose).unwrap();
+    std::fs::create_dir(dir.path().join(".git")).unwrap();
+    std::fs::write(dir.path().join(".git").join("COMMIT_EDITMSG"), prose).unwrap();
+
+    let in_folder = analyze_json(&[dir.path().to_str().unwrap()]);
+    let files: Vec<&str> = in_folder["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["file"].as_str().unwrap())
+        .collect();
+    assert!(!files.is_empty());
+    assert!(
+        files
+            .iter()
+            .all(|f| !f.ends_with("README.md") && !f.contains(".git")),
+        "{files:?}"
+    );
+    let alone = analyze_json(&[logs.to_str().unwrap()]);
+    assert_eq!(
+        in_folder["diagnoses"].as_array().unwrap().len(),
+        alone["diagnoses"].as_array().unwrap().len()
+    );
+
+    let named = analyze_json(&[dir.path().join("README.md").to_str().unwrap()]);
+    assert_eq!(named["inputs"][0]["format"], "text", "{}", named["inputs"]);
+    assert!(named["summary"]["failures"].as_u64().unwrap() > 0);
+}

@@ -281,6 +281,9 @@ pub fn expand(
                 for entry in walkdir::WalkDir::new(p)
                     .follow_links(true)
                     .sort_by_file_name()
+                    .into_iter()
+                    // A hidden folder (`.git`, `.cache`) holds no logs to read.
+                    .filter_entry(|e| e.depth() == 0 || !is_hidden(e.path()))
                 {
                     match entry {
                         Ok(e) if e.file_type().is_file() => {
@@ -308,13 +311,27 @@ pub fn expand(
     out
 }
 
+/// Documents a folder of logs often holds beside them (a README, runbook notes): prose that
+/// the plain-text reader would otherwise search for OAuth errors, quoting its examples as
+/// evidence. Named on the command line, such a file is read like any other.
+const DOCUMENT_EXTENSIONS: &[&str] = &["md", "markdown", "rst", "adoc", "asciidoc", "org"];
+
+fn is_hidden(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with('.'))
+}
+
 fn glob_ok(path: &Path, globs: &[String]) -> bool {
-    if globs.is_empty() {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        // Hidden files and our own labels are not logs.
-        return !name.starts_with('.');
-    }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if globs.is_empty() {
+        let document = path.extension().and_then(|x| x.to_str()).is_some_and(|x| {
+            DOCUMENT_EXTENSIONS
+                .iter()
+                .any(|d| x.eq_ignore_ascii_case(d))
+        });
+        return !is_hidden(path) && !document;
+    }
     globs.iter().any(|g| glob_match(g, name))
 }
 
