@@ -6,6 +6,12 @@
 //! `exp` had already passed then. Such a response explains the flow's failures that a time
 //! check produces while the skew lasts: the API rejecting that very access token, the client
 //! rejecting the id_token, an app log reporting a token rejected for its time claims.
+//!
+//! A client that rejects an ID token as *expired* at login is the other face of it: an ID
+//! token is checked the moment it arrives, minutes before it expires, so "expired" there
+//! means the client's clock runs ahead by more than the token's lifetime (or the issuer's
+//! behind). The app's log may not join its login at all then (its times are as far off as
+//! its clock), so its words alone count, less than with the issuing response in view.
 
 use super::*;
 
@@ -158,7 +164,67 @@ impl Rule for ClockSkew {
                     )
                     .explains(i, cx.ev(i).describe()),
                 );
+            } else if rejects_id_token_as_expired(cx.ev(i)) {
+                out.push(id_token_expired_on_arrival(cx, fi, i));
             }
         }
+    }
+}
+
+/// A client's record of an ID token it refused because it had expired.
+fn rejects_id_token_as_expired(e: &Event) -> bool {
+    let texts = || {
+        [
+            &e.event_type,
+            &e.message,
+            &e.error,
+            &e.error_description,
+            &e.detail,
+        ]
+        .into_iter()
+        .flatten()
+    };
+    let says = |words: &[&str]| {
+        texts().any(|t| {
+            let t = t.to_ascii_lowercase();
+            words.iter().any(|w| t.contains(w))
+        })
+    };
+    e.kind() != EventKind::ApiCall
+        && says(&["id_token", "id token", "idtoken", "id-token"])
+        && (error_of(e).is_some_and(|x| x.eq_ignore_ascii_case("expired_token"))
+            || says(&["expired", "used too late"]))
+}
+
+/// The finding for an ID token refused as expired at login: stronger when the response
+/// that issued it is in view and its `exp` had not passed by the observer's clock.
+fn id_token_expired_on_arrival(cx: &Context, fi: usize, i: usize) -> Finding {
+    let rejected = cx.ev(i);
+    let issuing = cx.flows[fi].events.iter().copied().find_map(|j| {
+        let e = cx.ev(j);
+        let exp = e.issued.as_ref()?.id_token_claims.as_ref()?.exp? * 1000;
+        (e.kind() == EventKind::Token && e.ts? <= rejected.ts?).then_some((j, exp))
+    });
+    match issuing {
+        Some((j, exp)) if rejected.ts.is_some_and(|t| t < exp) => Finding::new(
+            "clock_skew",
+            "expired_on_arrival",
+            0.85,
+            fi,
+            format!(
+                "the client rejected the ID token as expired {} before it expires by the observer's clock: the client's clock runs ahead (or the issuer's behind) by more than the token's lifetime; synchronize clocks (NTP)",
+                secs(exp - rejected.ts.unwrap_or(exp))
+            ),
+        )
+        .evidence(j, "ID token issued, still valid".to_string())
+        .explains(i, rejected.describe()),
+        _ => Finding::new(
+            "clock_skew",
+            "expired_on_arrival",
+            0.6,
+            fi,
+            "the client rejected an ID token as expired at login, where ID tokens are checked the moment they arrive: the client's clock runs ahead of the issuer's by more than the token's lifetime (or the issuer's behind); synchronize clocks (NTP)".to_string(),
+        )
+        .explains(i, rejected.describe()),
     }
 }

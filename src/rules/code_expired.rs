@@ -87,7 +87,13 @@ impl Rule for CodeExpired {
                 (
                     0.8,
                     "past_server_lifetime",
-                    format!("{code} exchanged {} after it was issued; this server accepted codes up to {} old, so its lifetime lies between {} and {}", secs(age), secs(ok), secs(ok), secs(age)),
+                    if ok < 1_000 {
+                        // Every code it accepted was exchanged within the second: no
+                        // useful lower bound to quote.
+                        format!("{code} exchanged {} after it was issued; the codes this server accepted were exchanged within a second, so its code lifetime is shorter than {}", secs(age), secs(age))
+                    } else {
+                        format!("{code} exchanged {} after it was issued; this server accepted codes up to {} old, so its lifetime lies between {} and {}", secs(age), secs(ok), secs(ok), secs(age))
+                    },
                 )
             } else if strong_sig {
                 (

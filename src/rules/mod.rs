@@ -374,7 +374,9 @@ pub fn error_of(e: &Event) -> Option<&str> {
 /// Seconds, for summaries.
 pub fn secs(ms: i64) -> String {
     if ms.abs() >= 10_000 || ms % 1000 == 0 {
-        format!("{}s", ms / 1000)
+        // Rounded: a token stamped in whole seconds is 299.9 s ahead of a millisecond clock
+        // when it is 300 s ahead.
+        format!("{}s", (ms as f64 / 1000.0).round() as i64)
     } else {
         format!("{:.1}s", ms as f64 / 1000.0)
     }
