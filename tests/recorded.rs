@@ -1,4 +1,4 @@
-//! fixtures/recorded: 27 sessions recorded from oidc-provider behind nginx, through
+//! fixtures/recorded (and recorded-more): sessions recorded from oidc-provider behind nginx, through
 //! mitmproxy, with an Authlib client (see fixtures/recorded/README.md). Every failing
 //! session's labeled cause must be its top diagnosis; clean sessions get none.
 
@@ -10,6 +10,17 @@ fn recorded_sessions_get_their_labeled_cause() {
     let dir = fixture("recorded");
     let (_, failing) = assert_labels_hold(&dir);
     assert!(failing >= 15, "fixture lost its failing sessions");
+}
+
+/// fixtures/recorded-more: clock skew (processes under libfaketime), token responses the
+/// client could not use (a maintenance page, a device-authorization answer), a queued code
+/// exchange, a lost session cookie, a stale access token, among clean sessions, two of
+/// which have clocks off within tolerance.
+#[test]
+fn recorded_more_sessions_get_their_labeled_cause() {
+    let dir = fixture("recorded-more");
+    let (_, failing) = assert_labels_hold(&dir);
+    assert!(failing >= 8, "fixture lost its failing sessions");
 }
 
 #[test]
