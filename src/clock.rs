@@ -16,13 +16,21 @@
 //! [`SLACK_MS`] for the latency between the programs). Each pair of records allows a range of
 //! corrections under which they overlap. Where most pairs overlap without correction, the
 //! clocks agree. Otherwise the correction most pairs allow, if at least 3 in 4 allow it, is
-//! the offset: the middle of the range they all allow. Each input is measured against the one
-//! it shares most exchanges with (the hub: usually the IdP's log or the HAR), directly; two
-//! whole-second logs are not measured against each other.
+//! the offset: the middle of the range they all allow. Each input is measured against one
+//! hub, directly: the input whose exchanges most often agree as read with the others'
+//! (usually the IdP's log or the HAR). Two whole-second logs are not measured against each
+//! other.
+//!
+//! One file can hold several clocks: an application log written by instances on several
+//! hosts, of which one runs minutes off (a container without NTP). That host's records are
+//! found through the login they belong to: the records of one session (`session_id`) of an
+//! input whose clock agrees overall, which all lie at least [`SESSION_MIN_MS`] off their
+//! twins in the hub (in every one of at least two exchanges, by one correction), are
+//! corrected together. Far beyond any latency, such agreement is not chance.
 
 use crate::event::{Event, EventKind, Millis};
 use crate::fingerprint::Fingerprint;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Latency between the programs that record one exchange (an app logs a failed exchange
@@ -30,6 +38,10 @@ use std::sync::Arc;
 const SLACK_MS: Millis = 100;
 /// Fewest exchanges two inputs must share before their offset is trusted.
 const MIN_SAMPLES: usize = 4;
+/// A session's records are corrected apart from their input only this far off, and only
+/// when at least [`SESSION_MIN_SAMPLES`] of its exchanges all agree.
+pub const SESSION_MIN_MS: Millis = 2_000;
+const SESSION_MIN_SAMPLES: usize = 2;
 
 /// One input's clock, against another's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,57 +55,120 @@ pub struct Offset {
     pub agreeing: usize,
 }
 
-/// The inputs whose clocks are off, by file.
+/// The inputs whose clocks are off, by file, and the sessions of other inputs whose
+/// records were stamped by a clock of their own.
 #[derive(Debug, Clone, Default)]
 pub struct Offsets {
     by_file: HashMap<Arc<str>, Offset>,
+    by_session: HashMap<Arc<str>, HashMap<String, Offset>>,
+    /// What everything is measured against, once chosen.
+    hub: Option<Arc<str>>,
 }
 
 impl Offsets {
     /// Measures every input's clock against the hub's, from records not yet merged.
     pub fn estimate(events: &[Event]) -> Offsets {
+        let mut offsets = Offsets::default();
+        offsets.measure(events);
+        offsets
+    }
+
+    /// Measures what `events` show: on the first call the inputs' clocks (and the hub), on
+    /// every call the sessions not measured before. Records already corrected are left out.
+    pub fn measure(&mut self, events: &[Event]) {
         // One input has nothing to be measured against.
         let mut files = events.iter().filter_map(|e| e.sources.first());
         let first = files.next();
         if !files.any(|s| first.is_some_and(|f| !f.same_file(s))) {
-            return Offsets::default();
+            return;
         }
-        let pairs = shared_exchanges(events);
-        let mut shared: HashMap<&Arc<str>, usize> = HashMap::new();
-        for ((a, b), ranges) in &pairs {
-            *shared.entry(a).or_default() += ranges.len();
-            *shared.entry(b).or_default() += ranges.len();
+        let seen = records_by_exchange(events);
+        if self.hub.is_none() {
+            let pairs = pairs_of_inputs(&seen);
+            // Per input: exchanges it shares that agree as read, and all it shares.
+            let mut shared: HashMap<&Arc<str>, (usize, usize)> = HashMap::new();
+            for ((a, b), ranges) in &pairs {
+                let agree = agree_uncorrected(ranges);
+                for f in [a, b] {
+                    let s = shared.entry(f).or_default();
+                    s.0 += agree;
+                    s.1 += ranges.len();
+                }
+            }
+            // The hub: the clock most others agree with (an input on a clock of its own, or
+            // with a host of its own among its writers, agrees less), then the one sharing
+            // most, then the smallest name, so that the choice is stable.
+            let Some(hub) = shared
+                .iter()
+                .max_by(|x, y| x.1.cmp(y.1).then_with(|| y.0.cmp(x.0)))
+                .map(|(f, _)| Arc::clone(f))
+            else {
+                return;
+            };
+            for ((a, b), ranges) in pairs {
+                // As corrections of `file` against the hub.
+                let (file, ranges) = if *b == hub {
+                    (a, ranges)
+                } else if *a == hub {
+                    (b, ranges.into_iter().map(|(lo, hi)| (-hi, -lo)).collect())
+                } else {
+                    continue;
+                };
+                let n = ranges.len();
+                if n < MIN_SAMPLES || agree_uncorrected(&ranges) * 4 >= n * 3 {
+                    continue;
+                }
+                let (ms, agreeing) = most_allowed(&ranges);
+                if agreeing * 4 >= n * 3 {
+                    self.by_file.insert(
+                        Arc::clone(file),
+                        Offset {
+                            ms,
+                            against: Arc::clone(&hub),
+                            samples: n,
+                            agreeing,
+                        },
+                    );
+                }
+            }
+            self.hub = Some(hub);
         }
-        // The hub: most exchanges, then the smallest name, so that the choice is stable.
-        let Some(hub) = shared
-            .iter()
-            .max_by(|x, y| x.1.cmp(y.1).then_with(|| y.0.cmp(x.0)))
-            .map(|(f, _)| Arc::clone(f))
-        else {
-            return Offsets::default();
-        };
-        let mut by_file = HashMap::new();
-        for ((a, b), ranges) in pairs {
-            // As corrections of `file` against the hub.
-            let (file, ranges) = if *b == hub {
-                (a, ranges)
-            } else if *a == hub {
-                (b, ranges.into_iter().map(|(lo, hi)| (-hi, -lo)).collect())
-            } else {
+        self.measure_sessions(&seen);
+    }
+
+    /// Sessions of inputs whose clock agrees with the hub's, each of whose exchanges with the
+    /// hub lies [`SESSION_MIN_MS`] or more off, all by one correction.
+    fn measure_sessions(&mut self, seen: &HashMap<Shared<'_>, Vec<Record<'_>>>) {
+        let Some(hub) = self.hub.clone() else { return };
+        let mut ranges: HashMap<(&Arc<str>, &str), Ranges> = HashMap::new();
+        for records in seen.values() {
+            let Some(h) = records.iter().find(|r| *r.file == hub) else {
                 continue;
             };
+            for r in records {
+                let Some(session) = r.session else { continue };
+                if *r.file == hub || r.corrected || self.by_file.contains_key(r.file) {
+                    continue;
+                }
+                ranges
+                    .entry((r.file, session))
+                    .or_default()
+                    .push((r.start - h.end, r.end - h.start));
+            }
+        }
+        for ((file, session), ranges) in ranges {
+            let known = self
+                .by_session
+                .get(file)
+                .is_some_and(|s| s.contains_key(session));
             let n = ranges.len();
-            let agree_without = ranges
-                .iter()
-                .filter(|(lo, hi)| *lo <= 0 && 0 <= *hi)
-                .count();
-            if n < MIN_SAMPLES || agree_without * 4 >= n * 3 {
+            if known || n < SESSION_MIN_SAMPLES || agree_uncorrected(&ranges) > 0 {
                 continue;
             }
             let (ms, agreeing) = most_allowed(&ranges);
-            if agreeing * 4 >= n * 3 {
-                by_file.insert(
-                    Arc::clone(file),
+            if agreeing == n && ms.abs() >= SESSION_MIN_MS {
+                self.by_session.entry(Arc::clone(file)).or_default().insert(
+                    session.to_string(),
                     Offset {
                         ms,
                         against: Arc::clone(&hub),
@@ -103,30 +178,56 @@ impl Offsets {
                 );
             }
         }
-        Offsets { by_file }
     }
 
-    /// Moves the times of records from inputs whose clock is off onto the hub's clock.
+    /// Moves the times of records stamped by a clock found off onto the hub's clock, once:
+    /// a record keeps the correction it got in `Source::clock_ms`.
     pub fn apply(&self, events: &mut [Event]) {
-        if self.by_file.is_empty() {
+        if self.by_file.is_empty() && self.by_session.is_empty() {
             return;
         }
         for e in events {
-            // Before the merge every event has one record, so one clock.
-            let Some(off) = e.sources.first().and_then(|s| self.by_file.get(&s.file)) else {
+            let Some(off) = self.offset_of(e) else {
                 continue;
             };
-            e.ts = e.ts.map(|t| t - off.ms);
-            e.end_ts = e.end_ts.map(|t| t - off.ms);
+            let ms = off.ms;
+            e.ts = e.ts.map(|t| t - ms);
+            e.end_ts = e.end_ts.map(|t| t - ms);
+            if let Some(src) = e.sources.first_mut() {
+                src.clock_ms = ms;
+            }
         }
+    }
+
+    /// The offset of the clock that stamped an uncorrected single record.
+    fn offset_of(&self, e: &Event) -> Option<&Offset> {
+        // Before the merge every event has one record, so one clock.
+        let [src] = e.sources.as_slice() else {
+            return None;
+        };
+        if src.clock_ms != 0 {
+            return None;
+        }
+        self.by_file.get(&src.file).or_else(|| {
+            let session = e.session_id.as_deref()?;
+            self.by_session.get(&src.file)?.get(session)
+        })
     }
 
     pub fn get(&self, file: &str) -> Option<&Offset> {
         self.by_file.get(file)
     }
 
+    /// The sessions of `file` whose records were stamped by a clock of their own.
+    pub fn sessions(&self, file: &str) -> impl Iterator<Item = &Offset> {
+        self.by_session
+            .get(file)
+            .into_iter()
+            .flat_map(|s| s.values())
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.by_file.is_empty()
+        self.by_file.is_empty() && self.by_session.is_empty()
     }
 }
 
@@ -175,49 +276,77 @@ fn most_allowed(ranges: &[(Millis, Millis)]) -> (Millis, usize) {
     ((at.0 + at.1) / 2, best)
 }
 
-/// A record's input and time span: (file, start, end).
-type Span<'e> = (&'e Arc<str>, Millis, Millis);
+/// Corrections (lowest, highest) under which two records of one exchange overlap in time.
+type Ranges = Vec<(Millis, Millis)>;
 
-/// Per pair of inputs (in name order), for each exchange both recorded, the corrections of
-/// the first input's clock under which the two records overlap in time.
-type Pairs<'e> = HashMap<(&'e Arc<str>, &'e Arc<str>), Vec<(Millis, Millis)>>;
+/// How many `ranges` allow no correction at all.
+fn agree_uncorrected(ranges: &[(Millis, Millis)]) -> usize {
+    ranges
+        .iter()
+        .filter(|(lo, hi)| *lo <= 0 && 0 <= *hi)
+        .count()
+}
 
-fn shared_exchanges(events: &[Event]) -> Pairs<'_> {
-    // Per exchange, the first record of each input.
-    let mut seen: HashMap<Shared<'_>, Vec<Span<'_>>> = HashMap::new();
-    let mut coarse = HashSet::new();
+/// One input's first record of an exchange, as the span it covers.
+struct Record<'e> {
+    file: &'e Arc<str>,
+    start: Millis,
+    end: Millis,
+    coarse: bool,
+    session: Option<&'e str>,
+    /// Already moved onto the hub's clock.
+    corrected: bool,
+}
+
+/// The records of each exchange, one per input, from single records (not yet merged).
+fn records_by_exchange(events: &[Event]) -> HashMap<Shared<'_>, Vec<Record<'_>>> {
+    let mut seen: HashMap<Shared<'_>, Vec<Record<'_>>> = HashMap::new();
     for e in events {
         let (Some(t), [src]) = (e.ts, e.sources.as_slice()) else {
             continue;
         };
-        let (start, end) = if e.ts_coarse {
-            coarse.insert(&src.file);
-            (t, t + 999)
+        let end = if e.ts_coarse {
+            t + 999
         } else {
-            (t, e.end_ts.unwrap_or(t).max(t))
+            e.end_ts.unwrap_or(t).max(t)
         };
         for key in shared_keys(e) {
             let records = seen.entry(key).or_default();
-            if !records.iter().any(|(f, _, _)| *f == &src.file) {
-                records.push((&src.file, start - SLACK_MS, end + SLACK_MS));
+            if !records.iter().any(|r| r.file == &src.file) {
+                records.push(Record {
+                    file: &src.file,
+                    start: t - SLACK_MS,
+                    end: end + SLACK_MS,
+                    coarse: e.ts_coarse,
+                    session: e.session_id.as_deref(),
+                    corrected: src.clock_ms != 0,
+                });
             }
         }
     }
+    seen
+}
+
+/// Per pair of inputs (in name order), for each exchange both recorded, the corrections of
+/// the first input's clock under which the two records overlap in time.
+type Pairs<'e> = HashMap<(&'e Arc<str>, &'e Arc<str>), Ranges>;
+
+fn pairs_of_inputs<'e>(seen: &HashMap<Shared<'e>, Vec<Record<'e>>>) -> Pairs<'e> {
     let mut pairs: Pairs = HashMap::new();
     for records in seen.values() {
         for (i, a) in records.iter().enumerate() {
             for b in &records[i + 1..] {
-                let (a, b) = if a.0 <= b.0 { (a, b) } else { (b, a) };
+                let (a, b) = if a.file <= b.file { (a, b) } else { (b, a) };
                 // Two whole-second clocks cannot be told apart to the second.
-                if coarse.contains(a.0) && coarse.contains(b.0) {
+                if a.coarse && b.coarse {
                     continue;
                 }
                 // `a` moved back by c overlaps `b` when a.start - c <= b.end and
                 // a.end - c >= b.start.
                 pairs
-                    .entry((a.0, b.0))
+                    .entry((a.file, b.file))
                     .or_default()
-                    .push((a.1 - b.2, a.2 - b.1));
+                    .push((a.start - b.end, a.end - b.start));
             }
         }
     }
@@ -308,5 +437,72 @@ mod tests {
             let off = offsets.get("app.jsonl").expect("measured");
             assert!((off.ms - skew).abs() <= 250, "{skew}: {off:?}");
         }
+    }
+
+    /// Logins seen by the HAR (the hub: the IdP's log shares its redirects and callbacks)
+    /// and the app, the app logging each login's redirect and callback under its session;
+    /// login `i`'s app records off by `skew(i)`. Six records a login, the app's last.
+    fn sessions(n: usize, skew: impl Fn(usize) -> Millis) -> Vec<Event> {
+        let (har, app, idp): (Arc<str>, Arc<str>, Arc<str>) =
+            ("s.har".into(), "app.jsonl".into(), "idp.jsonl".into());
+        let mut events = Vec::new();
+        for i in 0..n {
+            let t = 1_000_000 + i as Millis * 5_037;
+            let state = format!("state-{i}");
+            events.push(record(&har, EventKind::Authorize, t, &state));
+            events.push(record(&har, EventKind::Callback, t + 900, &state));
+            events.push(record(&idp, EventKind::Authorize, t + 2, &state));
+            events.push(record(&idp, EventKind::Callback, t + 901, &state));
+            for (kind, at) in [(EventKind::Authorize, t), (EventKind::Callback, t + 905)] {
+                let mut e = record(&app, kind, at + skew(i), &state);
+                e.session_id = Some(format!("session-{i}"));
+                events.push(e);
+            }
+        }
+        events
+    }
+
+    #[test]
+    fn one_session_on_a_clock_of_its_own_is_corrected_alone_and_once() {
+        // Login 3 was handled by a host 600 s ahead; login 5's records disagree with each
+        // other; login 7 is 1.5 s off (latency can be that); the rest agree.
+        let skew = |i| match i {
+            3 => 600_000,
+            7 => 1_500,
+            _ => 0,
+        };
+        let mut events = sessions(10, skew);
+        events[5 * 6 + 5].ts = events[5 * 6 + 5].ts.map(|t| t + 600_000);
+        let offsets = Offsets::estimate(&events);
+        assert!(
+            offsets.get("app.jsonl").is_none(),
+            "the input's clock agrees"
+        );
+        let found: Vec<Millis> = offsets.sessions("app.jsonl").map(|o| o.ms).collect();
+        assert!(
+            matches!(found[..], [ms] if (ms - 600_000).abs() <= 10),
+            "{found:?}"
+        );
+        offsets.apply(&mut events);
+        offsets.apply(&mut events);
+        let app_of_3: Vec<_> = events[18..24]
+            .iter()
+            .filter(|e| e.session_id.is_some())
+            .collect();
+        let t = 1_000_000 + 3 * 5_037;
+        assert!(app_of_3[0].ts.is_some_and(|x| (x - t).abs() <= 10));
+        assert_eq!(app_of_3[0].sources[0].clock_ms, found[0]);
+        assert!(app_of_3[1].sources[0].clock_ms == found[0]);
+        // Another session's records are left as read.
+        assert_eq!(events[4].ts, Some(1_000_000));
+        assert_eq!(events[4].sources[0].clock_ms, 0);
+    }
+
+    #[test]
+    fn a_session_seen_in_one_exchange_is_not_measured() {
+        let mut events = sessions(6, |i| if i == 2 { 600_000 } else { 0 });
+        // Login 2's callback record is gone: one exchange left.
+        events.remove(2 * 6 + 5);
+        assert!(Offsets::estimate(&events).is_empty());
     }
 }

@@ -22,6 +22,9 @@ pub struct Source {
     pub file: Arc<str>,
     pub loc: Locator,
     pub emitter: Option<Arc<str>>,
+    /// How far the clock that stamped this record ran ahead of the hub's, where `clock`
+    /// measured and corrected it (0: as read).
+    pub clock_ms: Millis,
 }
 
 impl Source {
@@ -30,6 +33,7 @@ impl Source {
             file,
             loc,
             emitter: None,
+            clock_ms: 0,
         }
     }
 

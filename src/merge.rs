@@ -723,6 +723,7 @@ mod tests {
                         file: Arc::from(file),
                         loc: Locator::Line(1),
                         emitter: emitter.map(Arc::from),
+                        clock_ms: 0,
                     }],
                     request_ids: rid.into_iter().collect(),
                     state,
@@ -745,6 +746,7 @@ mod tests {
                 file: Arc::from("busy.jsonl"),
                 loc: Locator::Line(ts as u64),
                 emitter: emitter.map(Arc::from),
+                clock_ms: 0,
             }],
             ..Event::default()
         }

@@ -37,8 +37,8 @@ pub struct Segmenter<'s> {
     kept_flows: Vec<Flow>,
     claimed: Claimed,
     flows_seen: usize,
-    /// The inputs' clocks, measured before the first merge and applied to every event
-    /// after (None until then).
+    /// The clocks measured before each merge, applied to every event read after (None
+    /// before the first merge).
     clocks: Option<Offsets>,
     /// How many sets of flows were analyzed before the end of input.
     pub evictions: usize,
@@ -225,14 +225,13 @@ impl<'s> Segmenter<'s> {
         let _ = std::thread::Builder::new().spawn(move || drop((events, flows)));
     }
 
-    /// Measures the inputs' clocks on what is pending, before its first merge (records
-    /// joined on the wrong clock would stay joined), and moves what is pending onto them.
+    /// Measures the clocks on what is pending before it is merged (records joined on the
+    /// wrong clock would stay joined): the inputs' on the first merge, the sessions that
+    /// arrived since on every merge; and moves what is pending onto them.
     fn set_clocks(&mut self) {
-        if self.clocks.is_none() {
-            let clocks = Offsets::estimate(&self.pending);
-            clocks.apply(&mut self.pending);
-            self.clocks = Some(clocks);
-        }
+        let clocks = self.clocks.get_or_insert_with(Offsets::default);
+        clocks.measure(&self.pending);
+        clocks.apply(&mut self.pending);
     }
 
     /// The inputs' clocks as measured (empty before anything was merged).

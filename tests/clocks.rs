@@ -75,3 +75,56 @@ fn clocks_that_agree_are_left_alone() {
         assert!(input["clock"].is_null(), "{input}");
     }
 }
+
+/// fixtures/recorded-more: three app instances ran under libfaketime (M02 +600 s, M05 +60 s,
+/// M11 -240 s) while the rest of app.jsonl is on time. Each of those sessions' records is
+/// measured and corrected on its own, so the ID-token failures join the logins they belong
+/// to and are put down to the client's clock.
+#[test]
+fn a_host_on_a_clock_of_its_own_is_measured_per_session() {
+    let dir = fixture("recorded-more");
+    let (out, _) = assert_labels_hold(&dir);
+    let app = out["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["file"].as_str().unwrap().ends_with("app.jsonl"))
+        .unwrap();
+    assert!(app["clock"].is_null(), "the app log's clock agrees overall");
+    let mut found: Vec<i64> = app["session_clocks"]
+        .as_array()
+        .expect("session clocks reported")
+        .iter()
+        .map(|c| c["ahead_ms"].as_i64().unwrap())
+        .collect();
+    found.sort();
+    let expected = [-240_000, 60_000, 600_000];
+    assert_eq!(found.len(), 3, "{found:?}");
+    for (f, e) in found.iter().zip(expected) {
+        assert!((f - e).abs() <= 1_000, "{found:?}");
+    }
+    // M02's and M11's failures cite the token response that issued what the app refused.
+    let labels = read_json(&dir.join("labels.json"));
+    let t = touches(&labels, &out);
+    for id in ["M02", "M11"] {
+        let label = labels
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["id"] == id)
+            .unwrap();
+        let token_entry = label["failure_evidence"]["har_entries"][0]
+            .as_u64()
+            .unwrap();
+        let cites = out["diagnoses"].as_array().unwrap().iter().any(|d| {
+            d["rule"] == "clock_skew"
+                && d["findings"].as_array().unwrap().iter().any(|f| {
+                    f["evidence"].as_array().unwrap().iter().any(|e| {
+                        e["entry"].as_u64() == Some(token_entry)
+                            && e["file"].as_str().unwrap().ends_with("session.har")
+                    })
+                })
+        });
+        assert!(cites, "{id}: {:?}", t.get(id));
+    }
+}

@@ -151,6 +151,10 @@ pub struct InputReport {
     /// This input's clock, where it was found off from another input's and corrected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub clock: Option<ClockNote>,
+    /// Sessions of this input whose records were stamped by a clock of their own (one host
+    /// of several writing one log), each found off and corrected.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub session_clocks: Vec<ClockNote>,
 }
 
 /// An input's clock as measured against another input's (see `crate::clock`): its times
@@ -166,18 +170,33 @@ pub struct ClockNote {
 }
 
 impl ClockNote {
-    /// One line for people: `app.jsonl runs 0.500 s ahead of session.har (…)`.
-    pub fn describe(&self, file: &str) -> String {
+    /// How far ahead or behind, for people: `0.500 s ahead of`, `240.000 s behind`.
+    fn offset_words(&self) -> String {
         let (how, by) = if self.ahead_ms >= 0 {
             ("ahead of", self.ahead_ms)
         } else {
             ("behind", -self.ahead_ms)
         };
+        format!("{}.{:03} s {how}", by / 1000, by % 1000)
+    }
+
+    /// One line for people about a session's clock within `file`.
+    pub fn describe_session(&self, file: &str) -> String {
         format!(
-            "{file}'s clock runs {}.{:03} s {how} {}'s ({} of {} exchanges both recorded agree); \
+            "one session's records in {file} were stamped by a clock {} {}'s ({} of {} exchanges both recorded agree); they were corrected by that before records were joined",
+            self.offset_words(),
+            self.against,
+            self.agreeing,
+            self.exchanges
+        )
+    }
+
+    /// One line for people: `app.jsonl runs 0.500 s ahead of session.har (…)`.
+    pub fn describe(&self, file: &str) -> String {
+        format!(
+            "{file}'s clock runs {} {}'s ({} of {} exchanges both recorded agree); \
              its times were corrected by that before records were joined",
-            by / 1000,
-            by % 1000,
+            self.offset_words(),
             self.against,
             self.agreeing,
             self.exchanges
@@ -201,6 +220,7 @@ impl InputReport {
             more_problems: 0,
             unreadable: false,
             clock: None,
+            session_clocks: Vec::new(),
         }
     }
 

@@ -83,10 +83,16 @@ pub fn render(a: &Analysis) -> String {
     let clocks: Vec<String> = a
         .inputs
         .iter()
-        .filter_map(|i| {
-            i.clock
-                .as_ref()
-                .map(|c| format!("- {}.", c.describe(&i.file)))
+        .flat_map(|i| {
+            let whole = i
+                .clock
+                .iter()
+                .map(|c| format!("- {}.", c.describe(&i.file)));
+            let sessions = i
+                .session_clocks
+                .iter()
+                .map(|c| format!("- {}.", c.describe_session(&i.file)));
+            whole.chain(sessions)
         })
         .collect();
     if !clocks.is_empty() {

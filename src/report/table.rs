@@ -127,6 +127,9 @@ pub fn render(a: &Analysis, verbose: bool) -> String {
         if let Some(clock) = &input.clock {
             let _ = writeln!(out, "\nClock: {}.", clock.describe(&input.file));
         }
+        for clock in &input.session_clocks {
+            let _ = writeln!(out, "\nClock: {}.", clock.describe_session(&input.file));
+        }
     }
     let skipped: u64 = a.inputs.iter().map(|i| i.skipped).sum();
     if skipped > 0 {

@@ -148,12 +148,51 @@ impl Rule for ClockSkew {
             }
             out.push(f);
         }
-        // Without the tokens in view: the verifier's own words.
+        // Without the tokens in view: the verifier's own words, and its clock where its
+        // records were found off (`crate::clock`).
         for &i in &failures {
             if explained.contains(&i) {
                 continue;
             }
-            if let Some((Weight::Strong, text, _)) = cx.signature(self.id(), i) {
+            let e = cx.ev(i);
+            let strong = cx
+                .signature(self.id(), i)
+                .filter(|s| s.0 == Weight::Strong)
+                .map(|s| s.1);
+            let off = e
+                .sources
+                .iter()
+                .map(|s| s.clock_ms)
+                .find(|ms| ms.abs() > tol);
+            if let (Some(ms), true) = (off, strong.is_some() || rejects_id_token_as_expired(e)) {
+                let (variant, how) = if ms > 0 {
+                    ("client_clock_ahead", "ahead of")
+                } else {
+                    ("client_clock_behind", "behind")
+                };
+                let said = strong.map_or_else(|| e.describe(), |t| t.to_string());
+                // The response that issued what it checked, where the flow holds it.
+                let issuing = flow.events.iter().copied().rev().find(|&j| {
+                    let x = cx.ev(j);
+                    x.kind() == EventKind::Token
+                        && x.issued.is_some()
+                        && x.ts.zip(e.ts).is_some_and(|(a, b)| a <= b)
+                });
+                let mut f = Finding::new(
+                        self.id(),
+                        variant,
+                        0.9,
+                        fi,
+                        format!(
+                            "the client that rejected a token for its time claims ({said}) stamps its log {} {how} the observer's clock (measured on the exchanges both recorded): its clock, not the token, is off; synchronize clocks (NTP)",
+                            secs(ms.abs())
+                        ),
+                    );
+                if let Some(j) = issuing {
+                    f = f.evidence(j, "tokens issued".to_string());
+                }
+                out.push(f.explains(i, e.describe()));
+            } else if let Some((Weight::Strong, text, _)) = cx.signature(self.id(), i) {
                 out.push(
                     Finding::new(
                         self.id(),
