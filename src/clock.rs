@@ -110,7 +110,13 @@ impl Offsets {
                 let (file, ranges) = if *b == hub {
                     (a, ranges)
                 } else if *a == hub {
-                    (b, ranges.into_iter().map(|(lo, hi)| (-hi, -lo)).collect())
+                    (
+                        b,
+                        ranges
+                            .into_iter()
+                            .map(|(lo, hi)| (hi.saturating_neg(), lo.saturating_neg()))
+                            .collect(),
+                    )
                 } else {
                     continue;
                 };
@@ -153,7 +159,7 @@ impl Offsets {
                 ranges
                     .entry((r.file, session))
                     .or_default()
-                    .push((r.start - h.end, r.end - h.start));
+                    .push((r.start.saturating_sub(h.end), r.end.saturating_sub(h.start)));
             }
         }
         for ((file, session), ranges) in ranges {
@@ -166,7 +172,7 @@ impl Offsets {
                 continue;
             }
             let (ms, agreeing) = most_allowed(&ranges);
-            if agreeing == n && ms.abs() >= SESSION_MIN_MS {
+            if agreeing == n && ms.saturating_abs() >= SESSION_MIN_MS {
                 self.by_session.entry(Arc::clone(file)).or_default().insert(
                     session.to_string(),
                     Offset {
@@ -191,8 +197,8 @@ impl Offsets {
                 continue;
             };
             let ms = off.ms;
-            e.ts = e.ts.map(|t| t - ms);
-            e.end_ts = e.end_ts.map(|t| t - ms);
+            e.ts = e.ts.map(|t| t.saturating_sub(ms));
+            e.end_ts = e.end_ts.map(|t| t.saturating_sub(ms));
             if let Some(src) = e.sources.first_mut() {
                 src.clock_ms = ms;
             }
@@ -273,7 +279,8 @@ fn most_allowed(ranges: &[(Millis, Millis)]) -> (Millis, usize) {
             open -= 1;
         }
     }
-    ((at.0 + at.1) / 2, best)
+    // Halved first: times read from hostile input can be anywhere in the i64 range.
+    (at.0 / 2 + at.1 / 2, best)
 }
 
 /// Corrections (lowest, highest) under which two records of one exchange overlap in time.
@@ -306,7 +313,7 @@ fn records_by_exchange(events: &[Event]) -> HashMap<Shared<'_>, Vec<Record<'_>>>
             continue;
         };
         let end = if e.ts_coarse {
-            t + 999
+            t.saturating_add(999)
         } else {
             e.end_ts.unwrap_or(t).max(t)
         };
@@ -315,8 +322,8 @@ fn records_by_exchange(events: &[Event]) -> HashMap<Shared<'_>, Vec<Record<'_>>>
             if !records.iter().any(|r| r.file == &src.file) {
                 records.push(Record {
                     file: &src.file,
-                    start: t - SLACK_MS,
-                    end: end + SLACK_MS,
+                    start: t.saturating_sub(SLACK_MS),
+                    end: end.saturating_add(SLACK_MS),
                     coarse: e.ts_coarse,
                     session: e.session_id.as_deref(),
                     corrected: src.clock_ms != 0,
@@ -346,7 +353,7 @@ fn pairs_of_inputs<'e>(seen: &HashMap<Shared<'e>, Vec<Record<'e>>>) -> Pairs<'e>
                 pairs
                     .entry((a.file, b.file))
                     .or_default()
-                    .push((a.start - b.end, a.end - b.start));
+                    .push((a.start.saturating_sub(b.end), a.end.saturating_sub(b.start)));
             }
         }
     }
@@ -365,24 +372,42 @@ mod tests {
         e
     }
 
-    /// Logins seen by a HAR (the hub: it shares the callbacks with the IdP's log and the
-    /// redirects with the app's) and an app log whose
-    /// clock runs `skew` ms ahead, the app logging each redirect `lag` ms before the browser
-    /// request.
-    fn logins(skew: Millis, lag: Millis, n: usize) -> Vec<Event> {
-        let (har, app, idp): (Arc<str>, Arc<str>, Arc<str>) =
-            ("s.har".into(), "app.jsonl".into(), "idp.jsonl".into());
+    /// `n` logins seen by the HAR (redirect at `t`, callback at `t + 900`) and the IdP's log
+    /// (its callback at `t + 901`, and where `idp_redirects` its redirect at `t + 2`), which
+    /// makes the HAR the hub, then `app(i, t, state)`'s records of login `i`. Times spread
+    /// over the second, as real ones are.
+    fn logins_seen(
+        n: usize,
+        idp_redirects: bool,
+        app: impl Fn(usize, Millis, &str) -> Vec<(EventKind, Millis, Option<String>)>,
+    ) -> Vec<Event> {
+        let (har, idp, app_log): (Arc<str>, Arc<str>, Arc<str>) =
+            ("s.har".into(), "idp.jsonl".into(), "app.jsonl".into());
         let mut events = Vec::new();
         for i in 0..n {
-            // Times spread over the second, as real ones are.
             let t = 1_000_000 + i as Millis * 5_037;
             let state = format!("state-{i}");
             events.push(record(&har, EventKind::Authorize, t, &state));
-            events.push(record(&idp, EventKind::Callback, t + 900, &state));
-            events.push(record(&har, EventKind::Callback, t + 901, &state));
-            events.push(record(&app, EventKind::Authorize, t - lag + skew, &state));
+            events.push(record(&har, EventKind::Callback, t + 900, &state));
+            if idp_redirects {
+                events.push(record(&idp, EventKind::Authorize, t + 2, &state));
+            }
+            events.push(record(&idp, EventKind::Callback, t + 901, &state));
+            for (kind, at, session) in app(i, t, &state) {
+                let mut e = record(&app_log, kind, at, &state);
+                e.session_id = session;
+                events.push(e);
+            }
         }
         events
+    }
+
+    /// Logins whose app log (its clock `skew` ms ahead) records each redirect `lag` ms
+    /// before the browser's request. Four records a login, the app's last.
+    fn logins(skew: Millis, lag: Millis, n: usize) -> Vec<Event> {
+        logins_seen(n, false, |_, t, _| {
+            vec![(EventKind::Authorize, t - lag + skew, None)]
+        })
     }
 
     #[test]
@@ -439,27 +464,16 @@ mod tests {
         }
     }
 
-    /// Logins seen by the HAR (the hub: the IdP's log shares its redirects and callbacks)
-    /// and the app, the app logging each login's redirect and callback under its session;
-    /// login `i`'s app records off by `skew(i)`. Six records a login, the app's last.
+    /// Logins whose app records each redirect and callback under the login's session, login
+    /// `i`'s off by `skew(i)`. Six records a login, the app's last.
     fn sessions(n: usize, skew: impl Fn(usize) -> Millis) -> Vec<Event> {
-        let (har, app, idp): (Arc<str>, Arc<str>, Arc<str>) =
-            ("s.har".into(), "app.jsonl".into(), "idp.jsonl".into());
-        let mut events = Vec::new();
-        for i in 0..n {
-            let t = 1_000_000 + i as Millis * 5_037;
-            let state = format!("state-{i}");
-            events.push(record(&har, EventKind::Authorize, t, &state));
-            events.push(record(&har, EventKind::Callback, t + 900, &state));
-            events.push(record(&idp, EventKind::Authorize, t + 2, &state));
-            events.push(record(&idp, EventKind::Callback, t + 901, &state));
-            for (kind, at) in [(EventKind::Authorize, t), (EventKind::Callback, t + 905)] {
-                let mut e = record(&app, kind, at + skew(i), &state);
-                e.session_id = Some(format!("session-{i}"));
-                events.push(e);
-            }
-        }
-        events
+        logins_seen(n, true, |i, t, _| {
+            let session = Some(format!("session-{i}"));
+            vec![
+                (EventKind::Authorize, t + skew(i), session.clone()),
+                (EventKind::Callback, t + 905 + skew(i), session),
+            ]
+        })
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! Arbitrary bytes as an input file: format detection, windowed ingest, streaming
 //! analysis and every report format. The first byte picks a forced input format (or
-//! detection) so that every reader sees every shape of input.
+//! detection) so that every reader sees every shape of input. A 0x1E byte (record
+//! separator) splits the rest into two files read together, so that records of two inputs
+//! meet in the merge and their clocks are measured against each other.
 #![no_main]
 use grantscope::ingest::{self, Format, IngestOptions, Input};
 use grantscope::report::{self, OutputFormat};
@@ -45,8 +47,18 @@ fuzz_target!(|data: &[u8]| {
     let format = FORMATS.get((sel as usize) % 16).copied();
     // Small windows (from 64 bytes) exercise line alignment and over-long lines.
     let window = 64usize << (sel >> 4 & 0x7);
+    let (first, second) = match body.iter().position(|&b| b == 0x1e) {
+        Some(i) => (&body[..i], Some(&body[i + 1..])),
+        None => (body, None),
+    };
     let path = dir().path().join("input");
-    std::fs::write(&path, body).expect("write input");
+    std::fs::write(&path, first).expect("write input");
+    let mut inputs = vec![Input::Path(path)];
+    if let Some(second) = second {
+        let path = dir().path().join("input2");
+        std::fs::write(&path, second).expect("write input");
+        inputs.push(Input::Path(path));
+    }
     let opts = IngestOptions {
         format,
         globs: Vec::new(),
@@ -56,7 +68,7 @@ fuzz_target!(|data: &[u8]| {
         flow_window_ms: 60_000,
         max_pending: 8,
     };
-    let a = analyze_streaming(&[Input::Path(path)], &opts, stream, specs());
+    let a = analyze_streaming(&inputs, &opts, stream, specs());
     for r in &a.inputs {
         assert!(r.skipped <= r.records + 1, "{r:?}");
         for p in &r.problems {

@@ -172,11 +172,12 @@ pub struct ClockNote {
 impl ClockNote {
     /// How far ahead or behind, for people: `0.500 s ahead of`, `240.000 s behind`.
     fn offset_words(&self) -> String {
-        let (how, by) = if self.ahead_ms >= 0 {
-            ("ahead of", self.ahead_ms)
+        let how = if self.ahead_ms >= 0 {
+            "ahead of"
         } else {
-            ("behind", -self.ahead_ms)
+            "behind"
         };
+        let by = self.ahead_ms.unsigned_abs();
         format!("{}.{:03} s {how}", by / 1000, by % 1000)
     }
 

@@ -163,7 +163,7 @@ impl Rule for ClockSkew {
                 .sources
                 .iter()
                 .map(|s| s.clock_ms)
-                .find(|ms| ms.abs() > tol);
+                .find(|ms| ms.saturating_abs() > tol);
             if let (Some(ms), true) = (off, strong.is_some() || rejects_id_token_as_expired(e)) {
                 let (variant, how) = if ms > 0 {
                     ("client_clock_ahead", "ahead of")
@@ -185,7 +185,7 @@ impl Rule for ClockSkew {
                         fi,
                         format!(
                             "the client that rejected a token for its time claims ({said}) stamps its log {} {how} the observer's clock (measured on the exchanges both recorded): its clock, not the token, is off; synchronize clocks (NTP)",
-                            secs(ms.abs())
+                            secs(ms.saturating_abs())
                         ),
                     );
                 if let Some(j) = issuing {

@@ -373,7 +373,7 @@ pub fn error_of(e: &Event) -> Option<&str> {
 
 /// Seconds, for summaries.
 pub fn secs(ms: i64) -> String {
-    if ms.abs() >= 10_000 || ms % 1000 == 0 {
+    if ms.saturating_abs() >= 10_000 || ms % 1000 == 0 {
         // Rounded: a token stamped in whole seconds is 299.9 s ahead of a millisecond clock
         // when it is 300 s ahead.
         format!("{}s", (ms as f64 / 1000.0).round() as i64)
