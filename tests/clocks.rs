@@ -3,47 +3,69 @@
 //! request id, state or code say by how much; the app's times are corrected before records
 //! are joined, and every session keeps its labeled cause. Without the correction, half a
 //! second ahead diagnosed a clean session (R16) and two seconds behind put a code reuse's
-//! retry (R03) under a server error.
+//! retry (R03) under a server error; the proxy's log two seconds behind did as badly.
 
 mod common;
 use common::*;
 use grantscope::ingest::time::{format_ts, parse_time};
 use std::path::Path;
 
-/// Copies the recording into `dir` with every app record's `timestamp` moved by `ms`.
-fn with_app_clock_off(dir: &Path, ms: i64) {
+/// Copies the recording into `dir` with the times of `moved` (app.jsonl or access.log)
+/// moved by `ms`.
+fn with_clock_off(dir: &Path, moved: &str, ms: i64) {
     let src = fixture("recorded");
-    for f in ["session.har", "access.log", "idp.jsonl", "labels.json"] {
+    for f in [
+        "session.har",
+        "access.log",
+        "app.jsonl",
+        "idp.jsonl",
+        "labels.json",
+    ] {
         std::fs::copy(src.join(f), dir.join(f)).unwrap();
     }
-    let app = std::fs::read_to_string(src.join("app.jsonl")).unwrap();
-    let mut moved = String::new();
-    for line in app.lines() {
-        let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
-        let t = parse_time(v["timestamp"].as_str().unwrap()).unwrap();
-        v["timestamp"] = format_ts(t + ms).into();
-        moved.push_str(&v.to_string());
-        moved.push('\n');
+    let text = std::fs::read_to_string(src.join(moved)).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        if moved == "app.jsonl" {
+            let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let t = parse_time(v["timestamp"].as_str().unwrap()).unwrap();
+            v["timestamp"] = format_ts(t + ms).into();
+            out.push_str(&v.to_string());
+        } else {
+            // nginx `combined`: `[25/Nov/2026:17:16:40 +0000]`, whole seconds.
+            let (open, close) = (line.find('[').unwrap(), line.find(']').unwrap());
+            let stamp = &line[open + 1..close];
+            let t = chrono::DateTime::parse_from_str(stamp, "%d/%b/%Y:%H:%M:%S %z").unwrap()
+                + chrono::TimeDelta::milliseconds(ms);
+            out.push_str(&line[..=open]);
+            out.push_str(&t.format("%d/%b/%Y:%H:%M:%S %z").to_string());
+            out.push_str(&line[close..]);
+        }
+        out.push('\n');
     }
-    std::fs::write(dir.join("app.jsonl"), moved).unwrap();
+    std::fs::write(dir.join(moved), out).unwrap();
 }
 
-fn check(ms: i64) {
+/// Every session keeps its cause, and only `moved`'s clock is reported, within `within` ms
+/// of how far it was moved.
+fn check(moved: &str, ms: i64, within: i64) {
     let dir = tempfile::tempdir().unwrap();
-    with_app_clock_off(dir.path(), ms);
+    with_clock_off(dir.path(), moved, ms);
     let (out, _) = assert_labels_hold(dir.path());
-    let inputs = out["inputs"].as_array().unwrap();
-    for input in inputs {
+    for input in out["inputs"].as_array().unwrap() {
         let file = input["file"].as_str().unwrap();
         let clock = &input["clock"];
-        if file.ends_with("app.jsonl") {
+        if file.ends_with(moved) {
             let ahead = clock["ahead_ms"]
                 .as_i64()
-                .expect("the app's clock is reported");
-            assert!((ahead - ms).abs() <= 50, "{ms} ms off, measured {ahead}");
+                .expect("the moved clock is reported");
+            assert!(
+                (ahead - ms).abs() <= within,
+                "{ms} ms off, measured {ahead}"
+            );
             assert!(clock["against"]
                 .as_str()
-                .is_some_and(|a| !a.ends_with("app.jsonl")));
+                .is_some_and(|a| !a.ends_with(moved)));
         } else {
             assert!(clock.is_null(), "{file}: {clock}");
         }
@@ -52,12 +74,19 @@ fn check(ms: i64) {
 
 #[test]
 fn an_app_clock_half_a_second_ahead_is_corrected() {
-    check(500);
+    check("app.jsonl", 500, 50);
 }
 
 #[test]
 fn an_app_clock_two_seconds_behind_is_corrected() {
-    check(-2_000);
+    check("app.jsonl", -2_000, 50);
+}
+
+/// A whole-second access log two seconds behind (uncorrected: R11 under invalid_scope,
+/// clean R16 diagnosed), measured to within its rounding.
+#[test]
+fn a_proxy_clock_two_seconds_behind_is_corrected() {
+    check("access.log", -2_000, 250);
 }
 
 #[test]
