@@ -11,6 +11,7 @@ fn evidence(a: &Analysis, clean: &super::Clean, f: &Finding) -> Vec<Value> {
     let mut out = Vec::new();
     for ev in &f.evidence {
         let e = &a.events[ev.event];
+        let note = clean.text(&ev.note);
         for s in &e.sources {
             let mut item = serde_json::Map::new();
             item.insert("file".into(), json!(s.file.as_ref()));
@@ -21,7 +22,7 @@ fn evidence(a: &Analysis, clean: &super::Clean, f: &Finding) -> Vec<Value> {
             if let Some(t) = e.ts {
                 item.insert("ts".into(), json!(format_ts(t)));
             }
-            item.insert("note".into(), json!(clean.text(&ev.note)));
+            item.insert("note".into(), json!(note));
             out.push(Value::Object(item));
         }
     }
