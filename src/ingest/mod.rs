@@ -441,6 +441,8 @@ struct Reading {
     report: InputReport,
     last_ts: Option<Millis>,
     done: bool,
+    /// The next window, read (mapped, its lines counted) while the last one was parsed.
+    ahead: Option<std::io::Result<Option<source::Window>>>,
 }
 
 impl Reading {
@@ -452,6 +454,7 @@ impl Reading {
             src: None,
             last_ts: None,
             done: false,
+            ahead: None,
         }
     }
 
@@ -522,13 +525,25 @@ impl Reading {
                 }
             }
         } else {
-            match src.next_window() {
+            let next = match self.ahead.take() {
+                Some(read) => read,
+                None => src.next_window(),
+            };
+            match next {
                 Ok(Some(w)) => {
                     for long in &w.long_lines {
                         report.skip_record(long.line, too_long(long.bytes));
                     }
                     progress.inc(w.bytes().len() as u64);
-                    events = parse_lines(&self.file, &w, format, report);
+                    // The next window is mapped and its lines counted while this one is
+                    // parsed: the threads that finish their chunks first do not wait.
+                    let file = &self.file;
+                    let (parsed, ahead) = rayon::join(
+                        || parse_lines(file, &w, format, report),
+                        || src.next_window(),
+                    );
+                    events = parsed;
+                    self.ahead = Some(ahead);
                 }
                 Ok(None) => self.done = true,
                 Err(e) => {
