@@ -332,10 +332,16 @@ pub fn expand(
     out
 }
 
-/// Documents a folder of logs often holds beside them (a README, runbook notes): prose that
-/// the plain-text reader would otherwise search for OAuth errors, quoting its examples as
-/// evidence. Named on the command line, such a file is read like any other.
-const DOCUMENT_EXTENSIONS: &[&str] = &["md", "markdown", "rst", "adoc", "asciidoc", "org"];
+/// Documents and source code a folder of logs often holds beside them (a README, runbook
+/// notes, the script that collected them): text that the plain-text reader would otherwise
+/// search for OAuth errors, quoting its examples and string literals as evidence. Named on
+/// the command line, such a file is read like any other.
+const NOT_LOG_EXTENSIONS: &[&str] = &[
+    "md", "markdown", "rst", "adoc", "asciidoc", "org", // documents
+    "py", "js", "mjs", "cjs", "ts", "rs", "go", "java", "kt", "rb", "php", "sh", "bash", "ps1",
+    "c", "h", "cc", "cpp", "hpp", "cs", "swift", "scala", "pl", "lua", // source code
+    "html", "htm", "css", "svg", // markup
+];
 
 fn is_hidden(path: &Path) -> bool {
     path.file_name()
@@ -346,11 +352,10 @@ fn is_hidden(path: &Path) -> bool {
 fn glob_ok(path: &Path, globs: &[String]) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     if globs.is_empty() {
-        let document = path.extension().and_then(|x| x.to_str()).is_some_and(|x| {
-            DOCUMENT_EXTENSIONS
-                .iter()
-                .any(|d| x.eq_ignore_ascii_case(d))
-        });
+        let document = path
+            .extension()
+            .and_then(|x| x.to_str())
+            .is_some_and(|x| NOT_LOG_EXTENSIONS.iter().any(|d| x.eq_ignore_ascii_case(d)));
         return !is_hidden(path) && !document;
     }
     globs.iter().any(|g| glob_match(g, name))
@@ -417,7 +422,10 @@ pub fn stream(
             .min_by_key(|(_, r)| r.last_ts.map_or((0, 0), |t| (1, t)))
             .map(|(i, _)| i);
         let Some(i) = next else { break };
-        let events = readings[i].step(opts, &progress);
+        // Reading ahead holds a second window mapped and touched: only for the last input
+        // still being read, so that a folder of many logs read in step holds one each.
+        let alone = readings.iter().filter(|r| !r.done).count() == 1;
+        let events = readings[i].step(opts, &progress, alone);
         let r = &mut readings[i];
         if let Some(t) = events.iter().filter_map(|e| e.ts).max() {
             r.last_ts = Some(r.last_ts.map_or(t, |l| l.max(t)));
@@ -466,7 +474,13 @@ impl Reading {
     }
 
     /// Opens and detects on the first call; reads one window per call after that.
-    fn step(&mut self, opts: &IngestOptions, progress: &indicatif::ProgressBar) -> Vec<Event> {
+    /// `read_ahead`: read the next window while parsing this one.
+    fn step(
+        &mut self,
+        opts: &IngestOptions,
+        progress: &indicatif::ProgressBar,
+        read_ahead: bool,
+    ) -> Vec<Event> {
         if self.src.is_none() {
             let mut src = match open(&self.input, opts.window.unwrap_or(source::WINDOW)) {
                 Ok(s) => s,
@@ -538,12 +552,16 @@ impl Reading {
                     // The next window is mapped and its lines counted while this one is
                     // parsed: the threads that finish their chunks first do not wait.
                     let file = &self.file;
-                    let (parsed, ahead) = rayon::join(
-                        || parse_lines(file, &w, format, report),
-                        || src.next_window(),
-                    );
-                    events = parsed;
-                    self.ahead = Some(ahead);
+                    if read_ahead {
+                        let (parsed, ahead) = rayon::join(
+                            || parse_lines(file, &w, format, report),
+                            || src.next_window(),
+                        );
+                        events = parsed;
+                        self.ahead = Some(ahead);
+                    } else {
+                        events = parse_lines(file, &w, format, report);
+                    }
                 }
                 Ok(None) => self.done = true,
                 Err(e) => {
