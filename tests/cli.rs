@@ -445,9 +445,10 @@ fn no_secret_reaches_any_output_format() {
     }
 }
 
-/// A folder of logs often holds a README or runbook notes quoting OAuth errors, and a `.git`
-/// folder: reading them as plain-text logs made findings out of their examples. In a
-/// folder they are passed over; named on the command line, a document is read.
+/// A folder of logs often holds a README or runbook notes quoting OAuth errors, the script
+/// that collected them, and a `.git` folder: reading them as plain-text logs made findings
+/// out of their examples. In a folder they are passed over; named on the command line, a
+/// document is read.
 #[test]
 fn documents_and_hidden_folders_in_a_log_folder_are_not_read_as_logs() {
     let dir = tempfile::tempdir().unwrap();
@@ -461,6 +462,12 @@ fn documents_and_hidden_folders_in_a_log_folder_are_not_read_as_logs() {
                  error_description=\"grant request is invalid\" client_id=portal-web\n\
                  2026-11-24T06:26:47Z ERROR callback rejected: error=access_denied state=abc\n";
     std::fs::write(dir.path().join("README.md"), prose).unwrap();
+    // The script that collected the logs, quoting an error in a string.
+    std::fs::write(
+        dir.path().join("collect.py"),
+        format!("RUNBOOK = '''\n{prose}'''\n"),
+    )
+    .unwrap();
     std::fs::create_dir(dir.path().join(".git")).unwrap();
     std::fs::write(dir.path().join(".git").join("COMMIT_EDITMSG"), prose).unwrap();
 
@@ -475,7 +482,7 @@ fn documents_and_hidden_folders_in_a_log_folder_are_not_read_as_logs() {
     assert!(
         files
             .iter()
-            .all(|f| !f.ends_with("README.md") && !f.contains(".git")),
+            .all(|f| !f.ends_with("README.md") && !f.ends_with(".py") && !f.contains(".git")),
         "{files:?}"
     );
     let alone = analyze_json(&[logs.to_str().unwrap()]);
