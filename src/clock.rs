@@ -43,16 +43,54 @@ const MIN_SAMPLES: usize = 4;
 pub const SESSION_MIN_MS: Millis = 2_000;
 const SESSION_MIN_SAMPLES: usize = 2;
 
-/// One input's clock, against another's.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One input's (or one session's records') clock, against another input's: its times were
+/// moved back by `ahead_ms` before records were joined. Reported as it is in the JSON
+/// `inputs` section.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Offset {
-    /// How far the input's clock runs ahead (negative: behind) of `against`'s.
-    pub ms: Millis,
+    /// How far the clock runs ahead (negative: behind) of `against`'s.
+    pub ahead_ms: Millis,
     /// The input it was measured against.
-    pub against: Arc<str>,
-    /// Exchanges both inputs recorded, of which `agreeing` overlap once corrected by `ms`.
-    pub samples: usize,
+    pub against: String,
+    /// Exchanges both inputs recorded, of which `agreeing` overlap once corrected.
+    pub exchanges: usize,
     pub agreeing: usize,
+}
+
+impl Offset {
+    /// How far ahead or behind, for people: `0.500 s ahead of`, `240.000 s behind`.
+    fn offset_words(&self) -> String {
+        let how = if self.ahead_ms >= 0 {
+            "ahead of"
+        } else {
+            "behind"
+        };
+        let by = self.ahead_ms.unsigned_abs();
+        format!("{}.{:03} s {how}", by / 1000, by % 1000)
+    }
+
+    /// One line for people about a session's clock within `file`.
+    pub fn describe_session(&self, file: &str) -> String {
+        format!(
+            "one session's records in {file} were stamped by a clock {} {}'s ({} of {} exchanges both recorded agree); they were corrected by that before records were joined",
+            self.offset_words(),
+            self.against,
+            self.agreeing,
+            self.exchanges
+        )
+    }
+
+    /// One line for people: `app.jsonl's clock runs 0.500 s ahead of session.har's (…)`.
+    pub fn describe(&self, file: &str) -> String {
+        format!(
+            "{file}'s clock runs {} {}'s ({} of {} exchanges both recorded agree); \
+             its times were corrected by that before records were joined",
+            self.offset_words(),
+            self.against,
+            self.agreeing,
+            self.exchanges
+        )
+    }
 }
 
 /// The inputs whose clocks are off, by file, and the sessions of other inputs whose
@@ -129,9 +167,9 @@ impl Offsets {
                     self.by_file.insert(
                         Arc::clone(file),
                         Offset {
-                            ms,
-                            against: Arc::clone(&hub),
-                            samples: n,
+                            ahead_ms: ms,
+                            against: hub.to_string(),
+                            exchanges: n,
                             agreeing,
                         },
                     );
@@ -176,9 +214,9 @@ impl Offsets {
                 self.by_session.entry(Arc::clone(file)).or_default().insert(
                     session.to_string(),
                     Offset {
-                        ms,
-                        against: Arc::clone(&hub),
-                        samples: n,
+                        ahead_ms: ms,
+                        against: hub.to_string(),
+                        exchanges: n,
                         agreeing,
                     },
                 );
@@ -196,7 +234,7 @@ impl Offsets {
             let Some(off) = self.offset_of(e) else {
                 continue;
             };
-            let ms = off.ms;
+            let ms = off.ahead_ms;
             e.ts = e.ts.map(|t| t.saturating_sub(ms));
             e.end_ts = e.end_ts.map(|t| t.saturating_sub(ms));
             if let Some(src) = e.sources.first_mut() {
@@ -415,8 +453,8 @@ mod tests {
         let mut events = logins(500, 12, 10);
         let offsets = Offsets::estimate(&events);
         let off = offsets.get("app.jsonl").expect("the app's clock is off");
-        assert_eq!(off.against.as_ref(), "s.har");
-        assert_eq!((off.ms, off.samples, off.agreeing), (488, 10, 10));
+        assert_eq!(off.against, "s.har");
+        assert_eq!((off.ahead_ms, off.exchanges, off.agreeing), (488, 10, 10));
         assert!(offsets.get("s.har").is_none() && offsets.get("idp.jsonl").is_none());
         offsets.apply(&mut events);
         // Onto the hub's time of the same exchange (its 12 ms lead is measured with the drift).
@@ -460,7 +498,7 @@ mod tests {
         for skew in [2_000, -2_000, 1_500] {
             let offsets = coarse(skew);
             let off = offsets.get("app.jsonl").expect("measured");
-            assert!((off.ms - skew).abs() <= 250, "{skew}: {off:?}");
+            assert!((off.ahead_ms - skew).abs() <= 250, "{skew}: {off:?}");
         }
     }
 
@@ -492,7 +530,7 @@ mod tests {
             offsets.get("app.jsonl").is_none(),
             "the input's clock agrees"
         );
-        let found: Vec<Millis> = offsets.sessions("app.jsonl").map(|o| o.ms).collect();
+        let found: Vec<Millis> = offsets.sessions("app.jsonl").map(|o| o.ahead_ms).collect();
         assert!(
             matches!(found[..], [ms] if (ms - 600_000).abs() <= 10),
             "{found:?}"

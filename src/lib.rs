@@ -177,15 +177,9 @@ fn finish(
 ) -> Analysis {
     let (events, flows, claimed) = seg.finish();
     if let Some(clocks) = seg.clocks() {
-        let note = |o: &clock::Offset| ingest::ClockNote {
-            ahead_ms: o.ms,
-            against: o.against.to_string(),
-            exchanges: o.samples,
-            agreeing: o.agreeing,
-        };
         for input in &mut inputs {
-            input.clock = clocks.get(&input.file).map(note);
-            input.session_clocks = clocks.sessions(&input.file).map(note).collect();
+            input.clock = clocks.get(&input.file).cloned();
+            input.session_clocks = clocks.sessions(&input.file).cloned().collect();
             input.session_clocks.sort_by_key(|c| c.ahead_ms);
         }
     }

@@ -150,59 +150,11 @@ pub struct InputReport {
     pub unreadable: bool,
     /// This input's clock, where it was found off from another input's and corrected.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub clock: Option<ClockNote>,
+    pub clock: Option<crate::clock::Offset>,
     /// Sessions of this input whose records were stamped by a clock of their own (one host
     /// of several writing one log), each found off and corrected.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub session_clocks: Vec<ClockNote>,
-}
-
-/// An input's clock as measured against another input's (see `crate::clock`): its times
-/// were moved back by `ahead_ms` before records were joined.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ClockNote {
-    /// How far this input's clock runs ahead of `against`'s (negative: behind).
-    pub ahead_ms: i64,
-    pub against: String,
-    /// Exchanges both inputs recorded, and how many of them agree on the offset.
-    pub exchanges: usize,
-    pub agreeing: usize,
-}
-
-impl ClockNote {
-    /// How far ahead or behind, for people: `0.500 s ahead of`, `240.000 s behind`.
-    fn offset_words(&self) -> String {
-        let how = if self.ahead_ms >= 0 {
-            "ahead of"
-        } else {
-            "behind"
-        };
-        let by = self.ahead_ms.unsigned_abs();
-        format!("{}.{:03} s {how}", by / 1000, by % 1000)
-    }
-
-    /// One line for people about a session's clock within `file`.
-    pub fn describe_session(&self, file: &str) -> String {
-        format!(
-            "one session's records in {file} were stamped by a clock {} {}'s ({} of {} exchanges both recorded agree); they were corrected by that before records were joined",
-            self.offset_words(),
-            self.against,
-            self.agreeing,
-            self.exchanges
-        )
-    }
-
-    /// One line for people: `app.jsonl runs 0.500 s ahead of session.har (…)`.
-    pub fn describe(&self, file: &str) -> String {
-        format!(
-            "{file}'s clock runs {} {}'s ({} of {} exchanges both recorded agree); \
-             its times were corrected by that before records were joined",
-            self.offset_words(),
-            self.against,
-            self.agreeing,
-            self.exchanges
-        )
-    }
+    pub session_clocks: Vec<crate::clock::Offset>,
 }
 
 fn is_zero(n: &u64) -> bool {

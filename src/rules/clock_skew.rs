@@ -159,18 +159,19 @@ impl Rule for ClockSkew {
                 .signature(self.id(), i)
                 .filter(|s| s.0 == Weight::Strong)
                 .map(|s| s.1);
+            let id_token_expired = strong.is_none() && rejects_id_token_as_expired(e);
             let off = e
                 .sources
                 .iter()
                 .map(|s| s.clock_ms)
                 .find(|ms| ms.saturating_abs() > tol);
-            if let (Some(ms), true) = (off, strong.is_some() || rejects_id_token_as_expired(e)) {
+            if let (Some(ms), true) = (off, strong.is_some() || id_token_expired) {
                 let (variant, how) = if ms > 0 {
                     ("client_clock_ahead", "ahead of")
                 } else {
                     ("client_clock_behind", "behind")
                 };
-                let said = strong.map_or_else(|| e.describe(), |t| t.to_string());
+                let said = strong.clone().unwrap_or_else(|| e.describe());
                 // The response that issued what it checked, where the flow holds it.
                 let issuing = flow.events.iter().copied().rev().find(|&j| {
                     let x = cx.ev(j);
@@ -192,7 +193,7 @@ impl Rule for ClockSkew {
                     f = f.evidence(j, "tokens issued".to_string());
                 }
                 out.push(f.explains(i, e.describe()));
-            } else if let Some((Weight::Strong, text, _)) = cx.signature(self.id(), i) {
+            } else if let Some(text) = strong {
                 out.push(
                     Finding::new(
                         self.id(),
@@ -201,9 +202,9 @@ impl Rule for ClockSkew {
                         fi,
                         format!("a token was rejected for its time claims: {text}"),
                     )
-                    .explains(i, cx.ev(i).describe()),
+                    .explains(i, e.describe()),
                 );
-            } else if rejects_id_token_as_expired(cx.ev(i)) {
+            } else if id_token_expired {
                 out.push(id_token_expired_on_arrival(cx, fi, i));
             }
         }
@@ -212,21 +213,11 @@ impl Rule for ClockSkew {
 
 /// A client's record of an ID token it refused because it had expired.
 fn rejects_id_token_as_expired(e: &Event) -> bool {
-    let texts = || {
-        [
-            &e.event_type,
-            &e.message,
-            &e.error,
-            &e.error_description,
-            &e.detail,
-        ]
-        .into_iter()
-        .flatten()
-    };
     let says = |words: &[&str]| {
-        texts().any(|t| {
-            let t = t.to_ascii_lowercase();
-            words.iter().any(|w| t.contains(w))
+        e.texts().any(|(_, t)| {
+            words
+                .iter()
+                .any(|w| crate::ascii::contains_ignoring_case(t, w))
         })
     };
     e.kind() != EventKind::ApiCall
