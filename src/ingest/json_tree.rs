@@ -35,10 +35,20 @@ type Pairs<'a> = Vec<(Cow<'a, str>, Json<'a>)>;
 impl<'a> Json<'a> {
     /// Reads a line as `serde_json::from_str` reads it into a `Value`.
     pub(super) fn parse(line: &'a str) -> serde_json::Result<Json<'a>> {
+        thread_local! {
+            static STACK: std::cell::Cell<Pairs<'static>> = const { std::cell::Cell::new(Vec::new()) };
+        }
+        // The stack is kept from line to line: a new one for each cost an allocation too
+        // large for the allocator's per-thread cache.
+        let mut stack = recycle(STACK.take());
+        if stack.capacity() == 0 {
+            stack.reserve(64);
+        }
         let mut de = serde_json::Deserializer::from_str(line);
-        let v = Tree(&mut Vec::with_capacity(64))
+        let v = Tree(&mut stack)
             .deserialize(&mut de)
             .and_then(|v| de.end().map(|()| v));
+        STACK.set(recycle(stack));
         match v {
             // Only a `Value` knows what that key makes of the object.
             Err(e) if e.to_string().starts_with(RAW_VALUE_KEY) => {
@@ -110,6 +120,17 @@ impl<'a> Json<'a> {
     pub(super) fn is_object(&self) -> bool {
         matches!(self, Json::Object(_))
     }
+}
+
+/// An empty vector holding `v`'s allocation, for elements that differ only in lifetime,
+/// so that a buffer of borrowed elements can be kept between the texts it borrows from.
+/// (Collecting a vector's own iterator reuses its allocation when the element layouts
+/// agree, as they do here; were that not so, this would allocate, nothing worse.)
+pub(super) fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter()
+        .map(|_| unreachable!("the vector is empty"))
+        .collect()
 }
 
 /// Logfmt and text records are built as `Value`s; they are read as the same tree.
@@ -253,6 +274,17 @@ impl<'de> Visitor<'de> for KeyVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recycled_buffer_keeps_its_allocation() {
+        let kept: Pairs<'static> = Vec::with_capacity(64);
+        let line = String::from("borrowed");
+        let mut again: Pairs<'_> = recycle(kept);
+        assert!(again.capacity() >= 64);
+        again.push((Cow::Borrowed(&line), Json::Null));
+        let back: Pairs<'static> = recycle(again);
+        assert!(back.is_empty() && back.capacity() >= 64);
+    }
 
     #[test]
     fn a_line_reads_as_its_value() {
