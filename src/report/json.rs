@@ -1,88 +1,177 @@
 //! JSON output, contract version 1 (see DESIGN.md). Additive changes keep version 1.
+//!
+//! The report is written straight from borrowed structs rather than built as a
+//! `serde_json::Value` first: a big report has tens of thousands of small objects, and a
+//! `Value` allocated a string per key and a B-tree per object, then freed them all, on the
+//! one thread left working at the end of a run. Each struct's fields are in the byte order
+//! of their names, as a `Value` object's keys are, so the text is the same.
 
 use crate::event::Locator;
 use crate::ingest::time::format_ts;
-use crate::rules::Finding;
+use crate::rules::{Evidence, Finding};
 use crate::Analysis;
 use rayon::prelude::*;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Arc;
 
-fn evidence(a: &Analysis, clean: &super::Clean, f: &Finding) -> Vec<Value> {
+#[derive(Serialize)]
+struct Report<'a> {
+    diagnoses: Vec<Diagnosis<'a>>,
+    /// Small, and the one part whose shape is `InputReport`'s own: kept as `Value`s so that
+    /// its keys come out in order without a copy of that struct.
+    inputs: Vec<Value>,
+    summary: Summary,
+    unexplained: Vec<Unexplained<'a>>,
+    version: u32,
+}
+
+#[derive(Serialize)]
+struct Diagnosis<'a> {
+    advice: &'a str,
+    clients: &'a [String],
+    count: usize,
+    findings: Vec<FindingOut<'a>>,
+    first_seen: Option<String>,
+    last_seen: Option<String>,
+    rank: usize,
+    rule: &'a str,
+    score: f64,
+    severity: &'static str,
+    title: &'a str,
+}
+
+#[derive(Serialize)]
+struct FindingOut<'a> {
+    confidence: f64,
+    evidence: Vec<EvidenceItem<'a>>,
+    failures: usize,
+    flow: &'a str,
+    summary: Arc<str>,
+    variant: &'a str,
+}
+
+/// One record cited as evidence: an event assembled from several records is cited once
+/// per record.
+#[derive(Serialize)]
+struct EvidenceItem<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entry: Option<u64>,
+    file: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    line: Option<u64>,
+    note: Arc<str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ts: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Summary {
+    explained: usize,
+    failed_flows: usize,
+    failures: usize,
+    flows: usize,
+    unexplained: usize,
+}
+
+#[derive(Serialize)]
+struct Unexplained<'a> {
+    evidence: Vec<EvidenceItem<'a>>,
+    failures: usize,
+    flow: &'a str,
+    summary: Arc<str>,
+}
+
+fn evidence<'a>(
+    a: &'a Analysis,
+    clean: &super::Clean,
+    cited: &[Evidence],
+) -> Vec<EvidenceItem<'a>> {
     let mut out = Vec::new();
-    for ev in &f.evidence {
+    for ev in cited {
         let e = &a.events[ev.event];
         let note = clean.text(&ev.note);
+        let ts = e.ts.map(format_ts);
         for s in &e.sources {
-            let mut item = serde_json::Map::new();
-            item.insert("file".into(), json!(s.file.as_ref()));
-            match s.loc {
-                Locator::Line(n) => item.insert("line".into(), json!(n)),
-                Locator::Entry(n) => item.insert("entry".into(), json!(n)),
+            let (line, entry) = match s.loc {
+                Locator::Line(n) => (Some(n), None),
+                Locator::Entry(n) => (None, Some(n)),
             };
-            if let Some(t) = e.ts {
-                item.insert("ts".into(), json!(format_ts(t)));
-            }
-            item.insert("note".into(), json!(note));
-            out.push(Value::Object(item));
+            out.push(EvidenceItem {
+                entry,
+                file: &s.file,
+                line,
+                note: note.clone(),
+                ts: ts.clone(),
+            });
         }
     }
     out
 }
 
-pub fn to_value(a: &Analysis) -> Value {
+fn finding<'a>(a: &'a Analysis, clean: &super::Clean, f: &'a Finding) -> FindingOut<'a> {
+    FindingOut {
+        confidence: (f.confidence * 100.0).round() / 100.0,
+        evidence: evidence(a, clean, &f.evidence),
+        failures: f.explains.len(),
+        flow: &a.flows[f.flow].id,
+        summary: clean.text(&f.summary),
+        variant: &f.variant,
+    }
+}
+
+fn report(a: &Analysis) -> Report<'_> {
     let r = &a.ranked;
     let clean = super::Clean::new(a);
-    let diagnoses: Vec<Value> = r
+    let diagnoses = r
         .diagnoses
         .iter()
-        .map(|d| {
-            json!({
-                "rank": d.rank,
-                "rule": d.rule,
-                "title": d.title,
-                "severity": d.severity.name(),
-                "score": d.score,
-                "count": d.count,
-                "first_seen": d.first_seen.map(format_ts),
-                "last_seen": d.last_seen.map(format_ts),
-                "clients": d.clients,
-                "advice": d.advice,
-                // Each note is scrubbed again before it is printed: a big report's
-                // findings are built on every thread.
-                "findings": d.findings.par_iter().map(|f| json!({
-                    "flow": a.flows[f.flow].id,
-                    "variant": f.variant,
-                    "confidence": (f.confidence * 100.0).round() / 100.0,
-                    "summary": clean.text(&f.summary),
-                    "failures": f.explains.len(),
-                    "evidence": evidence(a, &clean, f),
-                })).collect::<Vec<_>>(),
-            })
+        .map(|d| Diagnosis {
+            advice: &d.advice,
+            clients: &d.clients,
+            count: d.count,
+            // Each note is scrubbed again before it is printed: a big report's findings
+            // are written on every thread.
+            findings: d
+                .findings
+                .par_iter()
+                .map(|f| finding(a, &clean, f))
+                .collect(),
+            first_seen: d.first_seen.map(format_ts),
+            last_seen: d.last_seen.map(format_ts),
+            rank: d.rank,
+            rule: &d.rule,
+            score: d.score,
+            severity: d.severity.name(),
+            title: &d.title,
         })
         .collect();
-    let unexplained: Vec<Value> = r
+    let unexplained = r
         .unexplained
         .iter()
         .map(|u| {
-            let f = Finding {
-                rule: "unexplained",
-                variant: String::new(),
-                confidence: 0.0,
-                summary: String::new(),
-                flow: u.flow,
-                evidence: u.events.iter().map(|&e| crate::rules::Evidence { event: e, note: a.events[e].describe() }).collect(),
-                explains: u.events.clone(),
-            };
+            let cited: Vec<Evidence> = u
+                .events
+                .iter()
+                .map(|&e| Evidence {
+                    event: e,
+                    note: a.events[e].describe(),
+                })
+                .collect();
             let first = &a.events[u.events[0]];
-            json!({
-                "flow": a.flows[u.flow].id,
-                "summary": clean.text(&format!("{} failure(s) no rule explains; first: {}", u.events.len(), first.describe())),
-                "failures": u.events.len(),
-                "evidence": evidence(a, &clean, &f),
-            })
+            Unexplained {
+                evidence: evidence(a, &clean, &cited),
+                failures: u.events.len(),
+                flow: &a.flows[u.flow].id,
+                summary: clean.text(&format!(
+                    "{} failure(s) no rule explains; first: {}",
+                    u.events.len(),
+                    first.describe()
+                )),
+            }
         })
         .collect();
-    let inputs: Vec<_> = a
+    let inputs = a
         .inputs
         .iter()
         .map(|r| {
@@ -92,27 +181,40 @@ pub fn to_value(a: &Analysis) -> Value {
                 .iter()
                 .map(|p| super::problem_text(&r.file, p))
                 .collect();
-            r
+            serde_json::to_value(r).unwrap_or_else(|e| Value::String(e.to_string()))
         })
         .collect();
-    json!({
-        "version": 1,
-        "inputs": inputs,
-        "summary": {
-            "flows": r.summary.flows,
-            "failed_flows": r.summary.failed_flows,
-            "failures": r.summary.failures,
-            "explained": r.summary.explained,
-            "unexplained": r.summary.failures - r.summary.explained,
+    Report {
+        diagnoses,
+        inputs,
+        summary: Summary {
+            explained: r.summary.explained,
+            failed_flows: r.summary.failed_flows,
+            failures: r.summary.failures,
+            flows: r.summary.flows,
+            unexplained: r.summary.failures - r.summary.explained,
         },
-        "diagnoses": diagnoses,
-        "unexplained": unexplained,
-    })
+        unexplained,
+        version: 1,
+    }
 }
 
 pub fn render(a: &Analysis) -> String {
-    let mut s = serde_json::to_string_pretty(&to_value(a))
-        .unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    let report = report(a);
+    // Sized for the text at once: growing a buffer of megabytes step by step, after the
+    // analysis left the heap in pieces, took the allocator's slowest paths.
+    let items: usize = report
+        .diagnoses
+        .iter()
+        .flat_map(|d| &d.findings)
+        .map(|f| f.evidence.len() + 1)
+        .chain(report.unexplained.iter().map(|u| u.evidence.len() + 1))
+        .sum();
+    let mut out = Vec::with_capacity(64 * 1024 + items * 320);
+    let mut s = match serde_json::to_writer_pretty(&mut out, &report) {
+        Ok(()) => String::from_utf8(out).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}")),
+        Err(e) => format!("{{\"error\":\"{e}\"}}"),
+    };
     s.push('\n');
     s
 }

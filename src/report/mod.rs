@@ -9,6 +9,7 @@ pub mod table;
 use crate::event::{Event, Locator};
 use crate::ingest::time::format_ts;
 use crate::Analysis;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
@@ -46,7 +47,7 @@ pub struct Clean {
     /// Texts already scrubbed. A big report repeats few texts many times (8,632 evidence
     /// notes of 285 distinct ones on the 1 GiB bench log), and scrubbing was most of the time
     /// spent writing it, after all reading was done.
-    done: std::sync::Mutex<std::collections::HashMap<String, String>>,
+    done: std::sync::Mutex<std::collections::HashMap<String, Arc<str>>>,
 }
 
 impl Clean {
@@ -71,13 +72,14 @@ impl Clean {
         }
     }
 
-    pub fn text(&self, s: &str) -> String {
+    /// The text as printed; shared, because a big report prints few texts many times.
+    pub fn text(&self, s: &str) -> Arc<str> {
         // A poisoned lock (a panic elsewhere) only costs the cache.
         if let Some(clean) = self.done.lock().ok().and_then(|d| d.get(s).cloned()) {
             return clean;
         }
         let keep: Vec<&str> = self.client_ids.iter().map(String::as_str).collect();
-        let clean = crate::redact::scrub_keeping(s, &keep).into_owned();
+        let clean: Arc<str> = Arc::from(crate::redact::scrub_keeping(s, &keep));
         if let Ok(mut done) = self.done.lock() {
             done.insert(s.to_string(), clean.clone());
         }
