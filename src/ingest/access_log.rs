@@ -6,7 +6,7 @@
 //! same shape recogniser every source uses. Access logs never see bodies or headers, so
 //! token requests appear here by path and status only.
 
-use super::http::{classify, HttpExchange};
+use super::http::{self, classify, HttpExchange};
 use super::time::{parse_time, whole_seconds};
 use super::InputReport;
 use crate::event::*;
@@ -71,26 +71,54 @@ fn bracketed(i: &str) -> IResult<&str, &str> {
 
 /// `host ident user [time] "request" status bytes ["referer" "user-agent"] [extra...]`
 pub fn parse_line(i: &str) -> IResult<&str, AccessLine<'_>> {
+    let (i, head) = parse_head(i)?;
+    parse_tail(i, head)
+}
+
+/// A line's fields up to its status: enough to tell whether it can concern OAuth (see
+/// [`may_be_oauth`]) before the rest of it is read.
+pub struct AccessHead<'a> {
+    pub remote: &'a str,
+    pub time: &'a str,
+    pub request: &'a str,
+    pub status: u16,
+}
+
+/// `host ident user [time] "request" status`
+fn parse_head(i: &str) -> IResult<&str, AccessHead<'_>> {
     let (i, remote) = token(i)?;
     let (i, _) = preceded(space1, token)(i)?;
     let (i, _) = preceded(space1, token)(i)?;
     let (i, time) = preceded(space1, bracketed)(i)?;
     let (i, request) = preceded(space1, quoted)(i)?;
     let (i, status) = preceded(space1, take_while1(|c: char| c.is_ascii_digit()))(i)?;
-    let (i, _bytes) = preceded(space1, token)(i)?;
-    let (i, referer) = opt(preceded(space1, quoted))(i)?;
-    let (i, user_agent) = opt(preceded(space1, quoted))(i)?;
-    let (i, extra) = rest(i)?;
     let status = status
         .parse()
         .map_err(|_| nom::Err::Error(nom::error::Error::new(i, nom::error::ErrorKind::Digit)))?;
     Ok((
         i,
-        AccessLine {
+        AccessHead {
             remote,
             time,
             request,
             status,
+        },
+    ))
+}
+
+/// ` bytes ["referer" "user-agent"] [extra...]`, after the head.
+fn parse_tail<'a>(i: &'a str, head: AccessHead<'a>) -> IResult<&'a str, AccessLine<'a>> {
+    let (i, _bytes) = preceded(space1, token)(i)?;
+    let (i, referer) = opt(preceded(space1, quoted))(i)?;
+    let (i, user_agent) = opt(preceded(space1, quoted))(i)?;
+    let (i, extra) = rest(i)?;
+    Ok((
+        i,
+        AccessLine {
+            remote: head.remote,
+            time: head.time,
+            request: head.request,
+            status: head.status,
             referer,
             user_agent,
             extra: extra.trim(),
@@ -112,17 +140,21 @@ pub fn parse_record(
     if line.trim().is_empty() {
         return Vec::new();
     }
-    let Some(rec) = read_line(
-        line,
-        lineno,
-        report,
-        "an access-log",
-        "host ident user [time] \"request\" status bytes ...",
-        |l| parse_line(l).ok().map(|(_, r)| r),
-    ) else {
+    const DIALECT: &str = "an access-log";
+    const EXPECTED: &str = "host ident user [time] \"request\" status bytes ...";
+    let Some((tail, head)) = read_line(line, lineno, report, DIALECT, EXPECTED, |l| {
+        parse_head(l).ok()
+    }) else {
         return Vec::new();
     };
-    let (method, target) = method_and_target(rec.request);
+    let (method, target) = method_and_target(head.request);
+    if !may_be_oauth(method, target, head.status) {
+        return Vec::new();
+    }
+    let Ok((_, rec)) = parse_tail(tail, head) else {
+        not_the_dialect(report, lineno, DIALECT, EXPECTED);
+        return Vec::new();
+    };
     let ts = time_or_problem(parse_time(rec.time), rec.time, lineno, report);
     let request_id = rec
         .extra
@@ -220,6 +252,22 @@ pub fn record_events(
     evs
 }
 
+/// Whether a proxy's logged request could make an event at all ([`classify`] would look
+/// at it), decided before the rest of its line is read: most lines that pass the
+/// prefilter only carry a word in a query (`?state=shipped`, `?pagination_token=`), and
+/// reading their times and ids cost more than parsing them did. A line of no request
+/// (`"-"`) makes none either.
+pub fn may_be_oauth(method: &str, target: &str, status: u16) -> bool {
+    !method.is_empty()
+        && !target.is_empty()
+        && http::may_be_oauth(&HttpExchange {
+            method: Some(Cow::Borrowed(method)),
+            url: Cow::Borrowed(target),
+            status: Some(status).filter(|s| *s != 0),
+            ..HttpExchange::default()
+        })
+}
+
 /// The method and target of a logged request line (`GET /path?q HTTP/1.1`); empty where the
 /// line has none (`"-"`, a TLS handshake on a plain port).
 pub fn method_and_target(request: &str) -> (&str, &str) {
@@ -240,13 +288,18 @@ pub fn read_line<'a, T>(
     report.records += 1;
     let rec = parse(line);
     if rec.is_none() {
-        report.skipped += 1;
-        report.problem(
-            lineno,
-            format!("not {dialect} line (expected `{expected}`)"),
-        );
+        not_the_dialect(report, lineno, dialect, expected);
     }
     rec
+}
+
+/// Counts a line the grammar rejects as skipped, with what the dialect looks like.
+fn not_the_dialect(report: &mut InputReport, lineno: u64, dialect: &str, expected: &str) {
+    report.skipped += 1;
+    report.problem(
+        lineno,
+        format!("not {dialect} line (expected `{expected}`)"),
+    );
 }
 
 /// A line's time, or a problem saying it could not be read (the line still counts).
@@ -314,5 +367,24 @@ mod tests {
         assert!(evs[0].ts_coarse);
         assert_eq!(traefik_duration_ms(r#"5 "r" "http://x" 12ms"#), Some(12));
         assert_eq!(traefik_duration_ms(r#""ref" "ua" 12ms"#), None);
+    }
+
+    /// A request that cannot concern OAuth is counted and left there, even where the rest
+    /// of its line would not parse; an OAuth request's line is read whole, and reported
+    /// when it is broken.
+    #[test]
+    fn only_requests_that_may_concern_oauth_are_read_whole() {
+        let mut rep = InputReport::new("access.log", "access_log");
+        let mut read = |l: &str| parse_record(&Arc::from("access.log"), 7, l, &mut rep).len();
+        let ua = r#" "-" "Mozilla/5.0 (X11)""#;
+        let decoy = r#"10.0.0.1 - - [24/Nov/2026:06:00:35 +0000] "GET /api/v1/cart?pagination_token=iTzLiRd5 HTTP/1.1" 200"#;
+        assert_eq!(read(&format!("{decoy} 8798{ua}")), 0);
+        assert_eq!(read(decoy), 0);
+        let token = r#"10.0.0.1 - - [24/Nov/2026:06:00:35 +0000] "POST /token HTTP/1.1" 400"#;
+        assert_eq!(read(&format!("{token} 81{ua}")), 1);
+        assert_eq!(read(token), 0);
+        assert_eq!((rep.records, rep.skipped, rep.events), (4, 1, 1));
+        assert_eq!(rep.problems.len(), 1);
+        assert!(rep.problems[0].starts_with("access.log:7: not an access-log line"));
     }
 }

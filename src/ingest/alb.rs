@@ -13,7 +13,8 @@
 
 use super::access_log::token as field;
 use super::access_log::{
-    method_and_target, read_line, record_events, sniff_with, time_or_problem, ProxyRecord,
+    may_be_oauth, method_and_target, read_line, record_events, sniff_with, time_or_problem,
+    ProxyRecord,
 };
 use super::time::{parse_time, whole_seconds};
 use super::InputReport;
@@ -145,19 +146,24 @@ pub fn parse_record(
     ) else {
         return Vec::new();
     };
+    let (method, target) = method_and_target(rec.request);
+    let method = method.trim_start_matches('-');
+    let status: u16 = rec.elb_status.parse().unwrap_or(0);
+    // 460: the client closed the connection before the load balancer could answer.
+    let answered = if status == 460 { 0 } else { status };
+    if !may_be_oauth(method, target, answered) {
+        return Vec::new();
+    }
     let end = time_or_problem(parse_time(rec.time), rec.time, lineno, report);
     let start = rec.request_creation_time.and_then(parse_time).or(end);
-    let (method, target) = method_and_target(rec.request);
-    let status: u16 = rec.elb_status.parse().unwrap_or(0);
     let proxy = ProxyRecord {
         ts: start,
         end_ts: end,
         coarse: whole_seconds(rec.time),
-        method: method.trim_start_matches('-'),
+        method,
         target,
         host: rec.domain,
-        // 460: the client closed the connection before the load balancer could answer.
-        status: if status == 460 { 0 } else { status },
+        status: answered,
         no_response: status == 460 || status == 0,
         // ALB has no request id of its own: the target receives the trace header as it is
         // logged here, and applications log that header as their request id.

@@ -12,7 +12,8 @@
 
 use super::access_log::token as field;
 use super::access_log::{
-    method_and_target, read_line, record_events, sniff_with, time_or_problem, ProxyRecord,
+    may_be_oauth, method_and_target, read_line, record_events, sniff_with, time_or_problem,
+    ProxyRecord,
 };
 use super::time::{parse_time, whole_seconds};
 use super::InputReport;
@@ -152,8 +153,11 @@ pub fn parse_record(
     ) else {
         return Vec::new();
     };
-    let ts = time_or_problem(parse_time(rec.start_time), rec.start_time, lineno, report);
     let (method, target) = method_and_target(rec.request);
+    if !may_be_oauth(method, target, rec.status) {
+        return Vec::new();
+    }
+    let ts = time_or_problem(parse_time(rec.start_time), rec.start_time, lineno, report);
     let proxy = ProxyRecord {
         ts,
         end_ts: ts.zip(rec.duration_ms).map(|(t, d)| t + d),

@@ -12,7 +12,8 @@
 
 use super::access_log::token as field;
 use super::access_log::{
-    method_and_target, read_line, record_events, sniff_with, time_or_problem, ProxyRecord,
+    may_be_oauth, method_and_target, read_line, record_events, sniff_with, time_or_problem,
+    ProxyRecord,
 };
 use super::time::{parse_time_in, rfc3339_offset, whole_seconds};
 use super::InputReport;
@@ -176,13 +177,17 @@ pub fn parse_record(
     ) else {
         return Vec::new();
     };
+    let (method, target) = method_and_target(rec.request);
+    let status = u16::try_from(rec.status).unwrap_or(0);
+    if !may_be_oauth(method, target, status) {
+        return Vec::new();
+    }
     let ts = time_or_problem(
         parse_time_in(rec.accept_date, rec.zone),
         rec.accept_date,
         lineno,
         report,
     );
-    let (method, target) = method_and_target(rec.request);
     let request_id = rec
         .captured
         .iter()
@@ -195,7 +200,7 @@ pub fn parse_record(
         method,
         target,
         host: None,
-        status: u16::try_from(rec.status).unwrap_or(0),
+        status,
         no_response: rec.status < 0 || rec.termination.starts_with('C'),
         request_id,
         trace_id: None,

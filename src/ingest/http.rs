@@ -355,7 +355,7 @@ pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
 /// (`?state=shipped`, `&token=...`) or by their status; decoding their query cost more than
 /// the rest of their line. Errs towards yes: a key with a `%` in it might decode to an
 /// OAuth one (a `+` decodes to a space, which none has).
-fn may_be_oauth(ex: &HttpExchange) -> bool {
+pub(super) fn may_be_oauth(ex: &HttpExchange) -> bool {
     if ex.location.is_some()
         || !ex.form.is_empty()
         || !ex.req_headers.is_empty()
