@@ -31,6 +31,7 @@ use super::http::{self, classify, HttpExchange};
 use super::json_tree::{recycle, Json};
 use super::time::{epoch, parse_time};
 use super::InputReport;
+use crate::ascii::contains_ignoring_case;
 use crate::event::*;
 use crate::fingerprint::{Fingerprint, SecretKind};
 use crate::redact::scrub;
@@ -106,13 +107,14 @@ const ENVELOPES: &[&str] = &[
 
 /// Values that stand for a value a producer withheld, not the value itself.
 fn is_placeholder(s: &str) -> bool {
+    const HIDDEN: &str = "HIDDEN_DUE_TO_SECURITY_REASONS";
     let t = s.trim();
     t.eq_ignore_ascii_case("redacted")
         || t.eq_ignore_ascii_case("[redacted]")
         || t.eq_ignore_ascii_case("<redacted>")
         || t.eq_ignore_ascii_case("null")
         || t == "-"
-        || t.contains("HIDDEN_DUE_TO_SECURITY_REASONS")
+        || (t.len() >= HIDDEN.len() && t.contains(HIDDEN))
         || t.starts_with("Value is sensitive and has been redacted")
         || (!t.is_empty() && t.bytes().all(|b| b == b'*'))
 }
@@ -572,6 +574,15 @@ const OAUTH_ERROR_WORDS: &[&str] = &[
     "AADSTS",
     "insufficient_scope",
 ];
+
+/// Whether a text names one of [`OAUTH_ERROR_WORDS`] (as written). One pass over the text:
+/// the texts asked about include whole tracebacks, and a search per word was a pass each.
+fn names_oauth_error(text: &str) -> bool {
+    static WORDS: OnceLock<AhoCorasick> = OnceLock::new();
+    WORDS
+        .get_or_init(|| AhoCorasick::new(OAUTH_ERROR_WORDS).expect("static word list"))
+        .is_match(text)
+}
 
 /// Auth0 tenant-log codes of failed logins and exchanges (log-event-type-codes).
 const AUTH0_FAILURES: &[&str] = &[
@@ -1103,7 +1114,7 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
     let low_et = et.to_ascii_lowercase();
     let state = f.str(STATE);
     let has_oauth_error = error.as_deref().is_some_and(|e| !e.is_empty());
-    let text_has_oauth = |t: &str| OAUTH_ERROR_WORDS.iter().any(|w| t.contains(w));
+    let text_has_oauth = names_oauth_error;
 
     if out.is_empty() {
         let kind = if grant_type.is_some()
@@ -1144,7 +1155,7 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
                     || l.to_ascii_lowercase().starts_with("warn")
             }) && message
                 .as_deref()
-                .is_some_and(|m| text_has_oauth(m) || m.to_ascii_lowercase().contains("oauth"))
+                .is_some_and(|m| text_has_oauth(m) || contains_ignoring_case(m, "oauth"))
         {
             Some(EventKind::LogError)
         } else {
