@@ -363,11 +363,13 @@ pub(super) fn may_be_oauth(ex: &HttpExchange) -> bool {
     {
         return true;
     }
-    let url = ex.url.trim().as_bytes();
+    let text = ex.url.trim();
+    let url = text.as_bytes();
     let mut cuts = memchr::memchr3_iter(b'?', b'#', b'&', url).chain([url.len()]);
-    // The path is the end of what comes before the query and fragment.
+    // The path is the end of what comes before the query and fragment (cut at an ASCII
+    // byte, so at a character boundary).
     let path_end = cuts.next().unwrap_or(url.len());
-    let before = std::str::from_utf8(&url[..path_end]).unwrap_or_default();
+    let before = text.get(..path_end).unwrap_or_default();
     let is_get = ex.is_get();
     if contains_ignoring_case(before, "userinfo")
         || !is_get && (path_is_token(before) || path_is_revoke(before))
