@@ -166,7 +166,7 @@ fn a_200_mb_line_is_skipped_by_file_and_line() {
         assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
         assert!(
             stderr.contains(&format!("{name}:2: line of "))
-                && stderr.contains("longer than the 16 MiB limit"),
+                && stderr.contains("longer than the 8 MiB limit"),
             "{name}: {stderr}"
         );
         let v: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -175,7 +175,7 @@ fn a_200_mb_line_is_skipped_by_file_and_line() {
         assert_eq!(input["skipped"], 1, "{input}");
         assert_eq!(input["events"], 2, "{input}");
         eprintln!("{name}: peak resident set {} MiB", peak_kib >> 10);
-        // Read windows of 32 MiB; a held 200 MB line would show here.
+        // Read windows of 8 MiB; a held 200 MB line would show here.
         assert!(
             peak_kib < 160 * 1024,
             "{name}: peak resident set {peak_kib} KiB"

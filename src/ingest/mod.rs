@@ -29,7 +29,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Lines longer than this are skipped: no OAuth record is that long, and holding one would
-/// let a single corrupt line exhaust memory.
+/// let a single corrupt line exhaust memory. (A source skips lines longer than its read
+/// window, 8 MiB by default, before they get here.)
 pub const MAX_LINE: usize = 16 * 1024 * 1024;
 /// Problems kept per input for the report; the rest are counted.
 const KEEP_PROBLEMS: usize = 5;
@@ -155,6 +156,11 @@ pub struct InputReport {
     /// of several writing one log), each found off and corrected.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub session_clocks: Vec<crate::clock::Offset>,
+    /// A chunk's report: the problems of its lines, numbered from the chunk's start, until
+    /// [`InputReport::merge_at`] knows where the chunk starts (None: numbered from the
+    /// start of the input, and written down at once).
+    #[serde(skip)]
+    unplaced: Option<Vec<(u64, String)>>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -174,11 +180,29 @@ impl InputReport {
             unreadable: false,
             clock: None,
             session_clocks: Vec::new(),
+            unplaced: None,
+        }
+    }
+
+    /// The report of one chunk of a window, whose lines are numbered from 1 at the chunk's
+    /// start: see [`InputReport::merge_at`].
+    fn for_chunk(file: &str, format: &str) -> InputReport {
+        InputReport {
+            unplaced: Some(Vec::new()),
+            ..InputReport::new(file, format)
         }
     }
 
     /// Records a problem at a 1-based line (0 = the whole file).
     pub fn problem(&mut self, line: u64, why: String) {
+        if let Some(unplaced) = self.unplaced.as_mut().filter(|_| line != 0) {
+            if unplaced.len() < KEEP_PROBLEMS {
+                unplaced.push((line, why));
+            } else {
+                self.more_problems += 1;
+            }
+            return;
+        }
         let msg = if line == 0 {
             format!("{}: {why}", self.file)
         } else {
@@ -207,12 +231,16 @@ impl InputReport {
         }
     }
 
-    fn merge(&mut self, o: InputReport) {
+    /// Adds a chunk's report, whose line 1 is line `first` of the input.
+    fn merge_at(&mut self, o: InputReport, first: u64) {
         self.records += o.records;
         self.events += o.events;
         self.skipped += o.skipped;
         for p in o.problems {
             self.push(p);
+        }
+        for (line, why) in o.unplaced.into_iter().flatten() {
+            self.problem(first + line - 1, why);
         }
         self.more_problems += o.more_problems;
     }
@@ -401,8 +429,10 @@ struct Reading {
     report: InputReport,
     last_ts: Option<Millis>,
     done: bool,
-    /// The next window, read (mapped, its lines counted) while the last one was parsed.
+    /// The next window, read (mapped) while the last one was parsed.
     ahead: Option<std::io::Result<Option<source::Window>>>,
+    /// The number of the next line to be read.
+    next_line: u64,
 }
 
 impl Reading {
@@ -415,6 +445,7 @@ impl Reading {
             last_ts: None,
             done: false,
             ahead: None,
+            next_line: 1,
         }
     }
 
@@ -498,22 +529,26 @@ impl Reading {
             match next {
                 Ok(Some(w)) => {
                     for long in &w.long_lines {
-                        report.skip_record(long.line, too_long(long.bytes));
+                        let limit = opts.window.unwrap_or(source::WINDOW);
+                        report.skip_record(self.next_line, too_long(long.bytes, limit));
+                        self.next_line += 1;
                     }
                     progress.inc(w.bytes().len() as u64);
-                    // The next window is mapped and its lines counted while this one is
-                    // parsed: the threads that finish their chunks first do not wait.
-                    let file = &self.file;
+                    // The next window is mapped while this one is parsed: the threads that
+                    // finish their chunks first do not wait.
+                    let (file, first) = (&self.file, self.next_line);
+                    let lines;
                     if read_ahead {
                         let (parsed, ahead) = rayon::join(
-                            || parse_lines(file, &w, format, report),
+                            || parse_lines(file, &w, first, format, report),
                             || src.next_window(),
                         );
-                        events = parsed;
+                        (events, lines) = parsed;
                         self.ahead = Some(ahead);
                     } else {
-                        events = parse_lines(file, &w, format, report);
+                        (events, lines) = parse_lines(file, &w, first, format, report);
                     }
+                    self.next_line += lines;
                 }
                 Ok(None) => self.done = true,
                 Err(e) => {
@@ -610,55 +645,50 @@ fn looks_like_one_object(raw: &[u8]) -> bool {
     first == Some(&b'{') && last == Some(&b'}')
 }
 
-/// The problem of a line longer than [`MAX_LINE`].
-fn too_long(bytes: u64) -> String {
-    format!(
-        "line of {bytes} bytes is longer than the {} MiB limit; skipped",
-        MAX_LINE >> 20
-    )
+/// The problem of a line longer than `limit` bytes: [`MAX_LINE`], or the read window a
+/// source skips longer lines at (8 MiB unless set otherwise).
+fn too_long(bytes: u64, limit: usize) -> String {
+    let limit = if limit >= 1 << 20 {
+        format!("{} MiB", limit >> 20)
+    } else {
+        format!("{limit}-byte")
+    };
+    format!("line of {bytes} bytes is longer than the {limit} limit; skipped")
 }
 
-/// Parses a window of a line-oriented input chunk by chunk, in parallel; line numbers
-/// stay exact because each chunk knows how many lines precede it.
+/// Parses a window of a line-oriented input chunk by chunk, in parallel, and returns its
+/// events and how many lines it holds. `first_line`: the number of the window's first line.
+///
+/// Each chunk numbers its lines from 1 as it reads them; once all are done, each chunk's
+/// events and problems are moved to where the chunks before it end. (Counting every
+/// chunk's lines first, to number them up front, read every byte once more.)
 fn parse_lines(
     file: &Arc<str>,
     window: &source::Window,
+    first_line: u64,
     format: Format,
     report: &mut InputReport,
-) -> Vec<Event> {
+) -> (Vec<Event>, u64) {
     let bytes = window.bytes();
-    let counted;
-    let chunks = if window.chunks.is_empty() {
-        counted = source::chunk_lines(bytes);
-        &counted
-    } else {
-        &window.chunks
-    };
-    let mut first_line = Vec::with_capacity(chunks.len());
-    let mut acc = window.first_line;
-    for c in chunks {
-        first_line.push(acc);
-        acc += c.lines;
-    }
+    let chunks = source::chunk_bounds(bytes);
     let filter = prefilter::Prefilter::get(format.is_access_log());
     let reader = line_reader(format);
-    let parts: Vec<(Vec<Event>, InputReport)> = chunks
+    let parts: Vec<(Vec<Event>, InputReport, u64)> = chunks
         .par_iter()
-        .zip(first_line.par_iter())
-        .map(|(c, &first)| {
-            let mut rep = InputReport::new(&report.file, format.name());
+        .map(|c| {
+            let mut rep = InputReport::for_chunk(&report.file, format.name());
             let mut evs = Vec::new();
             // Plain text: the time of the last line that began with one, for continuation
             // lines (a traceback's exception line) that carry none.
             let mut last_time = None;
-            let chunk = &bytes[c.start..c.end];
-            filter.scan_lines(chunk, |i, raw, relevant| {
-                let lineno = first + i as u64;
+            let chunk = &bytes[c.clone()];
+            let newlines = filter.scan_lines(chunk, |i, raw, relevant| {
+                let lineno = 1 + i as u64;
                 if raw.is_empty() || raw.iter().all(|b| b.is_ascii_whitespace()) {
                     return;
                 }
                 if raw.len() > MAX_LINE {
-                    rep.skip_record(lineno, too_long(raw.len() as u64));
+                    rep.skip_record(lineno, too_long(raw.len() as u64, MAX_LINE));
                     return;
                 }
                 if format == Format::Text
@@ -710,15 +740,22 @@ fn parse_lines(
                     evs.extend(got);
                 }
             });
-            (evs, rep)
+            (evs, rep, newlines)
         })
         .collect();
     let mut out = Vec::new();
-    for (evs, rep) in parts {
+    let mut first = first_line;
+    for (mut evs, rep, newlines) in parts {
+        for s in evs.iter_mut().flat_map(|e| e.sources.iter_mut()) {
+            if let crate::event::Locator::Line(n) = &mut s.loc {
+                *n += first - 1;
+            }
+        }
         out.extend(evs);
-        report.merge(rep);
+        report.merge_at(rep, first);
+        first += newlines;
     }
-    out
+    (out, first - first_line)
 }
 
 #[cfg(test)]

@@ -2,10 +2,10 @@
 //!
 //! Why windows: a 2 GiB log must not cost 2 GiB of memory. A file is mapped one window at a
 //! time (the mapping is dropped before the next one, so its pages leave the resident set);
-//! streams are read into one reusable buffer. Each window ends at a newline and knows the
-//! number of its first line, so every later message can say `file:line`. A line longer
-//! than a whole window cannot be a log record worth reading: it is skipped here, counted,
-//! and reading resumes after its newline without ever holding it.
+//! streams are read into one reusable buffer. Each window ends at a newline; the reader
+//! numbers lines as it parses them, so every later message can say `file:line`. A line
+//! longer than a whole window cannot be a log record worth reading: it is skipped here, and
+//! reading resumes after its newline without ever holding it.
 
 use memmap2::{Mmap, MmapOptions};
 use std::fs::File;
@@ -15,22 +15,18 @@ use std::io::{self, Read};
 /// two threads each holding one stay far below the memory target.
 pub const WINDOW: usize = 8 * 1024 * 1024;
 
-/// A line that was too long to hold, skipped by the source itself.
+/// A line that was too long to hold, skipped by the source itself. The long lines a
+/// window lists come right before its first line, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LongLine {
-    pub line: u64,
     pub bytes: u64,
 }
 
 /// One newline-aligned piece of input.
 pub struct Window {
     data: WindowData,
-    /// 1-based number of the window's first line.
-    pub first_line: u64,
-    /// Lines too long to hold that ended inside or before this window.
+    /// Lines too long to hold, skipped right before this window's first line.
     pub long_lines: Vec<LongLine>,
-    /// The window's chunks where the source counted them (empty: not counted).
-    pub chunks: Vec<Chunk>,
 }
 
 enum WindowData {
@@ -80,7 +76,6 @@ impl ByteSource {
             file,
             len: meta.len(),
             offset: 0,
-            line: 1,
             window: window as u64,
         }))
     }
@@ -158,24 +153,14 @@ fn read_full(r: &mut dyn Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// A newline-aligned piece of a window and how many newlines it holds: the unit that
-/// lines are parsed in, in parallel, each knowing the number of its first line.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Chunk {
-    pub start: usize,
-    pub end: usize,
-    pub lines: u64,
-}
-
-/// About how many bytes a [`Chunk`] holds.
+/// About how many bytes a chunk holds.
 const CHUNK: usize = 1 << 20;
 
-/// Cuts `bytes` into chunks that end at a newline (or at the end) and counts their lines
-/// in parallel. Counting is where a mapped window's pages are first touched; done on one
-/// thread it was a tenth of a run that the other core spent waiting for. The source
-/// counts once, to number the next window, and the parser reuses the chunks.
-pub fn chunk_lines(bytes: &[u8]) -> Vec<Chunk> {
-    use rayon::prelude::*;
+/// Cuts a window into chunks that end at a newline (or at the end): the unit that lines
+/// are parsed in, in parallel. Lines are not counted here: each chunk counts its own as it
+/// is parsed, and its lines are numbered once the chunks before it are done (a pass that
+/// counted them first read every byte once more).
+pub fn chunk_bounds(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
     let mut bounds = Vec::new();
     let mut start = 0;
     while start < bytes.len() {
@@ -186,21 +171,10 @@ pub fn chunk_lines(bytes: &[u8]) -> Vec<Chunk> {
                 None => bytes.len(),
             };
         }
-        bounds.push((start, end));
+        bounds.push(start..end);
         start = end;
     }
     bounds
-        .into_par_iter()
-        .map(|(start, end)| Chunk {
-            start,
-            end,
-            lines: memchr::memchr_iter(b'\n', &bytes[start..end]).count() as u64,
-        })
-        .collect()
-}
-
-fn count_lines(chunks: &[Chunk]) -> u64 {
-    chunks.iter().map(|c| c.lines).sum()
 }
 
 /// A regular file, mapped window by window.
@@ -208,7 +182,6 @@ pub struct MappedFile {
     file: File,
     len: u64,
     offset: u64,
-    line: u64,
     window: u64,
 }
 
@@ -238,9 +211,7 @@ impl MappedFile {
                 } else {
                     Some(Window {
                         data: WindowData::Owned(Vec::new()),
-                        first_line: self.line,
                         long_lines,
-                        chunks: Vec::new(),
                     })
                 });
             }
@@ -248,27 +219,19 @@ impl MappedFile {
             let take = left.min(self.window);
             let map = self.map(self.offset, take)?;
             if take == left {
-                let first_line = self.line;
                 self.offset = self.len;
                 return Ok(Some(Window {
                     data: WindowData::Mapped(map, take as usize),
-                    first_line,
                     long_lines,
-                    chunks: Vec::new(),
                 }));
             }
             match memchr::memrchr(b'\n', &map) {
                 Some(i) => {
                     let used = i + 1;
-                    let first_line = self.line;
-                    let chunks = chunk_lines(&map[..used]);
-                    self.line += count_lines(&chunks);
                     self.offset += used as u64;
                     return Ok(Some(Window {
                         data: WindowData::Mapped(map, used),
-                        first_line,
                         long_lines,
-                        chunks,
                     }));
                 }
                 None => {
@@ -287,11 +250,7 @@ impl MappedFile {
                         }
                         pos += n;
                     };
-                    long_lines.push(LongLine {
-                        line: self.line,
-                        bytes: end - start,
-                    });
-                    self.line += 1;
+                    long_lines.push(LongLine { bytes: end - start });
                     self.offset = end;
                 }
             }
@@ -299,23 +258,18 @@ impl MappedFile {
     }
 
     fn rest(&mut self) -> io::Result<Window> {
-        let first_line = self.line;
         let left = self.len.saturating_sub(self.offset);
         if left == 0 {
             return Ok(Window {
                 data: WindowData::Owned(Vec::new()),
-                first_line,
                 long_lines: Vec::new(),
-                chunks: Vec::new(),
             });
         }
         let map = self.map(self.offset, left)?;
         self.offset = self.len;
         Ok(Window {
             data: WindowData::Mapped(map, left as usize),
-            first_line,
             long_lines: Vec::new(),
-            chunks: Vec::new(),
         })
     }
 }
@@ -353,10 +307,9 @@ pub struct StreamReader {
     window: usize,
     /// Bytes read but not yet handed out (the start of an unfinished line).
     carry: Vec<u8>,
-    line: u64,
     eof: bool,
-    /// Inside a line too long to hold: (its line number, bytes so far).
-    skipping: Option<(u64, u64)>,
+    /// Inside a line too long to hold: the bytes of it so far.
+    skipping: Option<u64>,
     damage: Option<String>,
 }
 
@@ -366,7 +319,6 @@ impl StreamReader {
             reader,
             window,
             carry: Vec::new(),
-            line: 1,
             eof: false,
             skipping: None,
             damage: None,
@@ -401,39 +353,26 @@ impl StreamReader {
         let mut long_lines = Vec::new();
         loop {
             let mut buf = std::mem::take(&mut self.carry);
-            if let Some((line, so_far)) = self.skipping {
+            if let Some(so_far) = self.skipping {
                 // Discard the rest of an over-long line.
                 let mut skipped = so_far;
                 loop {
                     if let Some(i) = memchr::memchr(b'\n', &buf) {
                         skipped += i as u64 + 1;
                         buf.drain(..=i);
-                        long_lines.push(LongLine {
-                            line,
-                            bytes: skipped,
-                        });
-                        self.line = line + 1;
+                        long_lines.push(LongLine { bytes: skipped });
                         self.skipping = None;
                         break;
                     }
                     skipped += buf.len() as u64;
                     buf.clear();
                     if self.eof {
-                        long_lines.push(LongLine {
-                            line,
-                            bytes: skipped,
-                        });
+                        long_lines.push(LongLine { bytes: skipped });
                         self.skipping = None;
-                        return Ok(if long_lines.is_empty() {
-                            None
-                        } else {
-                            Some(Window {
-                                data: WindowData::Owned(Vec::new()),
-                                first_line: line + 1,
-                                long_lines,
-                                chunks: Vec::new(),
-                            })
-                        });
+                        return Ok(Some(Window {
+                            data: WindowData::Owned(Vec::new()),
+                            long_lines,
+                        }));
                     }
                     self.fill(&mut buf, self.window);
                 }
@@ -445,9 +384,7 @@ impl StreamReader {
                 } else {
                     Some(Window {
                         data: WindowData::Owned(Vec::new()),
-                        first_line: self.line,
                         long_lines,
-                        chunks: Vec::new(),
                     })
                 });
             }
@@ -459,18 +396,13 @@ impl StreamReader {
             match cut {
                 Some(cut) => {
                     self.carry = buf.split_off(cut);
-                    let first_line = self.line;
-                    let chunks = chunk_lines(&buf);
-                    self.line += count_lines(&chunks);
                     return Ok(Some(Window {
                         data: WindowData::Owned(buf),
-                        first_line,
                         long_lines,
-                        chunks,
                     }));
                 }
                 None => {
-                    self.skipping = Some((self.line, buf.len() as u64));
+                    self.skipping = Some(buf.len() as u64);
                     // `buf` is dropped: the over-long line is never held whole.
                 }
             }
@@ -479,16 +411,13 @@ impl StreamReader {
 
     fn rest(&mut self) -> io::Result<Window> {
         let mut buf = std::mem::take(&mut self.carry);
-        let first_line = self.line;
         while !self.eof {
             let want = buf.len() + self.window;
             self.fill(&mut buf, want);
         }
         Ok(Window {
             data: WindowData::Owned(buf),
-            first_line,
             long_lines: Vec::new(),
-            chunks: Vec::new(),
         })
     }
 }
@@ -497,13 +426,23 @@ impl StreamReader {
 mod tests {
     use super::*;
 
-    fn collect(mut src: ByteSource) -> (Vec<(u64, Vec<u8>)>, Vec<LongLine>) {
+    /// Each window with the number of its first line.
+    type Numbered = Vec<(u64, Vec<u8>)>;
+
+    /// Each window, and each long line skipped with its number and length, numbered as the
+    /// reader numbers them.
+    fn collect(mut src: ByteSource) -> (Numbered, Vec<(u64, u64)>) {
         let mut wins = Vec::new();
         let mut longs = Vec::new();
+        let mut line = 1;
         while let Some(w) = src.next_window().unwrap() {
-            longs.extend(w.long_lines.iter().cloned());
+            for long in &w.long_lines {
+                longs.push((line, long.bytes));
+                line += 1;
+            }
             if !w.bytes().is_empty() {
-                wins.push((w.first_line, w.bytes().to_vec()));
+                wins.push((line, w.bytes().to_vec()));
+                line += memchr::memchr_iter(b'\n', w.bytes()).count() as u64;
             }
         }
         (wins, longs)
@@ -532,14 +471,8 @@ mod tests {
         t
     }
 
-    fn check(wins: &[(u64, Vec<u8>)], longs: &[LongLine]) {
-        assert_eq!(
-            longs,
-            &[LongLine {
-                line: 22,
-                bytes: 101
-            }]
-        );
+    fn check(wins: &[(u64, Vec<u8>)], longs: &[(u64, u64)]) {
+        assert_eq!(longs, &[(22, 101)]);
         // Every window starts at a line start and numbers lines exactly.
         let mut seen = Vec::new();
         for (first, bytes) in wins {
@@ -566,13 +499,13 @@ mod tests {
     }
 
     #[test]
-    fn chunks_cover_the_window_end_at_newlines_and_count_its_lines() {
+    fn chunks_cover_the_window_and_end_at_newlines() {
         let mut text = Vec::new();
         for i in 0..120_000 {
             text.extend_from_slice(format!("line {i} {}\n", "x".repeat(i % 40)).as_bytes());
         }
         text.extend_from_slice(b"no newline at the end");
-        let chunks = chunk_lines(&text);
+        let chunks = chunk_bounds(&text);
         assert!(chunks.len() > 2, "{} chunks", chunks.len());
         let mut at = 0;
         for c in &chunks {
@@ -581,8 +514,7 @@ mod tests {
             at = c.end;
         }
         assert_eq!(at, text.len());
-        assert_eq!(count_lines(&chunks), 120_000);
-        assert!(chunk_lines(b"").is_empty());
+        assert!(chunk_bounds(b"").is_empty());
     }
 
     #[test]

@@ -206,13 +206,16 @@ impl Prefilter {
     }
 
     /// Runs `each` over the lines of `chunk` (split at `\n`, the last one possibly without
-    /// it) with their index and whether they contain a word.
-    pub fn scan_lines(&self, chunk: &[u8], mut each: impl FnMut(usize, &[u8], bool)) {
+    /// it) with their index and whether they contain a word; returns how many newlines the
+    /// chunk holds (the index of its last line).
+    pub fn scan_lines(&self, chunk: &[u8], mut each: impl FnMut(usize, &[u8], bool)) -> u64 {
         let ends = memchr::memchr_iter(b'\n', chunk).chain(std::iter::once(chunk.len()));
+        let mut last = 0;
         if let Some(folded) = &self.folded {
             let mut cursor = Cursor::default();
             let mut start = 0;
             for (i, end) in ends.enumerate() {
+                last = i;
                 let hit = cursor.hit(start, end, |from| {
                     folded.find(chunk, from, |at, anchor| {
                         self.folded_words[anchor].iter().any(|(w, off)| {
@@ -226,16 +229,17 @@ impl Prefilter {
                 each(i, &chunk[start..end], hit);
                 start = end + 1;
             }
-            return;
+            return last as u64;
         }
         let Some(teddy) = &self.teddy else {
             let mut start = 0;
             for (i, end) in ends.enumerate() {
+                last = i;
                 let line = &chunk[start..end];
                 each(i, line, self.is_match(line));
                 start = end + 1;
             }
-            return;
+            return last as u64;
         };
         thread_local! {
             static LOWER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -248,6 +252,7 @@ impl Prefilter {
             let mut short = vec![Cursor::default(); self.short.len()];
             let mut start = 0;
             for (i, end) in ends.enumerate() {
+                last = i;
                 let line = &chunk[start..end];
                 // Every cursor moves past this line, so none searches a line twice.
                 let mut hit = long.hit(start, end, |from| self.next_word(teddy, lower, from));
@@ -260,6 +265,7 @@ impl Prefilter {
                 start = end + 1;
             }
         });
+        last as u64
     }
 }
 
