@@ -32,6 +32,9 @@ pub struct Analysis {
     pub events: Vec<Event>,
     pub flows: Vec<Flow>,
     pub ranked: Ranked,
+    /// Freed with the analysis, after the report (see [`segment::Unused`]).
+    #[expect(dead_code, reason = "held only to be freed later")]
+    unused: segment::Unused,
 }
 
 impl Analysis {
@@ -189,5 +192,6 @@ fn finish(
         events,
         flows,
         ranked,
+        unused: seg.take_unused(),
     }
 }

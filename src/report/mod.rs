@@ -47,7 +47,9 @@ pub struct Clean {
     /// Texts already scrubbed. A big report repeats few texts many times (8,632 evidence
     /// notes of 285 distinct ones on the 1 GiB bench log), and scrubbing was most of the time
     /// spent writing it, after all reading was done.
-    done: std::sync::Mutex<std::collections::HashMap<String, Arc<str>>>,
+    /// Read-mostly: the report's findings are written on every thread, and a lock each
+    /// lookup waited for kept them queuing.
+    done: std::sync::RwLock<std::collections::HashMap<String, Arc<str>>>,
 }
 
 impl Clean {
@@ -75,12 +77,12 @@ impl Clean {
     /// The text as printed; shared, because a big report prints few texts many times.
     pub fn text(&self, s: &str) -> Arc<str> {
         // A poisoned lock (a panic elsewhere) only costs the cache.
-        if let Some(clean) = self.done.lock().ok().and_then(|d| d.get(s).cloned()) {
+        if let Some(clean) = self.done.read().ok().and_then(|d| d.get(s).cloned()) {
             return clean;
         }
         let keep: Vec<&str> = self.client_ids.iter().map(String::as_str).collect();
         let clean: Arc<str> = Arc::from(crate::redact::scrub_keeping(s, &keep));
-        if let Ok(mut done) = self.done.lock() {
+        if let Ok(mut done) = self.done.write() {
             done.insert(s.to_string(), clean.clone());
         }
         clean
