@@ -433,6 +433,10 @@ struct Reading {
     ahead: Option<std::io::Result<Option<source::Window>>>,
     /// The number of the next line to be read.
     next_line: u64,
+    /// The window parsed last, when reading ahead: unmapped beside the next parse, not
+    /// between two (unmapping 8 MiB took the reading thread a millisecond, while the
+    /// parsing threads waited for the next window).
+    retired: Option<source::Window>,
 }
 
 impl Reading {
@@ -446,6 +450,7 @@ impl Reading {
             done: false,
             ahead: None,
             next_line: 1,
+            retired: None,
         }
     }
 
@@ -539,12 +544,17 @@ impl Reading {
                     let (file, first) = (&self.file, self.next_line);
                     let lines;
                     if read_ahead {
+                        let retired = self.retired.take();
                         let (parsed, ahead) = rayon::join(
                             || parse_lines(file, &w, first, format, report),
-                            || src.next_window(),
+                            || {
+                                drop(retired);
+                                src.next_window()
+                            },
                         );
                         (events, lines) = parsed;
                         self.ahead = Some(ahead);
+                        self.retired = Some(w);
                     } else {
                         (events, lines) = parse_lines(file, &w, first, format, report);
                     }
@@ -571,6 +581,7 @@ impl Reading {
             }
             // Release the mapping / file handle now, not at the end of the run.
             self.src = None;
+            self.retired = None;
         }
         events
     }
