@@ -222,6 +222,7 @@ fn key_alternation() -> String {
     words.join("|")
 }
 
+#[derive(Clone)]
 struct Patterns {
     jwt: Regex,
     key_sep: Regex,
@@ -229,6 +230,16 @@ struct Patterns {
     word_value: Regex,
     scheme: Regex,
     cookie: Regex,
+}
+
+/// The patterns, as this thread's copy. A `Regex` used from several threads hands its
+/// search caches out from one pool behind a lock, and the reading threads and the report's
+/// queued there; a clone has a pool of its own (and shares the compiled program).
+fn with_patterns<R>(f: impl FnOnce(&Patterns) -> R) -> R {
+    thread_local! {
+        static MINE: Patterns = patterns().clone();
+    }
+    MINE.with(f)
 }
 
 fn patterns() -> &'static Patterns {
@@ -287,22 +298,23 @@ fn is_b64url(b: u8) -> bool {
 
 fn jwts(text: &str) -> Option<String> {
     let b = text.as_bytes();
-    let edits = patterns()
-        .jwt
-        .find_iter(text)
-        .map(|m| {
-            // Inside a longer base64 run the whole run goes, unless the run is a
-            // percent-escape (`%20eyJ…`, `%3DeyJ…`).
-            let mut s = m.start();
-            let escaped = s >= 3 && b[s - 3] == b'%';
-            if !escaped {
-                while s > 0 && is_b64url(b[s - 1]) {
-                    s -= 1;
+    let edits = with_patterns(|p| {
+        p.jwt
+            .find_iter(text)
+            .map(|m| {
+                // Inside a longer base64 run the whole run goes, unless the run is a
+                // percent-escape (`%20eyJ…`, `%3DeyJ…`).
+                let mut s = m.start();
+                let escaped = s >= 3 && b[s - 3] == b'%';
+                if !escaped {
+                    while s > 0 && is_b64url(b[s - 1]) {
+                        s -= 1;
+                    }
                 }
-            }
-            (s, m.end(), fp(SecretKind::Token, &text[s..m.end()]))
-        })
-        .collect();
+                (s, m.end(), fp(SecretKind::Token, &text[s..m.end()]))
+            })
+            .collect()
+    });
     splice(text, edits)
 }
 
@@ -335,55 +347,59 @@ fn value_end(text: &str, start: usize, quote: Option<&str>) -> usize {
 fn key_values(text: &str) -> Option<String> {
     let mut edits = Vec::new();
     let mut last = 0;
-    for c in patterns().key_sep.captures_iter(text) {
-        let key = c.get(1).expect("group");
-        let key_quote = c.get(2).map_or("", |m| m.as_str());
-        let sep = c.get(3).expect("group");
-        let quote = c.get(4);
-        if key.start() < last || !is_secret_key(key.as_str()) {
-            continue;
+    with_patterns(|p| {
+        for c in p.key_sep.captures_iter(text) {
+            let key = c.get(1).expect("group");
+            let key_quote = c.get(2).map_or("", |m| m.as_str());
+            let sep = c.get(3).expect("group");
+            let quote = c.get(4);
+            if key.start() < last || !is_secret_key(key.as_str()) {
+                continue;
+            }
+            let start = quote.map_or(sep.end(), |q| q.end());
+            let end = value_end(text, start, quote.map(|q| q.as_str()));
+            let value = &text[start..end];
+            if value.is_empty() || is_fingerprint(value) || is_placeholder(value) {
+                continue;
+            }
+            // `token: expired` is prose; `X-Api-Key: 9f8e…` and `'token': 'abc'` are not.
+            let bare_colon = quote.is_none() && key_quote.is_empty() && sep.as_str().contains(':');
+            if bare_colon && !(value.len() >= 8 && not_a_word(value)) {
+                continue;
+            }
+            edits.push((start, end, fp(kind_for(key.as_str()), value)));
+            last = end;
         }
-        let start = quote.map_or(sep.end(), |q| q.end());
-        let end = value_end(text, start, quote.map(|q| q.as_str()));
-        let value = &text[start..end];
-        if value.is_empty() || is_fingerprint(value) || is_placeholder(value) {
-            continue;
-        }
-        // `token: expired` is prose; `X-Api-Key: 9f8e…` and `'token': 'abc'` are not.
-        let bare_colon = quote.is_none() && key_quote.is_empty() && sep.as_str().contains(':');
-        if bare_colon && !(value.len() >= 8 && not_a_word(value)) {
-            continue;
-        }
-        edits.push((start, end, fp(kind_for(key.as_str()), value)));
-        last = end;
-    }
+    });
     splice(text, edits)
 }
 
 fn word_quoted(text: &str) -> Option<String> {
     let mut edits = Vec::new();
-    for c in patterns().word_quote.captures_iter(text) {
-        let key = c.get(1).expect("group");
-        let q = c.get(2).expect("group");
-        if !is_secret_key(key.as_str()) {
-            continue;
+    with_patterns(|p| {
+        for c in p.word_quote.captures_iter(text) {
+            let key = c.get(1).expect("group");
+            let q = c.get(2).expect("group");
+            if !is_secret_key(key.as_str()) {
+                continue;
+            }
+            let start = q.end();
+            let Some(len) = text[start..].find(q.as_str()) else {
+                continue;
+            };
+            let value = &text[start..start + len];
+            if !(6..=4096).contains(&len)
+                || value.contains('\n')
+                || is_fingerprint(value)
+                || is_placeholder(value)
+                || !not_a_word(value)
+                || value.contains(' ') && !credential_like(value)
+            {
+                continue;
+            }
+            edits.push((start, start + len, fp(kind_for(key.as_str()), value)));
         }
-        let start = q.end();
-        let Some(len) = text[start..].find(q.as_str()) else {
-            continue;
-        };
-        let value = &text[start..start + len];
-        if !(6..=4096).contains(&len)
-            || value.contains('\n')
-            || is_fingerprint(value)
-            || is_placeholder(value)
-            || !not_a_word(value)
-            || value.contains(' ') && !credential_like(value)
-        {
-            continue;
-        }
-        edits.push((start, start + len, fp(kind_for(key.as_str()), value)));
-    }
+    });
     splice(text, edits)
 }
 
@@ -400,33 +416,39 @@ fn each_capture(
 }
 
 fn word_values(text: &str) -> Option<String> {
-    each_capture(text, &patterns().word_value, |c| {
-        let v = c.get(2).expect("group");
-        (is_secret_key(&c[1]) && credential_like(v.as_str()))
-            .then(|| (v.start(), v.end(), fp(kind_for(&c[1]), v.as_str())))
+    with_patterns(|p| {
+        each_capture(text, &p.word_value, |c| {
+            let v = c.get(2).expect("group");
+            (is_secret_key(&c[1]) && credential_like(v.as_str()))
+                .then(|| (v.start(), v.end(), fp(kind_for(&c[1]), v.as_str())))
+        })
     })
 }
 
 fn schemes(text: &str) -> Option<String> {
-    each_capture(text, &patterns().scheme, |c| {
-        let v = c.get(2).expect("group");
-        let s = v.as_str();
-        let auth_param = s.ends_with('=')
-            && s[..s.len() - 1]
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b == b'_');
-        let word = s.len() < 20 && !not_a_word(s);
-        (!auth_param && !word && !is_fingerprint(s))
-            .then(|| (v.start(), v.end(), fp(SecretKind::Token, s)))
+    with_patterns(|p| {
+        each_capture(text, &p.scheme, |c| {
+            let v = c.get(2).expect("group");
+            let s = v.as_str();
+            let auth_param = s.ends_with('=')
+                && s[..s.len() - 1]
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b == b'_');
+            let word = s.len() < 20 && !not_a_word(s);
+            (!auth_param && !word && !is_fingerprint(s))
+                .then(|| (v.start(), v.end(), fp(SecretKind::Token, s)))
+        })
     })
 }
 
 fn cookies(text: &str) -> Option<String> {
-    each_capture(text, &patterns().cookie, |c| {
-        let v = c.get(4).expect("group");
-        let s = v.as_str().trim_end();
-        (!is_fingerprint(s) && !is_placeholder(s))
-            .then(|| (v.start(), v.start() + s.len(), fp(SecretKind::Cookie, s)))
+    with_patterns(|p| {
+        each_capture(text, &p.cookie, |c| {
+            let v = c.get(4).expect("group");
+            let s = v.as_str().trim_end();
+            (!is_fingerprint(s) && !is_placeholder(s))
+                .then(|| (v.start(), v.start() + s.len(), fp(SecretKind::Cookie, s)))
+        })
     })
 }
 
