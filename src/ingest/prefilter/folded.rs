@@ -110,6 +110,16 @@ impl Anchors {
         }
     }
 
+    /// The places of `\n` in `bytes`, in order: see [`Newlines`].
+    pub fn newlines<'a>(&self, bytes: &'a [u8]) -> Newlines<'a> {
+        Newlines {
+            bytes,
+            next_block: 0,
+            block: 0,
+            mask: 0,
+        }
+    }
+
     /// Of the places `base + j` for the bits `j` of `mask`, the first that holds one of the
     /// anchors of the buckets in `lo[j]` / `hi[j]` and that `confirm` agrees to.
     fn confirm_block(
@@ -224,6 +234,64 @@ impl Anchors {
     }
 }
 
+/// The places of `\n` in a chunk, 64 bytes a step. Made only by an [`Anchors`], so only
+/// where the CPU has AVX-512; meant to be walked inside code compiled for it
+/// (`Prefilter::scan_folded`), where the masks are computed in line.
+pub struct Newlines<'a> {
+    bytes: &'a [u8],
+    /// Where the next block of 64 bytes starts.
+    next_block: usize,
+    /// Where the block of `mask` starts.
+    block: usize,
+    /// The newlines of that block not yet handed out.
+    mask: u64,
+}
+
+impl Iterator for Newlines<'_> {
+    type Item = usize;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        while self.mask == 0 {
+            let rest = self.bytes.get(self.next_block..).filter(|r| !r.is_empty())?;
+            self.block = self.next_block;
+            self.next_block += STEP;
+            #[cfg(target_arch = "x86_64")]
+            {
+                // SAFETY: a `Newlines` is made only by an `Anchors`, which exists only where
+                // `cpu_has_vbmi` found the features `newline_mask` is compiled for.
+                self.mask = unsafe { newline_mask(rest) };
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            {
+                let _ = rest;
+                unreachable!("Anchors::new returns None off x86_64")
+            }
+        }
+        let j = self.mask.trailing_zeros() as usize;
+        self.mask &= self.mask - 1;
+        Some(self.block + j)
+    }
+}
+
+/// Bit `j` set where byte `j` of the first 64 bytes of `bytes` is `\n`. The load is masked
+/// to the bytes there are, so nothing past the slice is read.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+fn newline_mask(bytes: &[u8]) -> u64 {
+    use std::arch::x86_64::*;
+    let there = if bytes.len() >= STEP {
+        u64::MAX
+    } else {
+        (1u64 << bytes.len()) - 1
+    };
+    // SAFETY: the masked-off lanes are not read (AVX-512 suppresses their faults); the
+    // others lie within `bytes`.
+    let v = unsafe { _mm512_maskz_loadu_epi8(there, bytes.as_ptr().cast()) };
+    _mm512_mask_cmpeq_epi8_mask(there, v, _mm512_set1_epi8(b'\n' as i8))
+}
+
 /// Whether this CPU can run the VBMI search.
 fn cpu_has_vbmi() -> bool {
     #[cfg(target_arch = "x86_64")]
@@ -322,6 +390,23 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn newlines_are_where_memchr_finds_them(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(&["\n", "x", "\n\n", "abcdefghijklmnopqrstuvwxyz0123456789", "\u{e9}", "\r\n"][..]),
+                0..120,
+            ),
+            skip in 0usize..70,
+        ) {
+            let Some(searcher) = Anchors::new(&[b"x"]) else { return Ok(()); };
+            let text = pieces.concat().into_bytes();
+            // Slices that start anywhere in a block and end anywhere.
+            let hay = &text[skip.min(text.len())..];
+            let found: Vec<usize> = searcher.newlines(hay).collect();
+            let expected: Vec<usize> = memchr::memchr_iter(b'\n', hay).collect();
+            proptest::prop_assert_eq!(found, expected);
+        }
+
         #[test]
         fn agrees_with_a_byte_by_byte_search(
             pieces in proptest::collection::vec(

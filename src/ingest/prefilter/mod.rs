@@ -209,28 +209,21 @@ impl Prefilter {
     /// it) with their index and whether they contain a word; returns how many newlines the
     /// chunk holds (the index of its last line).
     pub fn scan_lines(&self, chunk: &[u8], mut each: impl FnMut(usize, &[u8], bool)) -> u64 {
+        if let Some(folded) = &self.folded {
+            #[cfg(target_arch = "x86_64")]
+            {
+                // SAFETY: an `Anchors` exists only where the CPU has the features
+                // `scan_folded` is compiled for (see `folded`).
+                return unsafe { self.scan_folded(folded, chunk, &mut each) };
+            }
+            #[cfg(not(target_arch = "x86_64"))]
+            {
+                let ends = memchr::memchr_iter(b'\n', chunk);
+                return self.walk_folded(folded, chunk, ends, &mut each);
+            }
+        }
         let ends = memchr::memchr_iter(b'\n', chunk).chain(std::iter::once(chunk.len()));
         let mut last = 0;
-        if let Some(folded) = &self.folded {
-            let mut cursor = Cursor::default();
-            let mut start = 0;
-            for (i, end) in ends.enumerate() {
-                last = i;
-                let hit = cursor.hit(start, end, |from| {
-                    folded.find(chunk, from, |at, anchor| {
-                        self.folded_words[anchor].iter().any(|(w, off)| {
-                            at >= *off
-                                && chunk
-                                    .get(at - off..at - off + w.len())
-                                    .is_some_and(|s| s.eq_ignore_ascii_case(w))
-                        })
-                    })
-                });
-                each(i, &chunk[start..end], hit);
-                start = end + 1;
-            }
-            return last as u64;
-        }
         let Some(teddy) = &self.teddy else {
             let mut start = 0;
             for (i, end) in ends.enumerate() {
@@ -265,6 +258,54 @@ impl Prefilter {
                 start = end + 1;
             }
         });
+        last as u64
+    }
+}
+
+impl Prefilter {
+    /// [`Prefilter::scan_lines`] with the byte-table search, compiled for AVX-512 so that
+    /// the newline masks of [`folded::Newlines`] are computed in line, 64 bytes a step: a
+    /// search for each line's end started afresh per line and was the run's second
+    /// largest cost after the search for words.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    fn scan_folded(
+        &self,
+        folded: &folded::Anchors,
+        chunk: &[u8],
+        each: &mut impl FnMut(usize, &[u8], bool),
+    ) -> u64 {
+        self.walk_folded(folded, chunk, folded.newlines(chunk), each)
+    }
+
+    /// The lines of `chunk`, whose `\n`s are `newlines`, each with whether the byte-table
+    /// search finds a word in it.
+    #[inline(always)]
+    fn walk_folded(
+        &self,
+        folded: &folded::Anchors,
+        chunk: &[u8],
+        newlines: impl Iterator<Item = usize>,
+        each: &mut impl FnMut(usize, &[u8], bool),
+    ) -> u64 {
+        let mut cursor = Cursor::default();
+        let mut start = 0;
+        let mut last = 0;
+        for (i, end) in newlines.chain(std::iter::once(chunk.len())).enumerate() {
+            last = i;
+            let hit = cursor.hit(start, end, |from| {
+                folded.find(chunk, from, |at, anchor| {
+                    self.folded_words[anchor].iter().any(|(w, off)| {
+                        at >= *off
+                            && chunk
+                                .get(at - off..at - off + w.len())
+                                .is_some_and(|s| s.eq_ignore_ascii_case(w))
+                    })
+                })
+            });
+            each(i, &chunk[start..end], hit);
+            start = end + 1;
+        }
         last as u64
     }
 }
