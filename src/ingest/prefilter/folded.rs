@@ -7,7 +7,7 @@
 //! a 128-entry table in one instruction, so a table can say directly, for each byte value,
 //! which anchors have that byte (in either case) at a given position: no copy, no nibble
 //! cross-products, 64 bytes per step. On the 1 GiB bench log this is the only pass over
-//! every byte besides counting lines.
+//! every byte; the line walk takes its newlines from the same 64-byte steps ([`Newlines`]).
 //!
 //! How: anchors (1 to [`WIDTH`] bytes) are put in 16 buckets. For each position `k` of an
 //! anchor there are two tables (buckets 0–7 and 8–15): entry `c` has bucket `b`'s bit set
