@@ -253,7 +253,10 @@ impl Iterator for Newlines<'_> {
     #[inline(always)]
     fn next(&mut self) -> Option<usize> {
         while self.mask == 0 {
-            let rest = self.bytes.get(self.next_block..).filter(|r| !r.is_empty())?;
+            let rest = self
+                .bytes
+                .get(self.next_block..)
+                .filter(|r| !r.is_empty())?;
             self.block = self.next_block;
             self.next_block += STEP;
             #[cfg(target_arch = "x86_64")]
