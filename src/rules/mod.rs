@@ -336,6 +336,9 @@ pub fn registry() -> Vec<Box<dyn Rule>> {
 /// Runs every detector over every flow (in parallel) and returns all findings.
 pub fn run(cx: &Context, rules: &[Box<dyn Rule>]) -> Vec<Finding> {
     use rayon::prelude::*;
+    if cx.events.iter().any(|e| e.is_failure()) {
+        cx.specs.compile_signatures();
+    }
     (0..cx.flows.len())
         .into_par_iter()
         .flat_map_iter(|fi| {
