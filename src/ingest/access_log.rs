@@ -6,7 +6,7 @@
 //! same shape recogniser every source uses. Access logs never see bodies or headers, so
 //! token requests appear here by path and status only.
 
-use super::http::{self, classify, HttpExchange};
+use super::http::{self, HttpExchange};
 use super::time::{parse_time, whole_seconds};
 use super::InputReport;
 use crate::event::*;
@@ -221,6 +221,9 @@ pub struct ProxyRecord<'a> {
 /// Turns a proxy record into OAuth events. Access logs see neither bodies nor headers, so
 /// token requests appear by path and status only; their times are coarse when the line has
 /// whole seconds only (CLF), as precise as any other source's when it has milliseconds.
+///
+/// For a request [`may_be_oauth`] let through: every reader asks it before reading the rest
+/// of the line, so the exchange is classified without asking again.
 pub fn record_events(
     file: &Arc<str>,
     lineno: u64,
@@ -244,7 +247,7 @@ pub fn record_events(
         ..HttpExchange::default()
     };
     let src = Source::new(file.clone(), Locator::Line(lineno));
-    let mut evs = classify(&ex, &src);
+    let mut evs = http::classify_shape(&ex, &src);
     for e in evs.iter_mut() {
         e.ts_coarse = rec.coarse;
     }
@@ -252,8 +255,8 @@ pub fn record_events(
     evs
 }
 
-/// Whether a proxy's logged request could make an event at all ([`classify`] would look
-/// at it), decided before the rest of its line is read: most lines that pass the
+/// Whether a proxy's logged request could make an event at all ([`http::classify`] would
+/// look at it), decided before the rest of its line is read: most lines that pass the
 /// prefilter only carry a word in a query (`?state=shipped`, `?pagination_token=`), and
 /// reading their times and ids cost more than parsing them did. A line of no request
 /// (`"-"`) makes none either.

@@ -400,7 +400,7 @@ pub(super) fn may_be_oauth(ex: &HttpExchange) -> bool {
 }
 
 /// What [`classify`] makes of an exchange that [`may_be_oauth`] lets through.
-fn classify_shape(ex: &HttpExchange, src: &Source) -> Vec<Event> {
+pub(super) fn classify_shape(ex: &HttpExchange, src: &Source) -> Vec<Event> {
     let mut out = Vec::new();
     let mut u = split_url(&ex.url);
     let is_get = ex.is_get();

@@ -1114,7 +1114,6 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
     let low_et = et.to_ascii_lowercase();
     let state = f.str(STATE);
     let has_oauth_error = error.as_deref().is_some_and(|e| !e.is_empty());
-    let text_has_oauth = names_oauth_error;
 
     if out.is_empty() {
         let kind = if grant_type.is_some()
@@ -1148,14 +1147,14 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
             Some(EventKind::ApiCall)
         } else if has_oauth_error
             || failed_by_vendor
-            || detail.as_deref().is_some_and(text_has_oauth)
-            || error_description.as_deref().is_some_and(text_has_oauth)
+            || detail.as_deref().is_some_and(names_oauth_error)
+            || error_description.as_deref().is_some_and(names_oauth_error)
             || level.as_deref().is_some_and(|l| {
                 l.to_ascii_lowercase().starts_with("err")
                     || l.to_ascii_lowercase().starts_with("warn")
             }) && message
                 .as_deref()
-                .is_some_and(|m| text_has_oauth(m) || contains_ignoring_case(m, "oauth"))
+                .is_some_and(|m| names_oauth_error(m) || contains_ignoring_case(m, "oauth"))
         {
             Some(EventKind::LogError)
         } else {
