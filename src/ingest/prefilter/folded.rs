@@ -23,6 +23,9 @@
 /// The longest anchor, in bytes.
 pub const WIDTH: usize = 4;
 
+// A `Packed` anchor is one `u32`.
+const _: () = assert!(WIDTH == 4);
+
 /// Buckets, as bits of two table bytes.
 const BUCKETS: usize = 16;
 
@@ -34,10 +37,46 @@ pub struct Anchors {
     /// `tables[k][h][c]`: bit `b` set when an anchor of bucket `8h + b` may have byte `c`
     /// at position `k`.
     tables: [[[u8; 128]; 2]; WIDTH],
-    /// Per bucket, the indices of its anchors.
-    buckets: [Vec<usize>; BUCKETS],
-    /// The anchors, lowercase.
-    anchors: Vec<Box<[u8]>>,
+    /// Per bucket, its anchors.
+    buckets: [Vec<Packed>; BUCKETS],
+}
+
+/// An anchor as four bytes to compare with the four at a place, in one step.
+#[derive(Clone, Copy)]
+struct Packed {
+    /// The anchor, lowercase, little-endian, zeros past its end.
+    lower: u32,
+    /// `0x20` in each byte that is a letter: OR-ed into the text, it lowercases just the
+    /// letters (an ASCII letter's two cases differ only in that bit).
+    fold: u32,
+    /// `0xff` in each byte the anchor has.
+    care: u32,
+    /// The anchor's index, as given to [`Anchors::new`].
+    index: usize,
+}
+
+impl Packed {
+    fn new(anchor: &[u8], index: usize) -> Packed {
+        let (mut lower, mut fold, mut care) = ([0u8; 4], [0u8; 4], [0u8; 4]);
+        for (k, &c) in anchor.iter().enumerate().take(WIDTH) {
+            lower[k] = c.to_ascii_lowercase();
+            fold[k] = if c.is_ascii_alphabetic() { 0x20 } else { 0 };
+            care[k] = 0xff;
+        }
+        Packed {
+            lower: u32::from_le_bytes(lower),
+            fold: u32::from_le_bytes(fold),
+            care: u32::from_le_bytes(care),
+            index,
+        }
+    }
+
+    /// Whether `text` (the four bytes at a place, zeros past the end of the text) starts
+    /// with the anchor, ignoring ASCII case.
+    #[inline]
+    fn is_at(&self, text: u32) -> bool {
+        (text | self.fold) & self.care == self.lower
+    }
 }
 
 impl Anchors {
@@ -81,11 +120,13 @@ impl Anchors {
                 }
             }
         }
-        Some(Anchors {
-            tables,
-            buckets,
-            anchors,
-        })
+        let buckets = buckets.map(|members| {
+            members
+                .into_iter()
+                .map(|i| Packed::new(&anchors[i], i))
+                .collect()
+        });
+        Some(Anchors { tables, buckets })
     }
 
     /// The first place at or after `from` where an anchor stands in `hay` (ignoring ASCII
@@ -135,14 +176,21 @@ impl Anchors {
             let j = mask.trailing_zeros() as usize;
             mask &= mask - 1;
             let at = base + j;
+            let text = match hay.get(at..at + 4) {
+                Some(&[a, b, c, d]) => u32::from_le_bytes([a, b, c, d]),
+                _ => {
+                    let mut four = [0u8; 4];
+                    let rest = hay.get(at..).unwrap_or_default();
+                    four[..rest.len().min(4)].copy_from_slice(&rest[..rest.len().min(4)]);
+                    u32::from_le_bytes(four)
+                }
+            };
             let mut buckets = u16::from(lo[j]) | u16::from(hi[j]) << 8;
             while buckets != 0 {
                 let b = buckets.trailing_zeros() as usize;
                 buckets &= buckets - 1;
-                for &i in &self.buckets[b] {
-                    let anchor = &self.anchors[i];
-                    let here = hay.get(at..at + anchor.len());
-                    if here.is_some_and(|h| h.eq_ignore_ascii_case(anchor)) && confirm(at, i) {
+                for anchor in &self.buckets[b] {
+                    if anchor.is_at(text) && confirm(at, anchor.index) {
                         return Some(at);
                     }
                 }
@@ -159,6 +207,49 @@ impl Anchors {
         from: usize,
         confirm: &mut dyn FnMut(usize, usize) -> bool,
     ) -> Option<usize> {
+        let mut i = from;
+        let i = loop {
+            match self.next_block(hay, i) {
+                Ok(block) => {
+                    let (at, mask) = (block.at, block.mask);
+                    let found = self.confirm_block(hay, at, mask, &block.lo, &block.hi, confirm);
+                    if found.is_some() {
+                        return found;
+                    }
+                    i = at + STEP;
+                }
+                Err(end) => break end,
+            }
+        };
+        // The tail, copied into zeros: no anchor holds a NUL, so none is found past the end.
+        let rest = hay.get(i..).unwrap_or_default();
+        let mut padded = [0u8; 2 * STEP + WIDTH - 1];
+        padded[..rest.len()].copy_from_slice(rest);
+        let mut j = 0;
+        while j < rest.len() {
+            if let Ok(block) = self.next_block(&padded[j..j + STEP + WIDTH - 1], 0) {
+                let mut mask = block.mask;
+                if rest.len() - j < STEP {
+                    mask &= (1u64 << (rest.len() - j)) - 1;
+                }
+                let found = self.confirm_block(hay, i + j, mask, &block.lo, &block.hi, confirm);
+                if found.is_some() {
+                    return found;
+                }
+            }
+            j += STEP;
+        }
+        None
+    }
+
+    /// The first block of 64 places from `i` on (stepping by 64, while 64 + WIDTH - 1
+    /// bytes are left) where some bucket may start, or where the blocks ended. Kept apart from the confirming, which
+    /// calls out: across a call every vector register is lost, and the sixteen tables were
+    /// reloaded from the stack at every block, which made the scan bound by loads.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
+    #[inline(never)]
+    fn next_block(&self, hay: &[u8], mut i: usize) -> Result<Block, usize> {
         use std::arch::x86_64::*;
         // Each 128-entry table as its two halves, for `vpermi2b`.
         let mut t = [[[_mm512_setzero_si512(); 2]; 2]; WIDTH];
@@ -170,68 +261,47 @@ impl Anchors {
                 }
             }
         }
-        // Buckets that may start at each of the 64 places from `p`, as two vectors of bits.
-        // SAFETY (for callers): `p` must have 64 + WIDTH - 1 readable bytes.
-        let step = |p: *const u8| -> (__m512i, __m512i) {
+        while i + STEP + WIDTH - 1 <= hay.len() {
+            // Buckets that may start at each of the 64 places from `i`, as two vectors of
+            // bits.
+            let p = hay.as_ptr();
             let mut lo = _mm512_set1_epi8(-1);
             let mut hi = lo;
             for (k, tk) in t.iter().enumerate() {
-                // SAFETY: see above.
-                let v = unsafe { _mm512_loadu_si512(p.add(k).cast()) };
+                // SAFETY: the loop condition leaves 64 + WIDTH - 1 bytes from `i`.
+                let v = unsafe { _mm512_loadu_si512(p.add(i + k).cast()) };
                 lo = _mm512_and_si512(lo, _mm512_permutex2var_epi8(tk[0][0], v, tk[0][1]));
                 hi = _mm512_and_si512(hi, _mm512_permutex2var_epi8(tk[1][0], v, tk[1][1]));
             }
-            (lo, hi)
-        };
-        let confirm_at = |base: usize,
-                          mask: u64,
-                          lo: __m512i,
-                          hi: __m512i,
-                          confirm: &mut dyn FnMut(usize, usize) -> bool| {
-            let (mut l, mut h) = ([0u8; STEP], [0u8; STEP]);
-            // SAFETY: each array is 64 writable bytes; the stores are unaligned.
-            unsafe {
-                _mm512_storeu_si512(l.as_mut_ptr().cast(), lo);
-                _mm512_storeu_si512(h.as_mut_ptr().cast(), hi);
-            }
-            self.confirm_block(hay, base, mask, &l, &h, confirm)
-        };
-        let mut i = from;
-        while i + STEP + WIDTH - 1 <= hay.len() {
-            // SAFETY: the loop condition leaves 64 + WIDTH - 1 bytes from `i`.
-            let (lo, hi) = step(unsafe { hay.as_ptr().add(i) });
             let any = _mm512_or_si512(lo, hi);
             let mask = _mm512_test_epi8_mask(any, any);
             if mask != 0 {
-                if let Some(at) = confirm_at(i, mask, lo, hi, confirm) {
-                    return Some(at);
+                let mut block = Block {
+                    at: i,
+                    mask,
+                    lo: [0; STEP],
+                    hi: [0; STEP],
+                };
+                // SAFETY: each array is 64 writable bytes; the stores are unaligned.
+                unsafe {
+                    _mm512_storeu_si512(block.lo.as_mut_ptr().cast(), lo);
+                    _mm512_storeu_si512(block.hi.as_mut_ptr().cast(), hi);
                 }
+                return Ok(block);
             }
             i += STEP;
         }
-        // The tail, copied into zeros: no anchor holds a NUL, so none is found past the end.
-        let rest = hay.get(i..).unwrap_or_default();
-        let mut padded = [0u8; 2 * STEP + WIDTH - 1];
-        padded[..rest.len()].copy_from_slice(rest);
-        let mut j = 0;
-        while j < rest.len() {
-            // SAFETY: rest.len() < 64 + WIDTH - 1, so `j` < 64 and `padded` has
-            // 64 + WIDTH - 1 bytes from `j`.
-            let (lo, hi) = step(unsafe { padded.as_ptr().add(j) });
-            let any = _mm512_or_si512(lo, hi);
-            let mut mask = _mm512_test_epi8_mask(any, any);
-            if rest.len() - j < STEP {
-                mask &= (1u64 << (rest.len() - j)) - 1;
-            }
-            if mask != 0 {
-                if let Some(at) = confirm_at(i + j, mask, lo, hi, confirm) {
-                    return Some(at);
-                }
-            }
-            j += STEP;
-        }
-        None
+        Err(i)
     }
+}
+
+/// 64 places where some bucket may start: per place (bit `j` of `mask`, byte `j` of `lo`
+/// and `hi`), the buckets 0–7 and 8–15 that may.
+struct Block {
+    at: usize,
+    mask: u64,
+    lo: [u8; STEP],
+    hi: [u8; STEP],
 }
 
 /// The places of `\n` in a chunk, 64 bytes a step. Made only by an [`Anchors`], so only
