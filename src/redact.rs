@@ -26,6 +26,7 @@ use crate::ascii::contains_ignoring_case;
 use crate::fingerprint::{Fingerprint, SecretKind};
 use regex::Regex;
 use std::borrow::Cow;
+use std::ops::Range;
 use std::sync::OnceLock;
 
 /// Names of parameters / JSON keys whose values are secrets (the common spellings; see
@@ -344,37 +345,121 @@ fn value_end(text: &str, start: usize, quote: Option<&str>) -> usize {
             .unwrap_or(rest.len())
 }
 
+/// A `key_sep` match in parts, as its groups would give them: the key, the quote closing
+/// it, the separator and the quote opening the value.
+struct KeySep {
+    key: Range<usize>,
+    key_quote: Range<usize>,
+    sep: Range<usize>,
+    quote: Option<Range<usize>>,
+}
+
+/// The groups of the `key_sep` match `m` of `text`, read off the match.
+///
+/// Why not the regex's captures: the key is a lazy repetition before an alternation of
+/// words, and resolving where it ends took a backtracking search at each match, most of
+/// scrub's time on URLs. It needs no search: each part of the pattern starts with bytes
+/// the part before cannot hold (a key is a run of `[A-Za-z0-9_.-]`, its quote a `\` or
+/// quote, the separator a blank, `=`, `:` or `%`), so the parts follow one another.
+/// None if the match does not read so, which `key_sep_groups_are_read_off_the_match`
+/// checks never happens.
+fn key_sep_parts(text: &str, m: Range<usize>) -> Option<KeySep> {
+    let b = text.as_bytes().get(..m.end)?;
+    let is_quote = |c: Option<&u8>| matches!(c, Some(b'"' | b'\'' | b'`'));
+    let blanks = |mut i: usize| {
+        while matches!(b.get(i), Some(b' ' | b'\t')) {
+            i += 1;
+        }
+        i
+    };
+    let mut i = m.start;
+    while b
+        .get(i)
+        .is_some_and(|&c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+    {
+        i += 1;
+    }
+    let key = m.start..i;
+    if b.get(i) == Some(&b'\\') {
+        i += 1;
+    }
+    if is_quote(b.get(i)) {
+        i += 1;
+    }
+    let key_quote = key.end..i;
+    let sep_start = i;
+    i = blanks(i);
+    let rest = b.get(i..)?;
+    i += if matches!(rest.first(), Some(b'=' | b':')) {
+        1
+    } else if rest.len() >= 3 && rest[..3].eq_ignore_ascii_case(b"%3d") {
+        3
+    } else if rest.len() >= 5 && rest[..5].eq_ignore_ascii_case(b"%253d") {
+        5
+    } else {
+        return None;
+    };
+    i = blanks(i);
+    let sep = sep_start..i;
+    let quote = if b.get(i) == Some(&b'\\') && is_quote(b.get(i + 1)) {
+        Some(i..i + 2)
+    } else if is_quote(b.get(i)) {
+        Some(i..i + 1)
+    } else {
+        None
+    };
+    let end = quote.as_ref().map_or(i, |q| q.end);
+    (end == m.end).then_some(KeySep {
+        key,
+        key_quote,
+        sep,
+        quote,
+    })
+}
+
 fn key_values(text: &str) -> Option<String> {
     let mut edits = Vec::new();
     let mut last = 0;
     with_patterns(|p| {
-        for c in p.key_sep.captures_iter(text) {
-            let key = c.get(1).expect("group");
-            let key_quote = c.get(2).map_or("", |m| m.as_str());
-            let sep = c.get(3).expect("group");
-            let quote = c.get(4);
-            if key.start() < last || !is_secret_key(key.as_str()) {
+        for m in p.key_sep.find_iter(text) {
+            let Some(parts) = key_sep_parts(text, m.range()) else {
+                continue;
+            };
+            let key = &text[parts.key.clone()];
+            let key_quote = &text[parts.key_quote];
+            let sep = &text[parts.sep];
+            let quote = parts.quote.map(|q| &text[q]);
+            if parts.key.start < last || !is_secret_key(key) {
                 continue;
             }
-            let start = quote.map_or(sep.end(), |q| q.end());
-            let end = value_end(text, start, quote.map(|q| q.as_str()));
+            let start = m.end();
+            let end = value_end(text, start, quote);
             let value = &text[start..end];
             if value.is_empty() || is_fingerprint(value) || is_placeholder(value) {
                 continue;
             }
             // `token: expired` is prose; `X-Api-Key: 9f8e…` and `'token': 'abc'` are not.
-            let bare_colon = quote.is_none() && key_quote.is_empty() && sep.as_str().contains(':');
+            let bare_colon = quote.is_none() && key_quote.is_empty() && sep.contains(':');
             if bare_colon && !(value.len() >= 8 && not_a_word(value)) {
                 continue;
             }
-            edits.push((start, end, fp(kind_for(key.as_str()), value)));
+            edits.push((start, end, fp(kind_for(key), value)));
             last = end;
         }
     });
     splice(text, edits)
 }
 
+/// Whether `text` has a blank, which a secret's word and its value or quote are apart by
+/// in prose: text without one (a URL, most identifiers) skips the prose stages.
+fn has_blank(text: &str) -> bool {
+    memchr::memchr2(b' ', b'\t', text.as_bytes()).is_some()
+}
+
 fn word_quoted(text: &str) -> Option<String> {
+    if !has_blank(text) {
+        return None;
+    }
     let mut edits = Vec::new();
     with_patterns(|p| {
         for c in p.word_quote.captures_iter(text) {
@@ -416,6 +501,9 @@ fn each_capture(
 }
 
 fn word_values(text: &str) -> Option<String> {
+    if !has_blank(text) {
+        return None;
+    }
     with_patterns(|p| {
         each_capture(text, &p.word_value, |c| {
             let v = c.get(2).expect("group");
@@ -426,6 +514,10 @@ fn word_values(text: &str) -> Option<String> {
 }
 
 fn schemes(text: &str) -> Option<String> {
+    // A scheme and its credential are apart by a blank, `%20` or `+`.
+    if !has_blank(text) && !text.contains('+') && !text.contains("%20") {
+        return None;
+    }
     with_patterns(|p| {
         each_capture(text, &p.scheme, |c| {
             let v = c.get(2).expect("group");
@@ -442,6 +534,9 @@ fn schemes(text: &str) -> Option<String> {
 }
 
 fn cookies(text: &str) -> Option<String> {
+    if !contains_ignoring_case(text, "cookie") {
+        return None;
+    }
     with_patterns(|p| {
         each_capture(text, &p.cookie, |c| {
             let v = c.get(4).expect("group");
@@ -737,7 +832,86 @@ mod tests {
         assert_eq!(scrub(&once), once);
     }
 
+    /// Text made of what the `key_sep` pattern and the stages' prechecks look at: key words
+    /// and key characters, quotes, escapes, blanks, separators (in both cases), schemes.
+    fn keyish_text() -> impl proptest::strategy::Strategy<Value = String> {
+        let pieces = proptest::sample::select(
+            &[
+                "code",
+                "Token",
+                "refresh_token",
+                "pagination",
+                "x",
+                ".",
+                "-",
+                "_",
+                "9",
+                "\\",
+                "\"",
+                "'",
+                "`",
+                " ",
+                "\t",
+                "=",
+                ":",
+                "%3D",
+                "%3d",
+                "%253D",
+                "%25",
+                "&",
+                "?",
+                "ab",
+                "session_id",
+                "cookie",
+                "Bearer",
+                "+",
+                "%20",
+                "\u{e9}",
+                "eyJhbGciOiJ9.e30",
+            ][..],
+        );
+        proptest::strategy::Strategy::prop_map(proptest::collection::vec(pieces, 0..24), |p| {
+            p.concat()
+        })
+    }
+
     proptest::proptest! {
+        /// The groups read off a match are those the regex's captures give.
+        #[test]
+        fn key_sep_groups_are_read_off_the_match(t in keyish_text()) {
+            let re = &patterns().key_sep;
+            let found: Vec<_> = re.find_iter(&t).map(|m| m.range()).collect();
+            let captured: Vec<_> = re.captures_iter(&t).collect();
+            proptest::prop_assert_eq!(found.len(), captured.len());
+            for (m, c) in found.into_iter().zip(captured) {
+                let parts = key_sep_parts(&t, m);
+                proptest::prop_assert!(parts.is_some(), "{:?} in {:?}", c.get(0), t);
+                let parts = parts.unwrap();
+                let group = |i: usize| c.get(i).map(|g| g.range());
+                proptest::prop_assert_eq!(Some(parts.key), group(1));
+                proptest::prop_assert_eq!(Some(parts.key_quote), group(2));
+                proptest::prop_assert_eq!(Some(parts.sep), group(3));
+                proptest::prop_assert_eq!(parts.quote, group(4));
+            }
+        }
+
+        /// A stage skipped for want of a blank, a `+`, `%20` or `cookie` would have found
+        /// nothing: the full scrub with every stage run agrees.
+        #[test]
+        fn stages_are_skipped_only_where_they_find_nothing(t in keyish_text()) {
+            let p = patterns();
+            if !has_blank(&t) {
+                proptest::prop_assert!(!p.word_quote.is_match(&t));
+                proptest::prop_assert!(!p.word_value.is_match(&t));
+                if !t.contains('+') && !t.contains("%20") {
+                    proptest::prop_assert!(!p.scheme.is_match(&t));
+                }
+            }
+            if !contains_ignoring_case(&t, "cookie") {
+                proptest::prop_assert!(!p.cookie.is_match(&t));
+            }
+        }
+
         /// The fast path only skips text the full scrub would leave unchanged.
         #[test]
         fn fast_path_is_only_taken_for_clean_text(t in "[ -~]{0,80}") {
