@@ -30,7 +30,7 @@
 
 use crate::event::{Event, EventKind, Millis};
 use crate::fingerprint::Fingerprint;
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 use std::sync::Arc;
 
 /// Latency between the programs that record one exchange (an app logs a failed exchange

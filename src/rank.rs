@@ -10,7 +10,8 @@ use crate::event::{Event, EventKind, Millis};
 use crate::flow::Flow;
 use crate::rules::spec::{Severity, SpecSet};
 use crate::rules::Finding;
-use std::collections::{BTreeMap, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
 pub struct Diagnosis {

@@ -18,7 +18,7 @@ use crate::flow::{self, Flow};
 use crate::merge;
 use crate::rank::{self, Claimed};
 use crate::rules::{self, spec::SpecSet};
-use std::collections::HashMap;
+use foldhash::{HashMap, HashMapExt};
 
 /// Pending events at which the first eviction is tried.
 pub const DEFAULT_MAX_PENDING: usize = 50_000;

@@ -36,11 +36,11 @@ use crate::event::*;
 use crate::fingerprint::{Fingerprint, SecretKind};
 use crate::redact::scrub;
 use aho_corasick::AhoCorasick;
+use foldhash::{HashMap, HashMapExt};
 use regex::Regex;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::cell::{LazyCell, RefCell};
-use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, OnceLock};
 

@@ -49,7 +49,7 @@ pub struct Clean {
     /// spent writing it, after all reading was done.
     /// Read-mostly: the report's findings are written on every thread, and a lock each
     /// lookup waited for kept them queuing.
-    done: std::sync::RwLock<std::collections::HashMap<String, Arc<str>>>,
+    done: std::sync::RwLock<foldhash::HashMap<String, Arc<str>>>,
 }
 
 impl Clean {

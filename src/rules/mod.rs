@@ -33,8 +33,8 @@ mod unauthorized_client;
 use crate::event::*;
 use crate::fingerprint::Fingerprint;
 use crate::flow::Flow;
+use foldhash::{HashMap, HashMapExt};
 use spec::{Spec, SpecSet, Weight};
-use std::collections::HashMap;
 
 /// One explanation of one or more failures in a flow.
 #[derive(Debug, Clone)]
