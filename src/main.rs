@@ -2,6 +2,7 @@
 //! Exit status (analyze): 0 ran; 1 `--fail-on` matched; 2 usage error or unreadable input.
 
 use anyhow::{Context as _, Result};
+
 use clap::Parser;
 use grantscope::cli::{Cli, Command, RuleOptions, RulesAction};
 use grantscope::ingest::{IngestOptions, Input};
@@ -9,6 +10,12 @@ use grantscope::rules::spec::SpecSet;
 use grantscope::{analyze_streaming, report, rules_cmd, StreamOptions};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
+
+/// jemalloc, for the allocation pattern of a run: strings allocated by the reading threads
+/// and freed by the analysis thread (see Cargo.toml for the figures).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn specs(opts: &RuleOptions) -> Result<SpecSet> {
     let mut set = SpecSet::builtin()?;
