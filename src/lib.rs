@@ -106,6 +106,13 @@ pub fn analyze_streaming(
             seg
         });
         let reports = ingest::stream(inputs, opts, |events, watermark| {
+            // Most windows fit one part: sent as they are, not copied into a new list.
+            if events.len() <= PART {
+                budget.take(events.len());
+                // Fails only if the worker is gone, i.e. panicked: join below says why.
+                let _ = tx.send((events, watermark));
+                return;
+            }
             // In parts, so that one dense window (tens of thousands of events) does not
             // have to fit in the budget whole.
             let mut events = events.into_iter();
