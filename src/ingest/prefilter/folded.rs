@@ -243,9 +243,11 @@ impl Anchors {
     }
 
     /// The first block of 64 places from `i` on (stepping by 64, while 64 + WIDTH - 1
-    /// bytes are left) where some bucket may start, or where the blocks ended. Kept apart from the confirming, which
-    /// calls out: across a call every vector register is lost, and the sixteen tables were
-    /// reloaded from the stack at every block, which made the scan bound by loads.
+    /// bytes are left) where some bucket may start, or where the blocks ended.
+    ///
+    /// Kept apart from the confirming, which calls out: across a call every vector register
+    /// is lost, and the sixteen tables were reloaded from the stack at every block, which
+    /// made the scan bound by loads. Here they stay in registers from block to block.
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512vbmi")]
     #[inline(never)]
