@@ -303,9 +303,16 @@ impl Nearby {
                 // A new event goes last; one folded into joins the windows it is now in
                 // where it was placed, so that each list stays in placement order.
                 let list = &mut recents[at].placed;
-                let pos = list.partition_point(|&x| (placed[x], x) < (placed[i], i));
-                if list.get(pos) != Some(&i) {
-                    list.insert(pos, i);
+                let here = (placed[i], i);
+                // Going last is known from the last entry alone: a dense log's window
+                // holds tens of thousands, and searching them missed the cache at each step.
+                if list.last().is_none_or(|&x| (placed[x], x) < here) {
+                    list.push(i);
+                } else {
+                    let pos = list.partition_point(|&x| (placed[x], x) < here);
+                    if list.get(pos) != Some(&i) {
+                        list.insert(pos, i);
+                    }
                 }
             }
         }
