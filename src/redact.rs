@@ -347,6 +347,7 @@ fn value_end(text: &str, start: usize, quote: Option<&str>) -> usize {
 
 /// A `key_sep` match in parts, as its groups would give them: the key, the quote closing
 /// it, the separator and the quote opening the value.
+#[derive(Debug, PartialEq)]
 struct KeySep {
     key: Range<usize>,
     key_quote: Range<usize>,
@@ -362,7 +363,8 @@ struct KeySep {
 /// the part before cannot hold (a key is a run of `[A-Za-z0-9_.-]`, its quote a `\` or
 /// quote, the separator a blank, `=`, `:` or `%`), so the parts follow one another.
 /// None if the match does not read so, which `key_sep_groups_are_read_off_the_match`
-/// checks never happens.
+/// checks never happens; the caller then asks the regex (a secret is never left for want
+/// of a split).
 fn key_sep_parts(text: &str, m: Range<usize>) -> Option<KeySep> {
     let b = text.as_bytes().get(..m.end)?;
     let is_quote = |c: Option<&u8>| matches!(c, Some(b'"' | b'\'' | b'`'));
@@ -417,12 +419,25 @@ fn key_sep_parts(text: &str, m: Range<usize>) -> Option<KeySep> {
     })
 }
 
+/// The groups of the `key_sep` match at `start`, by the regex's captures.
+fn key_sep_captured(re: &Regex, text: &str, start: usize) -> Option<KeySep> {
+    let c = re.captures_at(text, start)?;
+    Some(KeySep {
+        key: c.get(1)?.range(),
+        key_quote: c.get(2)?.range(),
+        sep: c.get(3)?.range(),
+        quote: c.get(4).map(|q| q.range()),
+    })
+}
+
 fn key_values(text: &str) -> Option<String> {
     let mut edits = Vec::new();
     let mut last = 0;
     with_patterns(|p| {
         for m in p.key_sep.find_iter(text) {
-            let Some(parts) = key_sep_parts(text, m.range()) else {
+            let Some(parts) = key_sep_parts(text, m.range())
+                .or_else(|| key_sep_captured(&p.key_sep, text, m.start()))
+            else {
                 continue;
             };
             let key = &text[parts.key.clone()];
@@ -884,9 +899,17 @@ mod tests {
             let captured: Vec<_> = re.captures_iter(&t).collect();
             proptest::prop_assert_eq!(found.len(), captured.len());
             for (m, c) in found.into_iter().zip(captured) {
+                let m_start = m.start;
                 let parts = key_sep_parts(&t, m);
                 proptest::prop_assert!(parts.is_some(), "{:?} in {:?}", c.get(0), t);
                 let parts = parts.unwrap();
+                // The fallback, by captures from the match's start, reads the same.
+                proptest::prop_assert_eq!(key_sep_captured(re, &t, m_start), Some(KeySep {
+                    key: parts.key.clone(),
+                    key_quote: parts.key_quote.clone(),
+                    sep: parts.sep.clone(),
+                    quote: parts.quote.clone(),
+                }));
                 let group = |i: usize| c.get(i).map(|g| g.range());
                 proptest::prop_assert_eq!(Some(parts.key), group(1));
                 proptest::prop_assert_eq!(Some(parts.key_quote), group(2));
