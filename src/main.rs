@@ -2,7 +2,6 @@
 //! Exit status (analyze): 0 ran; 1 `--fail-on` matched; 2 usage error or unreadable input.
 
 use anyhow::{Context as _, Result};
-
 use clap::Parser;
 use grantscope::cli::{Cli, Command, RuleOptions, RulesAction};
 use grantscope::ingest::{IngestOptions, Input};

@@ -347,7 +347,7 @@ fn value_end(text: &str, start: usize, quote: Option<&str>) -> usize {
 
 /// A `key_sep` match in parts, as its groups would give them: the key, the quote closing
 /// it, the separator and the quote opening the value.
-#[derive(Debug, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 struct KeySep {
     key: Range<usize>,
     key_quote: Range<usize>,
@@ -904,12 +904,7 @@ mod tests {
                 proptest::prop_assert!(parts.is_some(), "{:?} in {:?}", c.get(0), t);
                 let parts = parts.unwrap();
                 // The fallback, by captures from the match's start, reads the same.
-                proptest::prop_assert_eq!(key_sep_captured(re, &t, m_start), Some(KeySep {
-                    key: parts.key.clone(),
-                    key_quote: parts.key_quote.clone(),
-                    sep: parts.sep.clone(),
-                    quote: parts.quote.clone(),
-                }));
+                proptest::prop_assert_eq!(key_sep_captured(re, &t, m_start), Some(parts.clone()));
                 let group = |i: usize| c.get(i).map(|g| g.range());
                 proptest::prop_assert_eq!(Some(parts.key), group(1));
                 proptest::prop_assert_eq!(Some(parts.key_quote), group(2));
@@ -919,7 +914,7 @@ mod tests {
         }
 
         /// A stage skipped for want of a blank, a `+`, `%20` or `cookie` would have found
-        /// nothing: the full scrub with every stage run agrees.
+        /// nothing: its pattern does not match the text.
         #[test]
         fn stages_are_skipped_only_where_they_find_nothing(t in keyish_text()) {
             let p = patterns();
