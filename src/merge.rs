@@ -57,16 +57,19 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
     let mut out = by_time(events);
     let mut w = 0;
     for round in 0..out.len() {
-        let e = std::mem::take(&mut out[round]);
-        let Some(t) = e.ts.filter(|t| !(e.settled && *t < inert_before)) else {
-            if let Some(t) = e.ts {
+        let (ts, settled) = (out[round].ts, out[round].settled);
+        let Some(t) = ts.filter(|t| !(settled && *t < inert_before)) else {
+            if let Some(t) = ts {
                 placed.push(t);
             }
-            out[w] = e;
+            // Placed where it is, or moved down over the slot an event folded away left.
+            // Most of a pending list is such, and an event is some 800 bytes to move.
+            out.swap(w, round);
             w += 1;
             seen.push(usize::MAX);
             continue;
         };
+        let e = std::mem::take(&mut out[round]);
         let near = if e.settled { &mut fresh } else { &mut all };
         let mut found_by = near.found_by(&e);
         near.candidates(&placed, &out[..w], &e, &found_by, t, &mut cands);
