@@ -21,9 +21,10 @@
 //! (`authorize`, `authorization.`) share one pattern.
 //!
 //! A few words count only in context ([`IN_CONTEXT`]): `"code"` only as a key whose value
-//! could be an authorization code, `code_` only where it starts a name. Applications log
-//! promo codes, error codes and `decode_*` calls in lines that make no event, and on the
-//! bench log those were two thirds of all the lines parsed. The context is looked at where
+//! could be an authorization code, `code_` only where it starts a name, `refresh` not as a
+//! method called. Applications log promo codes, error codes, `decode_*` and `refresh(`
+//! calls in lines that make no event, and on the bench log those were two thirds of all
+//! the lines parsed. The context is looked at where
 //! a word is confirmed, in the line around it, so every searcher agrees.
 //!
 //! Words shorter than four bytes would make Teddy stop at every common three-letter
@@ -123,6 +124,7 @@ const ACCESS_WORDS: &[(&str, &str)] = &[
 const IN_CONTEXT: &[(&str, Context)] = &[
     ("\"code\"", Context::CodeValue),
     ("code_", Context::NotAfterLetter),
+    ("refresh", Context::NotCalled),
 ];
 
 /// What must surround a word for it to count (see [`IN_CONTEXT`]).
@@ -133,6 +135,11 @@ enum Context {
     /// Not the tail of a longer name: `decode_page_token` and `barcode_scan` are no
     /// `code_challenge` or `CODE_TO_TOKEN`.
     NotAfterLetter,
+    /// Not the name of a method called: Java stack traces are full of Spring's
+    /// `AbstractApplicationContext.refresh(`, Hibernate's `Session.refresh(` and caches'
+    /// `refresh(` frames. An OAuth library's frames name it elsewhere (`oauth2`,
+    /// `refreshToken(`, `RefreshError`), and its failures name their error.
+    NotCalled,
     /// Not a JSON key whose value cannot be an authorization code. Applications log a
     /// `"code"` for everything (promo codes, error codes, HTTP statuses), and on the bench
     /// log such records were half of all the lines parsed. A code is a credential of at
@@ -166,6 +173,7 @@ impl Context {
                 .checked_sub(1)
                 .and_then(|i| text.get(i))
                 .is_some_and(u8::is_ascii_alphabetic),
+            Context::NotCalled => text.get(end) != Some(&b'('),
             Context::CodeValue => {
                 let rest = text.get(end..).unwrap_or_default();
                 let line = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
@@ -508,7 +516,7 @@ mod tests {
     }
 
     #[test]
-    fn code_counts_only_where_it_can_be_an_authorization_code() {
+    fn words_in_context_count_only_there() {
         let pass = [
             r#"{"code": "SplxlOBeZQQYbYS6WxSbIA", "msg": "x"}"#,
             r#"{"code":"5d8c3f0e2a9b41c7e6f0"}"#,
@@ -523,6 +531,10 @@ mod tests {
             r#"{"type":"CODE_TO_TOKEN_ERROR"}"#,
             r#""code_challenge": 1"#,
             "x&code_challenge=y",
+            "grant_type=refresh_token",
+            "at com.google.auth.oauth2.UserCredentials.refreshAccessToken(UserCredentials.java:1)",
+            "token refresh (attempt 2) failed",
+            r#"{"event":"oauth.refresh.error"}"#,
         ];
         let fail = [
             r#"{"code": "SPRING24", "page_size": 50}"#,
@@ -534,6 +546,7 @@ mod tests {
             r#"{"code": "ABCDEFGHJKLMNPQRSTUVWXYZ"}"#,
             "cursor = decode_page_token(args)",
             "barcode_scan finished",
+            "\tat org.springframework.context.support.AbstractApplicationContext.refresh(AbstractApplicationContext.java:583)",
         ];
         for pf in [Prefilter::get(false), &Prefilter::without_vbmi(LOG_WORDS)] {
             for line in pass {
@@ -601,7 +614,7 @@ mod tests {
         fn words_in_context_count_alike_everywhere(
             pieces in proptest::collection::vec(
                 proptest::sample::select(&[
-                    "\"code\"", "code_", ":", " ", "\t", "\"", "\\", "\n", "\r\n", "SPRING24",
+                    "\"code\"", "code_", "refresh", "(", ":", " ", "\t", "\"", "\\", "\n", "\r\n", "SPRING24",
                     "Hq7", "1", "-", "null", "de", "x", "ABCDEFGHIJKLMNOPQRSTUVWXY",
                 ][..]),
                 0..16,
