@@ -674,6 +674,52 @@ fn scrubbed_repeated(s: Cow<'_, str>) -> String {
     })
 }
 
+/// The HTTP status a record logs: as logged, and where it is one (100-599).
+fn statuses(f: &Fields) -> (Option<i64>, Option<u16>) {
+    let raw = f.int(STATUS);
+    (
+        raw,
+        raw.filter(|s| (100..600).contains(s)).map(|s| s as u16),
+    )
+}
+
+/// The request a record logs, as its schema spells it: the method, and the target (a URL,
+/// or a path with its query) where the record has one.
+fn logged_request(f: &Fields) -> (Option<String>, Option<String>) {
+    let mut method = f.str(METHOD);
+    let mut url = f.str(URL);
+    if url.is_none() {
+        if let Some((m, t)) = f.text(&["request"]).and_then(|r| request_line(&r)) {
+            method = method.or(m);
+            url = Some(t);
+        }
+    }
+    if let (Some(u), Some(q)) = (url.as_mut(), f.text(QUERY)) {
+        if !u.contains('?') {
+            u.push('?');
+            u.push_str(q.trim_start_matches('?'));
+        }
+    }
+    let url = url.filter(|u| u.starts_with('/') || u.contains("://"));
+    (method, url)
+}
+
+/// Whether the request a record logs could make an event: what [`classify`] asks first,
+/// of the exchange [`events`] would build. Most IdP request-log records are of the login
+/// pages and assets (`/interaction/...`, `/auth` without a query), which make none.
+fn logged_request_may_be_oauth(f: &Fields) -> bool {
+    let (method, Some(url)) = logged_request(f) else {
+        return false;
+    };
+    http::may_be_oauth(&HttpExchange {
+        method: method.map(Cow::Owned),
+        url: Cow::Owned(url),
+        status: statuses(f).1,
+        location: f.str(LOCATION),
+        ..HttpExchange::default()
+    })
+}
+
 /// `GET /path?q HTTP/1.1` (nginx `$request`) or a bare URL (negroni `request`).
 fn request_line(r: &str) -> Option<(Option<String>, String)> {
     let parts: Vec<&str> = r.split_whitespace().collect();
@@ -831,9 +877,7 @@ fn may_make_event(f: &Fields) -> bool {
         })
     };
     // An HTTP exchange, a callback URL, or fields only OAuth records carry.
-    has(URL)
-        || has(&["request"])
-        || has(CALLBACK_URL)
+    has(CALLBACK_URL)
         || has(GRANT_TYPE)
         || has(STATE)
         || has(WWW_AUTH)
@@ -850,6 +894,8 @@ fn may_make_event(f: &Fields) -> bool {
         || says(MESSAGE, error_words)
         // Spring Authorization Server's providers.
         || says(LOGGER, error_words)
+        // Last: the only test that allocates.
+        || logged_request_may_be_oauth(f)
 }
 
 /// The events of a record.
@@ -892,24 +938,8 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
     let mut error = f.text(ERROR).filter(|e| e != "0").map(scrubbed);
     let mut error_description = f.text(ERROR_DESC).map(scrubbed);
     let mut detail = f.text(DETAIL).map(scrubbed);
-    let raw_status = f.int(STATUS);
-    let status = raw_status
-        .filter(|s| (100..600).contains(s))
-        .map(|s| s as u16);
-    let mut method = f.str(METHOD);
-    let mut url = f.str(URL);
-    if url.is_none() {
-        if let Some((m, t)) = f.text(&["request"]).and_then(|r| request_line(&r)) {
-            method = method.or(m);
-            url = Some(t);
-        }
-    }
-    if let (Some(u), Some(q)) = (url.as_mut(), f.text(QUERY)) {
-        if !u.contains('?') {
-            u.push('?');
-            u.push_str(q.trim_start_matches('?'));
-        }
-    }
+    let (raw_status, status) = statuses(&f);
+    let (method, url) = logged_request(&f);
     let mut grant_type = f.str(GRANT_TYPE);
     let mut client_id = f.str(CLIENT_ID);
     let mut failed_by_vendor = false;
@@ -1055,10 +1085,7 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
     let mut out: Vec<Event> = Vec::new();
     // Request logs (IdP request logs, JSON access logs of Caddy / Traefik / nginx / Envoy):
     // classify the HTTP exchange like any access-log line.
-    if let Some(u) = url
-        .as_deref()
-        .filter(|u| u.starts_with('/') || u.contains("://"))
-    {
+    if let Some(u) = url.as_deref() {
         let (ts, ts_coarse, time_alias) = *time;
         let (start, end) = http_times(&f, ts, time_alias, ts_coarse);
         let mut resp_headers = Vec::new();
