@@ -1549,6 +1549,61 @@ mod tests {
         );
     }
 
+    /// Every JSON line of the fixtures (and of corpus-dev where present) that makes an event
+    /// passes the prefilter, and so do error records whose only OAuth word is a `"code"` key
+    /// or a `refresh` call (a Google API error body, an app's failed refresh, an upstream's
+    /// error with its status as the code).
+    #[test]
+    fn the_prefilter_passes_every_line_that_makes_an_event() {
+        let prefilter = super::super::prefilter::Prefilter::get(false);
+        let src = Source::new(Arc::from("t"), Locator::Line(1));
+        let makes_event = |line: &str| {
+            Json::parse(line.trim())
+                .is_ok_and(|v| v.is_object() && !events_of(&v, &src, false).is_empty())
+        };
+        let extra = [
+            r#"{"timestamp":"2026-03-02T10:00:01.000Z","severity":"ERROR","message":"calendar sync failed","error":{"code":403,"message":"Request had insufficient authentication scopes.","status":"PERMISSION_DENIED"}}"#,
+            r#"{"time":"2026-03-02T10:00:02Z","level":"error","msg":"session.refresh() failed","err":"Request failed with status code 400"}"#,
+            r#"{"time":"2026-03-02T10:00:03Z","level":"error","msg":"upstream rejected","code":403,"error":"Forbidden"}"#,
+        ];
+        for line in extra {
+            assert!(
+                makes_event(line) && prefilter.is_match(line.as_bytes()),
+                "{line}"
+            );
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut dirs = vec![root.join("fixtures")];
+        let corpus = root.join("../shared/corpus-dev");
+        if corpus.is_dir() {
+            dirs.push(corpus);
+        } else {
+            eprintln!("../shared/corpus-dev absent: checking the bundled fixtures only");
+        }
+        let mut making = 0;
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("fixture folder").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let Ok(text) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
+                for line in text.lines().filter(|l| makes_event(l)) {
+                    assert!(
+                        prefilter.is_match(line.as_bytes()),
+                        "{}: {line}",
+                        path.display()
+                    );
+                    making += 1;
+                }
+            }
+        }
+        assert!(making > 300, "{making} lines make events");
+    }
+
     /// Keys the readers look up, keys they do not, and values that decide a record.
     fn generated_record() -> impl proptest::strategy::Strategy<Value = String> {
         use proptest::prelude::*;

@@ -20,12 +20,12 @@
 //! That made the scan 1.6× faster (1.7 → 2.7 GB/s on the bench log). Words sharing an anchor
 //! (`authorize`, `authorization.`) share one pattern.
 //!
-//! A few words count only in context ([`IN_CONTEXT`]): `"code"` only as a key whose value
-//! could be an authorization code, `code_` only where it starts a name, `refresh` not as a
-//! method called. Applications log promo codes, error codes, `decode_*` and `refresh(`
-//! calls in lines that make no event, and on the bench log those were two thirds of all
-//! the lines parsed. The context is looked at where
-//! a word is confirmed, in the line around it, so every searcher agrees.
+//! A few words count only in context ([`IN_CONTEXT`]): `"code"` not as the key of a short
+//! string of capitals and digits (a promo code, no authorization code), `code_` not right
+//! after a letter (`decode_`), `refresh` not as the method of a JVM stack frame. On the
+//! bench log, lines with only those were two thirds of all the lines parsed, and made no
+//! event. The context is looked at where a word is confirmed, in the line around it, so
+//! every searcher agrees.
 //!
 //! Words shorter than four bytes would make Teddy stop at every common three-letter
 //! sequence, so they are searched for apart, each with `memmem`. Without SIMD (or if
@@ -124,7 +124,7 @@ const ACCESS_WORDS: &[(&str, &str)] = &[
 const IN_CONTEXT: &[(&str, Context)] = &[
     ("\"code\"", Context::CodeValue),
     ("code_", Context::NotAfterLetter),
-    ("refresh", Context::NotCalled),
+    ("refresh", Context::NotJvmFrame),
 ];
 
 /// What must surround a word for it to count (see [`IN_CONTEXT`]).
@@ -132,22 +132,25 @@ const IN_CONTEXT: &[(&str, Context)] = &[
 enum Context {
     /// Anywhere.
     Any,
-    /// Not the tail of a longer name: `decode_page_token` and `barcode_scan` are no
+    /// Not right after a letter, as in `decode_page_token` and `barcode_scan`, which are no
     /// `code_challenge` or `CODE_TO_TOKEN`.
     NotAfterLetter,
-    /// Not the name of a method called: Java stack traces are full of Spring's
-    /// `AbstractApplicationContext.refresh(`, Hibernate's `Session.refresh(` and caches'
-    /// `refresh(` frames. An OAuth library's frames name it elsewhere (`oauth2`,
-    /// `refreshToken(`, `RefreshError`), and its failures name their error.
-    NotCalled,
-    /// Not a JSON key whose value cannot be an authorization code. Applications log a
-    /// `"code"` for everything (promo codes, error codes, HTTP statuses), and on the bench
-    /// log such records were half of all the lines parsed. A code is a credential of at
-    /// least 128 bits of entropy (RFC 6749 §10.10): 22 characters or more in base64url,
-    /// 25 in capitals and digits. So a number, `true`/`false`/`null`, or a short string of
-    /// capitals and digits (`SPRING24`, `E1001`, `NONE`) is not one. Anything else counts:
-    /// lower case (GitHub's 20 hex digits), a masked code (Auth0's `*****Hq7`), an escape,
-    /// a value cut at the end of the line, or `"code"` that is no key at all.
+    /// Not the method of a frame of a JVM stack trace (`at ...Context.refresh(Context.java:583)`,
+    /// `(Unknown Source)`, `(Native Method)`): Spring's `AbstractApplicationContext.refresh`,
+    /// Hibernate's `Session.refresh` and caches' `refresh` fill Java stack traces. An OAuth
+    /// library's frames name it elsewhere (`oauth2`, `refreshToken(`, `RefreshError`), and
+    /// its failures name their error. A call written in a message (`session.refresh()
+    /// failed`) still counts.
+    NotJvmFrame,
+    /// Not a JSON key whose value is a short string of capitals and digits (`SPRING24`,
+    /// `E1001`, `NONE`). Applications log a `"code"` for everything, and on the bench log
+    /// records of promo codes were half of all the lines parsed. Such a value is no
+    /// authorization code: a code is a credential of at least 128 bits of entropy (RFC 6749
+    /// §10.10), 22 characters or more in base64url, 25 in capitals and digits. Anything else
+    /// counts: lower case (GitHub's 20 hex digits), a masked code (Auth0's `*****Hq7`), an
+    /// escape, a value cut at the end of the line, an error code with an underscore
+    /// (`PERMISSION_DENIED`), a number, `null` or an object (an error's `"code": 403` may be
+    /// all that names an OAuth failure), or `"code"` that is no key at all.
     CodeValue,
 }
 
@@ -165,52 +168,74 @@ impl Context {
 
     /// Whether the word at `start..end` of `text` counts. `text` is as read (not
     /// lowercased); the word lies in one line, and what is looked at around it does not
-    /// pass the line's ends, so that a line in a chunk and the line alone give one answer.
+    /// pass the line's end, so that a line in a chunk and the line alone give one answer.
+    /// It reads a bounded stretch after the word (blanks aside): a line can hold thousands
+    /// of these words.
     fn holds(self, text: &[u8], start: usize, end: usize) -> bool {
+        let rest = text.get(end..).unwrap_or_default();
         match self {
             Context::Any => true,
             Context::NotAfterLetter => !start
                 .checked_sub(1)
                 .and_then(|i| text.get(i))
                 .is_some_and(u8::is_ascii_alphabetic),
-            Context::NotCalled => text.get(end) != Some(&b'('),
+            Context::NotJvmFrame => {
+                let Some(inside) = rest.strip_prefix(b"(") else {
+                    return true;
+                };
+                // `File.java:64)`: a file name, a colon, a line number, the bracket.
+                let name = inside.iter().take(FRAME_FILE_LONGEST).position(|b| {
+                    !(b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'$' | b'-'))
+                });
+                let file_and_line = name.is_some_and(|n| {
+                    n > 0 && inside[n] == b':' && {
+                        let digits = inside[n + 1..]
+                            .iter()
+                            .take(10)
+                            .take_while(|b| b.is_ascii_digit())
+                            .count();
+                        digits > 0 && inside.get(n + 1 + digits) == Some(&b')')
+                    }
+                });
+                !(file_and_line
+                    || inside.starts_with(b"Unknown Source)")
+                    || inside.starts_with(b"Native Method)"))
+            }
             Context::CodeValue => {
-                let rest = text.get(end..).unwrap_or_default();
-                let line = &rest[..memchr::memchr(b'\n', rest).unwrap_or(rest.len())];
                 let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r');
-                let mut at = line.iter().position(|b| !blank(b)).unwrap_or(line.len());
-                if line.get(at) != Some(&b':') {
+                let mut at = rest.iter().position(|b| !blank(b)).unwrap_or(rest.len());
+                if rest.get(at) != Some(&b':') {
                     return true;
                 }
                 at += 1;
-                at += line[at..]
+                at += rest[at..]
                     .iter()
                     .position(|b| !blank(b))
-                    .unwrap_or(line.len() - at);
-                match line.get(at) {
-                    Some(b'"') => {
-                        let value = &line[at + 1..];
-                        match memchr::memchr2(b'"', b'\\', value) {
-                            Some(close) if value[close] == b'"' => {
-                                let v = &value[..close];
-                                v.len() >= SHORTEST_CAPS_CODE
-                                    || !v
-                                        .iter()
-                                        .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
-                            }
-                            // An escape, or the line ends inside the string.
-                            _ => true,
-                        }
-                    }
-                    Some(b) if b.is_ascii_digit() || matches!(b, b'-' | b't' | b'f' | b'n') => {
-                        false
-                    }
-                    _ => true,
+                    .unwrap_or(rest.len() - at);
+                if rest.get(at) != Some(&b'"') {
+                    return true;
+                }
+                // Only whether the value is a short run of capitals and digits decides, so
+                // no more of it is read than that.
+                let value = &rest[at + 1..];
+                match value
+                    .iter()
+                    .take(SHORTEST_CAPS_CODE)
+                    .position(|b| !(b.is_ascii_uppercase() || b.is_ascii_digit()))
+                {
+                    // The closing quote ends a short run; anything else (lower case, an
+                    // escape, the end of the line) makes it no such run.
+                    Some(i) => value[i] != b'"',
+                    // As long as a code can be, or cut at the end of the text.
+                    None => true,
                 }
             }
         }
     }
 }
+
+/// The longest file name of a JVM stack frame looked at ([`Context::NotJvmFrame`]).
+const FRAME_FILE_LONGEST: usize = 128;
 
 /// Finds the lines worth parsing; one per line format, built once.
 pub struct Prefilter {
@@ -521,7 +546,7 @@ mod tests {
             r#"{"code": "SplxlOBeZQQYbYS6WxSbIA", "msg": "x"}"#,
             r#"{"code":"5d8c3f0e2a9b41c7e6f0"}"#,
             r#"{"details":{"code":"*************Hq7"}}"#,
-            r#"{"code" : "abc"def"}"#,
+            r#"{"code" : "ABC\"DEF"}"#,
             r#"{"code": "ABCDEFGHJKLMNPQRSTUVWXYZ2"}"#,
             r#"{"code": {"value": 1}}"#,
             r#"{"code": "UNTERMINATED"#,
@@ -534,19 +559,26 @@ mod tests {
             "grant_type=refresh_token",
             "at com.google.auth.oauth2.UserCredentials.refreshAccessToken(UserCredentials.java:1)",
             "token refresh (attempt 2) failed",
+            r#"{"msg":"session.refresh() failed","err":"Request failed with status code 400"}"#,
+            "at Session.refresh (/srv/app/session.js:10:5)",
+            "calling refresh(token) again",
+            r#"{"error":{"code":403,"message":"Request had insufficient authentication scopes.","status":"PERMISSION_DENIED"}}"#,
+            r#"{"msg":"upstream rejected","code":403,"error":"Forbidden"}"#,
+            r#"{"code": null, "error": "x"}"#,
+            r#"{"error":{"code":"PERMISSION_DENIED"}}"#,
             r#"{"event":"oauth.refresh.error"}"#,
         ];
         let fail = [
             r#"{"code": "SPRING24", "page_size": 50}"#,
             r#"{"code":"NONE"}"#,
-            r#"{"code": 400}"#,
-            r#"{"code": -1}"#,
-            r#"{"code": null, "ok": true}"#,
             r#"{"code":""}"#,
             r#"{"code": "ABCDEFGHJKLMNPQRSTUVWXYZ"}"#,
             "cursor = decode_page_token(args)",
             "barcode_scan finished",
             "\tat org.springframework.context.support.AbstractApplicationContext.refresh(AbstractApplicationContext.java:583)",
+            "at com.example.shipping.QuoteService.refresh(QuoteService.java:64)",
+            "\tat org.hibernate.internal.SessionImpl.refresh(Unknown Source)",
+            "at sun.Cache.REFRESH(Native Method)",
         ];
         for pf in [Prefilter::get(false), &Prefilter::without_vbmi(LOG_WORDS)] {
             for line in pass {
@@ -592,7 +624,6 @@ mod tests {
                     proptest::sample::select(LOG_WORDS).prop_map(|(_, a)| a),
                     proptest::sample::select(ACCESS_WORDS).prop_map(|(_, a)| a),
                     proptest::sample::select(&["\n", "\r\n", " ", "x", "\"", "=", "_", "to", "ken", "jw", "t"][..]),
-
                 ],
                 0..60,
             ),
@@ -614,7 +645,8 @@ mod tests {
         fn words_in_context_count_alike_everywhere(
             pieces in proptest::collection::vec(
                 proptest::sample::select(&[
-                    "\"code\"", "code_", "refresh", "(", ":", " ", "\t", "\"", "\\", "\n", "\r\n", "SPRING24",
+                    "\"code\"", "\"CODE\"", "code_", "Code_", "refresh", "REFRESH", "(", ")",
+                    "F.java", ":", "6", "Unknown Source)", " ", "\t", "\"", "\\", "\n", "\r\n", "SPRING24",
                     "Hq7", "1", "-", "null", "de", "x", "ABCDEFGHIJKLMNOPQRSTUVWXY",
                 ][..]),
                 0..16,
