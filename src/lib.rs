@@ -139,7 +139,7 @@ pub fn analyze_streaming(
 /// windows of a typical application log, tens of thousands of lines of a dense one.
 const IN_FLIGHT: usize = 32_768;
 /// Events sent to the analysis thread in one message.
-const PART: usize = 4096;
+pub(crate) const PART: usize = 4096;
 
 /// How many events may wait for the analysis thread: `take` blocks while the queue is
 /// over budget (unless it is empty, so that one part always fits), `release` frees.

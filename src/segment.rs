@@ -23,10 +23,6 @@ use foldhash::{HashMap, HashMapExt};
 /// Pending events at which the first eviction is tried.
 pub const DEFAULT_MAX_PENDING: usize = 50_000;
 
-/// Room kept past the first check's size in the pending list: the check happens once the
-/// list is past it, by up to one message of events (see `analyze_streaming`).
-const PENDING_SLACK: usize = 4096;
-
 /// Default idle window: longer than any login (authorize to token) and than the usual
 /// gap between a failure and its retries.
 pub const DEFAULT_WINDOW_MS: Millis = 30 * 60 * 1000;
@@ -91,12 +87,13 @@ impl<'s> Segmenter<'s> {
         let needed = self.pending.len() + events.len();
         let first_check = self.max_pending.min(DEFAULT_MAX_PENDING);
         if needed > self.pending.capacity() && needed <= first_check {
-            // Straight to what the list holds by the first check: grown by doubling, each
-            // step copied the whole list into memory the kernel had to fault in afresh (on
-            // the 1 GiB bench log, a sixth of the run's page faults). Past it, doubling is
-            // left to the vector: a dense log's list grows by hundreds of megabytes.
+            // Straight to what the list holds by the first check (which comes once it is past
+            // that, by up to one message of events): grown by doubling, each step copied the
+            // whole list into memory the kernel had to fault in afresh (on the 1 GiB bench
+            // log, a sixth of the run's page faults). Past it, doubling is left to the
+            // vector: a dense log's list grows by hundreds of megabytes.
             self.pending
-                .reserve_exact(first_check + PENDING_SLACK - self.pending.len());
+                .reserve_exact(first_check + crate::PART - self.pending.len());
         }
         self.pending.extend(events);
         self.peak_pending = self.peak_pending.max(self.pending.len());

@@ -318,7 +318,8 @@ impl Prefilter {
             .any(|m| self.contexts[m.pattern().as_usize()].holds(line, m.start(), m.end()))
     }
 
-    /// Where in `lower` at or after `from` the next anchor stands in one of its words.
+    /// Where in `lower` (`text` lowercased) at or after `from` the next anchor stands in one
+    /// of its words.
     /// No word holds a newline, so the word lies in the line of the anchor.
     fn next_word(
         &self,
@@ -330,12 +331,7 @@ impl Prefilter {
         loop {
             let m = teddy.find_in(lower, Span::from(from..lower.len()))?;
             let at = m.start();
-            let words = &self.anchored[m.pattern().as_usize()];
-            if words.iter().any(|(w, off, context)| {
-                at >= *off
-                    && lower[at - off..].starts_with(w)
-                    && context.holds(text, at - off, at - off + w.len())
-            }) {
+            if word_at(&self.anchored[m.pattern().as_usize()], text, at) {
                 return Some(at);
             }
             from = at + 1;
@@ -433,13 +429,7 @@ impl Prefilter {
             last = i;
             let hit = cursor.hit(start, end, |from| {
                 folded.find(chunk, from, |at, anchor| {
-                    self.folded_words[anchor].iter().any(|(w, off, context)| {
-                        at >= *off
-                            && chunk
-                                .get(at - off..at - off + w.len())
-                                .is_some_and(|s| s.eq_ignore_ascii_case(w))
-                            && context.holds(chunk, at - off, at - off + w.len())
-                    })
+                    word_at(&self.folded_words[anchor], chunk, at)
                 })
             });
             each(i, &chunk[start..end], hit);
@@ -453,6 +443,19 @@ impl Prefilter {
 /// it with its offset in each: words sharing an anchor (`authorize`, `authorization.`) share
 /// one search pattern.
 type Anchored = Vec<Vec<(Box<[u8]>, usize, Context)>>;
+
+/// Whether one of `words` (those holding the anchor found at `at` in `text`) stands around
+/// it, in any case, and counts there: how every searcher confirms an anchor.
+#[inline(always)]
+fn word_at(words: &[(Box<[u8]>, usize, Context)], text: &[u8], at: usize) -> bool {
+    words.iter().any(|(w, off, context)| {
+        at >= *off
+            && text
+                .get(at - off..at - off + w.len())
+                .is_some_and(|s| s.eq_ignore_ascii_case(w))
+            && context.holds(text, at - off, at - off + w.len())
+    })
+}
 
 fn anchored_words(words: &[(&str, &str)]) -> (Vec<String>, Anchored) {
     let mut anchors: Vec<String> = Vec::new();
