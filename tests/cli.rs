@@ -122,6 +122,59 @@ fn stdin_gives_the_same_diagnoses_as_the_file() {
     assert_eq!(rules(&from_file), rules(&from_stdin));
 }
 
+/// `grantscope analyze - < app.log`, after something already read the log's first line
+/// (`{ read -r banner; grantscope analyze -; } < app.log`): stdin is a plain file, and it is
+/// read from where it stands, as the named file would be; a gzip file on stdin is
+/// decompressed.
+#[test]
+fn stdin_redirected_from_a_file_reads_from_where_it_stands() {
+    use std::io::{Seek, SeekFrom};
+    let log = fixture("recorded/idp.jsonl");
+    let key = ["--fingerprint-key", "stable-for-comparison"];
+    let from_file = bin()
+        .args(["analyze", "--format", "json"])
+        .args(key)
+        .arg(&log)
+        .output()
+        .unwrap();
+    let from_file: Value = serde_json::from_str(
+        &String::from_utf8(from_file.stdout)
+            .unwrap()
+            .replace(&format!("\"{}\"", log.display()), "\"-\""),
+    )
+    .unwrap();
+    assert!(from_file["diagnoses"].as_array().unwrap().len() >= 3);
+    let data = std::fs::read(&log).unwrap();
+    // A banner that would be a skipped record, were it read.
+    let banner = b"=== not a log record ===\n";
+    let mut plain = tempfile::tempfile().unwrap();
+    plain.write_all(banner).unwrap();
+    plain.write_all(&data).unwrap();
+    plain.seek(SeekFrom::Start(banner.len() as u64)).unwrap();
+    let mut gz = tempfile::tempfile().unwrap();
+    let mut enc = flate2::write::GzEncoder::new(&mut gz, flate2::Compression::fast());
+    enc.write_all(&data).unwrap();
+    enc.finish().unwrap();
+    gz.seek(SeekFrom::Start(0)).unwrap();
+    for (what, file) in [("plain, read in part", plain), ("gzip", gz)] {
+        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("grantscope"))
+            .args(["analyze", "--format", "json"])
+            .args(key)
+            .arg("-")
+            .stdin(std::process::Stdio::from(file))
+            .output()
+            .unwrap();
+        let from_stdin: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(from_file["diagnoses"], from_stdin["diagnoses"], "{what}");
+        assert_eq!(from_file["summary"], from_stdin["summary"], "{what}");
+        assert_eq!(
+            from_file["inputs"][0]["records"], from_stdin["inputs"][0]["records"],
+            "{what}"
+        );
+        assert_eq!(from_stdin["inputs"][0]["skipped"], 0, "{what}");
+    }
+}
+
 /// `tail -f app.log | grantscope analyze -`: the pipe delivers the log in many small
 /// writes with pauses; the diagnoses at the end of input are the file's.
 #[test]

@@ -614,7 +614,7 @@ fn progress_bar(files: &[(String, Input)]) -> indicatif::ProgressBar {
 
 fn open(input: &Input, window: usize) -> std::io::Result<ByteSource> {
     match input {
-        Input::Stdin => Ok(ByteSource::stream(Box::new(std::io::stdin()), window)),
+        Input::Stdin => Ok(ByteSource::open_stdin(window)),
         Input::Path(p) => ByteSource::open_path(p, window),
     }
 }

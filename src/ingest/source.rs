@@ -113,6 +113,19 @@ impl ByteSource {
         }))
     }
 
+    /// Standard input: mapped like a named file when it is one (`grantscope analyze - <
+    /// app.log`), read as a stream otherwise (a pipe, a terminal, gzip).
+    ///
+    /// Why: read through a pipe-sized buffer, a redirected 1 GiB log took 0.82 s against
+    /// the 0.69 s of naming the same file.
+    pub fn open_stdin(window: usize) -> ByteSource {
+        #[cfg(unix)]
+        if let Some(mapped) = stdin_file(window) {
+            return ByteSource::Mapped(mapped);
+        }
+        ByteSource::stream(Box::new(io::stdin()), window)
+    }
+
     pub fn stream(reader: Box<dyn Read + Send>, window: usize) -> ByteSource {
         let gz = GzSniffer::new(reader);
         ByteSource::Stream(StreamReader::new(gz.into_reader(), window))
@@ -208,6 +221,33 @@ pub fn chunk_bounds(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
         start = end;
     }
     bounds
+}
+
+/// Standard input as a file to map, from where its reading stands (a shell may have read
+/// part of it already), when it is a plain file that is not gzip; None otherwise.
+#[cfg(unix)]
+fn stdin_file(window: usize) -> Option<MappedFile> {
+    use std::io::Seek;
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::FileExt;
+    let mut file = File::from(io::stdin().as_fd().try_clone_to_owned().ok()?);
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let offset = file.stream_position().ok()?;
+    // Read where the stream stands without moving it: a gzip file goes the stream's way,
+    // which then still sees these bytes.
+    let mut magic = [0u8; 2];
+    if file.read_at(&mut magic, offset).ok()? == 2 && magic == [0x1f, 0x8b] {
+        return None;
+    }
+    Some(MappedFile {
+        file,
+        len: meta.len(),
+        offset,
+        window: window as u64,
+    })
 }
 
 /// A regular file, mapped window by window.
