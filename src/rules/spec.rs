@@ -214,6 +214,55 @@ pub struct Spec {
     /// All signature patterns as one set, compiled on first use: a failure's texts are
     /// matched against every signature of a rule in one pass each.
     signature_set: std::sync::OnceLock<Option<RegexSet>>,
+    /// What the set matched in texts it has seen.
+    memo: Memo,
+}
+
+/// A rule's signature-set matches by text, for texts seen before.
+///
+/// Why: every failure is matched against every rule's signatures, and a log repeats the
+/// same few error descriptions thousands of times. On the 1 GiB bench log that was 77k
+/// passes of a set over 6 MB of text, most of the signature pass's time; a repeated text
+/// now costs a lookup. Bounded: short texts only, and forgotten all at once when full.
+#[derive(Default)]
+struct Memo(std::sync::Mutex<foldhash::HashMap<Box<str>, regex::SetMatches>>);
+
+/// Texts a memo holds at most, and the longest it holds: messages longer than this seldom
+/// repeat word for word (they carry ids and times).
+const MEMO_TEXTS: usize = 1024;
+const MEMO_TEXT_LEN: usize = 256;
+
+impl Memo {
+    fn matches(&self, set: &RegexSet, text: &str) -> regex::SetMatches {
+        if text.len() > MEMO_TEXT_LEN {
+            return set.matches(text);
+        }
+        // A poisoned lock (a panic on another thread) only costs the memo.
+        if let Some(m) = self.0.lock().ok().and_then(|memo| memo.get(text).cloned()) {
+            return m;
+        }
+        let m = set.matches(text);
+        if let Ok(mut memo) = self.0.lock() {
+            if memo.len() >= MEMO_TEXTS {
+                memo.clear();
+            }
+            memo.insert(text.into(), m.clone());
+        }
+        m
+    }
+}
+
+/// A copy starts empty: what it holds is only ever a shortcut.
+impl Clone for Memo {
+    fn clone(&self) -> Memo {
+        Memo::default()
+    }
+}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Memo")
+    }
 }
 
 impl Spec {
@@ -225,7 +274,10 @@ impl Spec {
         let Some(set) = self.signature_set().filter(|_| !texts.is_empty()) else {
             return self.signatures.iter().map(|s| s.matches(texts)).collect();
         };
-        let sets: Vec<regex::SetMatches> = texts.iter().map(|(_, t)| set.matches(t)).collect();
+        let sets: Vec<regex::SetMatches> = texts
+            .iter()
+            .map(|(_, t)| self.memo.matches(set, t))
+            .collect();
         self.signatures
             .iter()
             .enumerate()
@@ -350,6 +402,7 @@ pub fn parse_spec(text: &str, origin: &str) -> Result<Spec, SpecError> {
         signatures,
         origin: origin.to_string(),
         signature_set: std::sync::OnceLock::new(),
+        memo: Memo::default(),
     })
 }
 
@@ -489,6 +542,29 @@ mod tests {
     /// The one-pass set gives each signature the text matching it alone would: every
     /// builtin pattern, as a literal of itself and inside prose, in every field.
     #[test]
+    fn the_signature_memo_stays_bounded_and_right() {
+        let set = SpecSet::builtin().unwrap();
+        let spec = &set.specs["code_reuse"];
+        let used = "authorization code already consumed";
+        let long = format!("{} {used}", "x".repeat(MEMO_TEXT_LEN));
+        for n in 0..MEMO_TEXTS + 10 {
+            let other = format!("unrelated error {n}");
+            for text in [other.as_str(), used, long.as_str()] {
+                let texts = [("error_description", text)];
+                let one_by_one: Vec<Option<&str>> =
+                    spec.signatures.iter().map(|s| s.matches(&texts)).collect();
+                assert_eq!(spec.signature_hits(&texts), one_by_one, "{text}");
+            }
+            let held = spec.memo.0.lock().unwrap().len();
+            assert!(held <= MEMO_TEXTS, "{held} texts held");
+        }
+        assert!(spec
+            .signature_hits(&[("error_description", used)])
+            .iter()
+            .any(Option::is_some));
+    }
+
+    #[test]
     fn signature_hits_agree_with_matching_each_signature() {
         let set = SpecSet::builtin().unwrap();
         let literals: Vec<String> = set
@@ -523,12 +599,15 @@ mod tests {
                 ];
                 let one_by_one: Vec<Option<&str>> =
                     spec.signatures.iter().map(|s| s.matches(&texts)).collect();
-                assert_eq!(
-                    spec.signature_hits(&texts),
-                    one_by_one,
-                    "{} on {lit:?}",
-                    spec.id
-                );
+                // The second time from the memo.
+                for _ in 0..2 {
+                    assert_eq!(
+                        spec.signature_hits(&texts),
+                        one_by_one,
+                        "{} on {lit:?}",
+                        spec.id
+                    );
+                }
                 hits += one_by_one.iter().flatten().count();
             }
             assert!(spec.signature_hits(&[]).iter().all(Option::is_none));
