@@ -122,6 +122,36 @@ fn stdin_gives_the_same_diagnoses_as_the_file() {
     assert_eq!(rules(&from_file), rules(&from_stdin));
 }
 
+/// A fixed fingerprint key, so that two runs over the same records print the same output.
+const STABLE_KEY: [&str; 2] = ["--fingerprint-key", "stable-for-comparison"];
+
+/// `analyze --format json` of a named file, with its path written as stdin's `-`: what a
+/// run reading the same bytes from stdin must print.
+fn analyze_file_as_stdin(log: &std::path::Path) -> Value {
+    let out = bin()
+        .args(["analyze", "--format", "json"])
+        .args(STABLE_KEY)
+        .arg(log)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout)
+        .unwrap()
+        .replace(&format!("\"{}\"", log.display()), "\"-\"");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// `analyze --format json -`, with stdin as given.
+fn analyze_stdin(stdin: std::process::Stdio) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("grantscope"))
+        .args(["analyze", "--format", "json"])
+        .args(STABLE_KEY)
+        .arg("-")
+        .stdin(stdin)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 /// `grantscope analyze - < app.log`, after something already read the log's first line
 /// (`{ read -r banner; grantscope analyze -; } < app.log`): stdin is a plain file, and it is
 /// read from where it stands, as the named file would be; a gzip file on stdin is
@@ -130,19 +160,7 @@ fn stdin_gives_the_same_diagnoses_as_the_file() {
 fn stdin_redirected_from_a_file_reads_from_where_it_stands() {
     use std::io::{Seek, SeekFrom};
     let log = fixture("recorded/idp.jsonl");
-    let key = ["--fingerprint-key", "stable-for-comparison"];
-    let from_file = bin()
-        .args(["analyze", "--format", "json"])
-        .args(key)
-        .arg(&log)
-        .output()
-        .unwrap();
-    let from_file: Value = serde_json::from_str(
-        &String::from_utf8(from_file.stdout)
-            .unwrap()
-            .replace(&format!("\"{}\"", log.display()), "\"-\""),
-    )
-    .unwrap();
+    let from_file = analyze_file_as_stdin(&log);
     assert!(from_file["diagnoses"].as_array().unwrap().len() >= 3);
     let data = std::fs::read(&log).unwrap();
     // A banner that would be a skipped record, were it read.
@@ -157,12 +175,8 @@ fn stdin_redirected_from_a_file_reads_from_where_it_stands() {
     enc.finish().unwrap();
     gz.seek(SeekFrom::Start(0)).unwrap();
     for (what, file) in [("plain, read in part", plain), ("gzip", gz)] {
-        let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("grantscope"))
-            .args(["analyze", "--format", "json"])
-            .args(key)
-            .arg("-")
-            .stdin(std::process::Stdio::from(file))
-            .output()
+        let out = analyze_stdin(std::process::Stdio::from(file))
+            .wait_with_output()
             .unwrap();
         let from_stdin: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(from_file["diagnoses"], from_stdin["diagnoses"], "{what}");
@@ -180,21 +194,8 @@ fn stdin_redirected_from_a_file_reads_from_where_it_stands() {
 #[test]
 fn stdin_in_many_small_writes_gives_the_same_diagnoses() {
     let log = fixture("recorded/idp.jsonl");
-    let key = ["--fingerprint-key", "stable-for-comparison"];
-    let run_file = bin()
-        .args(["analyze", "--format", "json"])
-        .args(key)
-        .arg(&log)
-        .output()
-        .unwrap();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("grantscope"))
-        .args(["analyze", "--format", "json"])
-        .args(key)
-        .arg("-")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let from_file = analyze_file_as_stdin(&log);
+    let mut child = analyze_stdin(std::process::Stdio::piped());
     let data = std::fs::read(&log).unwrap();
     let mut stdin = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
@@ -209,11 +210,6 @@ fn stdin_in_many_small_writes_gives_the_same_diagnoses() {
     });
     let out = child.wait_with_output().unwrap();
     writer.join().unwrap();
-    // Evidence names the input: the path in one run, `-` in the other.
-    let file_out = String::from_utf8(run_file.stdout)
-        .unwrap()
-        .replace(&format!("\"{}\"", log.display()), "\"-\"");
-    let from_file: Value = serde_json::from_str(&file_out).unwrap();
     let from_pipe: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(from_file["diagnoses"].as_array().unwrap().len() >= 3);
     assert_eq!(from_file["diagnoses"], from_pipe["diagnoses"]);
