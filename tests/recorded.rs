@@ -1,4 +1,4 @@
-//! fixtures/recorded (and recorded-more): sessions recorded from oidc-provider behind nginx, through
+//! fixtures/recorded (and recorded-more, recorded-third): sessions recorded from oidc-provider behind nginx, through
 //! mitmproxy, with an Authlib client (see fixtures/recorded/README.md). Every failing
 //! session's labeled cause must be its top diagnosis; clean sessions get none.
 
@@ -21,6 +21,38 @@ fn recorded_more_sessions_get_their_labeled_cause() {
     let dir = fixture("recorded-more");
     let (_, failing) = assert_labels_hold(&dir);
     assert!(failing >= 8, "fixture lost its failing sessions");
+}
+
+/// fixtures/recorded-third: variants no other recording has (a reloaded callback, http vs
+/// https redirect_uri, a verifier slot shared by two tabs, a doubly decoded state, a code
+/// redeemed with another client's credentials, a refresh token as Bearer, consent denied, a
+/// response_type the client may not use, a grant that expired before its refresh token, a
+/// sign-out that revoked only the access token, a rotated secret), among look-alike clean
+/// sessions.
+#[test]
+fn recorded_third_sessions_get_their_labeled_cause() {
+    let dir = fixture("recorded-third");
+    let (_, failing) = assert_labels_hold(&dir);
+    assert!(failing >= 15, "fixture lost its failing sessions");
+}
+
+/// From the HAR alone, where the server only says `invalid_grant` / `grant request is
+/// invalid`: the client ids decide a code redeemed by another client (T08), and the order a
+/// refresh after a sign-out that revoked only the access token (T16).
+#[test]
+fn crossed_clients_and_grant_revocation_from_the_har_alone() {
+    let dir = fixture("recorded-third");
+    let labels = read_json(&dir.join("labels.json"));
+    let out = analyze_json(&[dir.join("session.har").to_str().unwrap()]);
+    let (failing, false_pos) = score(&labels, &out);
+    for id in ["T08", "T16"] {
+        let (label, top) = &failing[id];
+        assert_eq!(Some(label), top.as_ref(), "{id}");
+    }
+    assert!(
+        false_pos.is_empty(),
+        "clean sessions diagnosed: {false_pos:?}"
+    );
 }
 
 #[test]

@@ -27,7 +27,8 @@ impl Rule for InvalidClient {
             let sig = cx.signature(self.id(), t);
             let is_ic = ev.error.as_deref() == Some("invalid_client")
                 || ev.kind() == EventKind::Token && ev.status == Some(401) && ev.error.is_none();
-            if !is_ic && !sig.as_ref().is_some_and(|s| s.0 == Weight::Strong) {
+            let crossed = crossed_client(cx, fi, t);
+            if !is_ic && !sig.as_ref().is_some_and(|s| s.0 == Weight::Strong) && crossed.is_none() {
                 continue;
             }
             let client = ev.client_id.clone();
@@ -37,7 +38,20 @@ impl Rule for InvalidClient {
                 .map_or(&[], Vec::as_slice);
             let ok = |p: &dyn Fn(&Event) -> bool| successes.iter().copied().find(|&i| p(cx.ev(i)));
             let name = client.as_deref().unwrap_or("?");
-            let (variant, conf, summary, reference) = if let Some(s) =
+            let (variant, conf, summary, reference) = if let Some(a) = crossed {
+                let other = cx.ev(a).client_id.as_deref().unwrap_or("?");
+                let what = if ev.is_refresh() {
+                    "refresh token"
+                } else {
+                    "code"
+                };
+                (
+                    "client_mismatch",
+                    0.88,
+                    format!("the {what} was issued to client {other} but redeemed by {name}: the app sends another client's credentials to the token endpoint"),
+                    Some(a),
+                )
+            } else if let Some(s) =
                 ok(&|e| ev.host.is_some() && e.host.is_some() && e.host != ev.host)
             {
                 ("environment_mismatch", 0.9, format!("client {name} authenticates at {} but fails at {}: credentials of one environment used against another", cx.ev(s).host.as_deref().unwrap_or("?"), ev.host.as_deref().unwrap_or("?")), Some(s))
@@ -85,11 +99,51 @@ impl Rule for InvalidClient {
             let mut f =
                 Finding::new(self.id(), variant, conf, fi, summary).explains(t, ev.describe());
             if let Some(s) = reference {
-                f = f.evidence(s, format!("successful authentication of {name}"));
+                let note = match crossed {
+                    Some(_) => {
+                        let other = cx.ev(s).client_id.as_deref().unwrap_or("?");
+                        if ev.is_refresh() {
+                            format!("refresh token issued to {other}")
+                        } else {
+                            format!("authorization request of {other}")
+                        }
+                    }
+                    None => format!("successful authentication of {name}"),
+                };
+                f = f.evidence(s, note);
             }
             out.push(cx.corroborate(f, t));
         }
     }
+}
+
+/// The earlier request of this login that got its grant for another client than the failed
+/// token request `t` names: the authorization request a code came from, or the token
+/// response that issued a refresh token. Servers answer a grant redeemed by another client
+/// with a bare `invalid_grant` (oidc-provider's detail `client mismatch`, Hydra's hint), so
+/// the two client ids are the evidence.
+fn crossed_client(cx: &Context, fi: usize, t: usize) -> Option<usize> {
+    let ev = cx.ev(t);
+    let name = ev.client_id.as_deref()?;
+    let other = |e: &Event| e.client_id.as_deref().is_some_and(|c| c != name);
+    let flow = &cx.flows[fi];
+    if ev.kind() != EventKind::Token {
+        return None;
+    }
+    if ev.is_code_exchange() {
+        return cx
+            .earlier(flow, t, |e| e.kind() == EventKind::Authorize && other(e))
+            .last();
+    }
+    let rt = ev.refresh_token?;
+    cx.earlier(flow, t, |e| {
+        e.kind() == EventKind::Token
+            && other(e)
+            && e.issued
+                .as_ref()
+                .is_some_and(|i| i.refresh_token == Some(rt))
+    })
+    .last()
 }
 
 fn fp(f: Option<Fingerprint>) -> String {

@@ -45,6 +45,32 @@ impl Rule for RefreshRevoked {
                 out.push(cx.corroborate(f, t));
                 continue;
             }
+            // Another token of this login revoked first (sign-out revoking only the access
+            // token): many servers revoke the whole grant with any of its tokens
+            // (oidc-provider, Keycloak's logout), so its refresh token goes too.
+            let sibling = cx
+                .earlier(flow, t, |e| {
+                    e.kind() == EventKind::Revoke
+                        && !e.is_failure()
+                        && e.revoked_token.is_some()
+                        && (e.client_id.is_none()
+                            || ev.client_id.is_none()
+                            || e.client_id == ev.client_id)
+                })
+                .last();
+            if let Some(r) = sibling {
+                let dt = ev.ts.zip(cx.ev(r).ts).map(|(a, b)| a - b).unwrap_or(0);
+                let revoked = cx
+                    .ev(r)
+                    .revoked_token
+                    .map(|f| f.to_string())
+                    .unwrap_or_default();
+                let f = Finding::new(self.id(), "grant_revoked", 0.8, fi, format!("{revoked}, another token of this login, was revoked {} before this refresh; a server that revokes the whole grant with any of its tokens rejects {rt} from then on", secs(dt)))
+                    .evidence(r, format!("revocation of {revoked}"))
+                    .explains(t, ev.describe());
+                out.push(cx.corroborate(f, t));
+                continue;
+            }
             // The server said so, with no revocation in sight.
             if let Some((Weight::Strong, text, _)) = cx.signature(self.id(), t) {
                 out.push(
