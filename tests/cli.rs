@@ -174,10 +174,19 @@ fn stdin_redirected_from_a_file_reads_from_where_it_stands() {
     enc.write_all(&data).unwrap();
     enc.finish().unwrap();
     gz.seek(SeekFrom::Start(0)).unwrap();
-    for (what, file) in [("plain, read in part", plain), ("gzip", gz)] {
-        let out = analyze_stdin(std::process::Stdio::from(file))
+    for (what, mut file) in [("plain, read in part", plain), ("gzip", gz)] {
+        // The child's stdin shares this file's offset.
+        let ours = file.try_clone().unwrap();
+        let out = analyze_stdin(std::process::Stdio::from(ours))
             .wait_with_output()
             .unwrap();
+        // Consumed to its end, as reading it would leave it.
+        let len = file.metadata().unwrap().len();
+        assert_eq!(
+            file.stream_position().unwrap(),
+            len,
+            "{what}: stdin left unread"
+        );
         let from_stdin: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(from_file["diagnoses"], from_stdin["diagnoses"], "{what}");
         assert_eq!(from_file["summary"], from_stdin["summary"], "{what}");

@@ -370,3 +370,262 @@ fn readme_seed_table_names_real_rules_with_fixtures() {
         }
     }
 }
+
+// Look-alikes a review of the client_mismatch, grant_revoked and signature changes built:
+// each once gave a wrong top diagnosis. Small made-up records, one per shape.
+
+/// Analyzes files written from `(name, text)` into a temporary folder.
+fn analyze_texts(files: &[(&str, String)]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let paths: Vec<String> = files
+        .iter()
+        .map(|(name, text)| {
+            let p = dir.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p.to_string_lossy().into_owned()
+        })
+        .collect();
+    analyze_json(&paths.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// Every finding as (rule, variant), best diagnosis first.
+fn findings(out: &serde_json::Value) -> Vec<(String, String)> {
+    out["diagnoses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|d| {
+            d["findings"].as_array().unwrap().iter().map(move |f| {
+                (
+                    d["rule"].as_str().unwrap().to_string(),
+                    f["variant"].as_str().unwrap().to_string(),
+                )
+            })
+        })
+        .collect()
+}
+
+fn top_rule(out: &serde_json::Value) -> Option<String> {
+    findings(out).first().map(|f| f.0.clone())
+}
+
+/// One app session logs in with a second client (tenant switch); the second login's own
+/// exchange fails for PKCE. The first login's client is no evidence of a crossed client.
+#[test]
+fn a_second_client_in_one_app_session_is_no_client_mismatch() {
+    let line = |ts: &str, rest: &str| {
+        format!(
+            r#"{{"timestamp": "2026-11-26T10:00:{ts}.000Z", "level": "INFO", "logger": "app.auth", "session_id": "s-111", {rest}}}"#
+        )
+    };
+    let log = [
+        line("00", r#""event": "oauth.authorize.redirect", "message": "redirecting to identity provider", "client_id": "tenant-a-web", "request_id": "r1", "state": "stateAAAAAAAAAAAAAAAAAAAA", "redirect_uri": "https://app.example.test/oauth2/callback""#),
+        line("20", r#""event": "oauth.authorize.redirect", "message": "redirecting to identity provider", "client_id": "tenant-b-web", "request_id": "r2", "state": "stateBBBBBBBBBBBBBBBBBBBB", "redirect_uri": "https://app.example.test/oauth2/callback""#),
+        line("30", r#""event": "oauth.callback", "message": "authorization callback received", "client_id": "tenant-b-web", "request_id": "r3", "state": "stateBBBBBBBBBBBBBBBBBBBB""#),
+        line("31", r#""event": "oauth.token.error", "message": "token exchange failed", "client_id": "tenant-b-web", "request_id": "r4", "grant_type": "authorization_code", "http_status": 400, "error": "invalid_grant", "error_description": "PKCE verification failed""#),
+    ]
+    .join("\n");
+    let out = analyze_texts(&[("app.jsonl", log)]);
+    assert_eq!(
+        top_rule(&out).as_deref(),
+        Some("pkce_mismatch"),
+        "{:?}",
+        findings(&out)
+    );
+    assert!(!findings(&out).iter().any(|f| f.1 == "client_mismatch"));
+}
+
+/// oidc-provider's `grant is expired` names a refresh token's fate only on a refresh; on a
+/// code exchange it is no refresh_expired.
+#[test]
+fn grant_is_expired_is_a_refresh_expiry_only_on_a_refresh() {
+    let record = |grant: &str| {
+        format!(
+            r#"{{"time": "2026-11-26T10:06:00.000Z", "level": "warn", "service": "idp", "event": "grant.error", "msg": "request failed", "request_id": "req6", "route": "token", "client_id": "c6", "error": "invalid_grant", "error_description": "grant request is invalid", "error_detail": "grant is expired", "grant_type": "{grant}"}}"#
+        )
+    };
+    let refresh = analyze_texts(&[("idp.jsonl", record("refresh_token"))]);
+    assert_eq!(top_rule(&refresh).as_deref(), Some("refresh_expired"));
+    let code = analyze_texts(&[("idp.jsonl", record("authorization_code"))]);
+    assert!(
+        !findings(&code).iter().any(|f| f.0.starts_with("refresh_")),
+        "{:?}",
+        findings(&code)
+    );
+}
+
+/// The response_type signature stays within its clause: a message about another
+/// parameter that merely starts with the response type is not unauthorized_client.
+#[test]
+fn the_response_type_signature_stays_in_its_clause() {
+    let record = |n: u32, text: &str| {
+        format!(
+            r#"{{"time": "2026-11-26T10:0{n}:00.000Z", "level": "warn", "service": "idp", "event": "authorization.error", "msg": "request failed", "request_id": "req{n}", "route": "authorize", "client_id": "c{n}", "error": "invalid_request", "error_description": "{text}", "state": "st{n}aaaaaaaaaaaaaa"}}"#
+        )
+    };
+    for (text, is_it) in [
+        ("requested response_type is not allowed for this client", true),
+        ("The provided value for the input parameter 'response_type' is not allowed for this client", true),
+        ("response_type=code, redirect_uri not allowed", false),
+        ("response_type code: the redirect_uri is not allowed for this client", false),
+    ] {
+        let out = analyze_texts(&[("idp.jsonl", record(1, text))]);
+        assert_eq!(
+            top_rule(&out).as_deref() == Some("unauthorized_client"),
+            is_it,
+            "{text}: {:?}",
+            findings(&out)
+        );
+    }
+}
+
+/// A HAR entry of a form POST to `url`, with HTTP Basic client authentication.
+fn har_post(
+    ts: &str,
+    url: &str,
+    form: &[(&str, &str)],
+    status: u16,
+    body: &str,
+) -> serde_json::Value {
+    use base64::Engine;
+    let text: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form)
+        .finish();
+    let basic = base64::engine::general_purpose::STANDARD.encode("portal-web:secret-portal-1");
+    serde_json::json!({
+        "startedDateTime": ts, "time": 10,
+        "request": {
+            "method": "POST", "url": url, "httpVersion": "HTTP/1.1", "cookies": [],
+            "headers": [
+                {"name": "Host", "value": "login.example.test"},
+                {"name": "Authorization", "value": format!("Basic {basic}")},
+                {"name": "Content-Type", "value": "application/x-www-form-urlencoded"}
+            ],
+            "queryString": [],
+            "postData": {"mimeType": "application/x-www-form-urlencoded", "text": text,
+                "params": form.iter().map(|(k, v)| serde_json::json!({"name": k, "value": v})).collect::<Vec<_>>()},
+            "headersSize": -1, "bodySize": -1
+        },
+        "response": {
+            "status": status, "statusText": "", "httpVersion": "HTTP/1.1", "cookies": [],
+            "headers": [{"name": "Content-Type", "value": "application/json"}],
+            "content": {"size": body.len(), "mimeType": "application/json", "text": body},
+            "redirectURL": "", "headersSize": -1, "bodySize": body.len()
+        },
+        "cache": {}, "timings": {"send": 1, "wait": 5, "receive": 1}
+    })
+}
+
+/// A login with two rotations; `revoked` is revoked (200) after the first; then `last`.
+fn rotation_har(revoked: &str, hint: &str, last: serde_json::Value) -> String {
+    let token = "https://login.example.test/token";
+    let tokens = |a: &str, r: &str| {
+        format!(
+            r#"{{"access_token":"{a}","refresh_token":"{r}","expires_in":300,"token_type":"Bearer"}}"#
+        )
+    };
+    let entries = vec![
+        har_post(
+            "2026-11-26T10:00:00Z",
+            token,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "codeAAAAAAAAAAAAAAAAAAAAAAAAA"),
+                ("redirect_uri", "https://app.example.test/cb"),
+            ],
+            200,
+            &tokens("AT1xxxxxxxxxxxxxxxxxxxxxxxx", "RT1xxxxxxxxxxxxxxxxxxxxxxxx"),
+        ),
+        har_post(
+            "2026-11-26T10:05:00Z",
+            token,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "RT1xxxxxxxxxxxxxxxxxxxxxxxx"),
+            ],
+            200,
+            &tokens("AT2xxxxxxxxxxxxxxxxxxxxxxxx", "RT2xxxxxxxxxxxxxxxxxxxxxxxx"),
+        ),
+        har_post(
+            "2026-11-26T10:05:01Z",
+            "https://login.example.test/token/revocation",
+            &[("token", revoked), ("token_type_hint", hint)],
+            200,
+            "",
+        ),
+        last,
+    ];
+    serde_json::json!({"log": {"version": "1.2", "creator": {"name": "test", "version": "1"}, "pages": [], "entries": entries}}).to_string()
+}
+
+/// Revoking the refresh token a rotation replaced (RFC 7009 answers 200 to any revocation)
+/// and refreshing on with the new one is no revoked grant: a later failure is what the
+/// server says it is. Revoking the access token at sign-out and then refreshing is.
+#[test]
+fn a_revocation_is_blamed_only_when_the_grant_did_not_outlive_it() {
+    let token = "https://login.example.test/token";
+    let refresh = |ts: &str, rt: &str, status: u16, body: &str| {
+        har_post(
+            ts,
+            token,
+            &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+            status,
+            body,
+        )
+    };
+    let invalid = r#"{"error":"invalid_grant","error_description":"grant request is invalid"}"#;
+    // RT1 revoked after it was rotated away; RT2 refreshes fine; RT3 then fails.
+    let outlived = |last: serde_json::Value| {
+        let mut har: serde_json::Value = serde_json::from_str(&rotation_har("RT1xxxxxxxxxxxxxxxxxxxxxxxx", "refresh_token", refresh("2026-11-26T10:10:00Z", "RT2xxxxxxxxxxxxxxxxxxxxxxxx", 200, r#"{"access_token":"AT3xxxxxxxxxxxxxxxxxxxxxxxx","refresh_token":"RT3xxxxxxxxxxxxxxxxxxxxxxxx","expires_in":300,"token_type":"Bearer"}"#))).unwrap();
+        har["log"]["entries"].as_array_mut().unwrap().push(last);
+        har.to_string()
+    };
+    let server_failed = analyze_texts(&[(
+        "s.har",
+        outlived(refresh(
+            "2026-11-26T10:15:00Z",
+            "RT3xxxxxxxxxxxxxxxxxxxxxxxx",
+            500,
+            r#"{"error":"server_error","error_description":"oops"}"#,
+        )),
+    )]);
+    assert_eq!(
+        top_rule(&server_failed).as_deref(),
+        Some("server_error"),
+        "{:?}",
+        findings(&server_failed)
+    );
+    let rejected = analyze_texts(&[(
+        "s.har",
+        outlived(refresh(
+            "2026-11-26T10:15:00Z",
+            "RT3xxxxxxxxxxxxxxxxxxxxxxxx",
+            400,
+            invalid,
+        )),
+    )]);
+    assert!(
+        !findings(&rejected).iter().any(|f| f.0 == "refresh_revoked"),
+        "{:?}",
+        findings(&rejected)
+    );
+    // Sign-out revokes the access token (the server takes the grant with it); a background
+    // job then refreshes with RT2.
+    let signed_out = analyze_texts(&[(
+        "s.har",
+        rotation_har(
+            "AT2xxxxxxxxxxxxxxxxxxxxxxxx",
+            "access_token",
+            refresh(
+                "2026-11-26T10:07:00Z",
+                "RT2xxxxxxxxxxxxxxxxxxxxxxxx",
+                400,
+                invalid,
+            ),
+        ),
+    )]);
+    assert_eq!(
+        findings(&signed_out).first(),
+        Some(&("refresh_revoked".to_string(), "grant_revoked".to_string()))
+    );
+}

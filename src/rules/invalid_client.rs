@@ -127,13 +127,38 @@ fn crossed_client(cx: &Context, fi: usize, t: usize) -> Option<usize> {
     let name = ev.client_id.as_deref()?;
     let other = |e: &Event| e.client_id.as_deref().is_some_and(|c| c != name);
     let flow = &cx.flows[fi];
-    if ev.kind() != EventKind::Token {
+    // A server that failed, or never answered, said nothing about the client.
+    if ev.kind() != EventKind::Token || ev.is_transient_failure() {
         return None;
     }
     if ev.is_code_exchange() {
-        return cx
-            .earlier(flow, t, |e| e.kind() == EventKind::Authorize && other(e))
-            .last();
+        // This code's own authorization request, through its callback's state: another
+        // login merged into the flow (one app session, two clients) is no evidence.
+        let state = ev
+            .code
+            .and_then(|c| cx.callback_for_code(flow, c))
+            .and_then(|cb| cx.ev(cb).state.as_deref());
+        if let Some(state) = state {
+            return cx
+                .earlier(flow, t, |e| {
+                    e.kind() == EventKind::Authorize && e.state.as_deref() == Some(state)
+                })
+                .last()
+                .filter(|&a| other(cx.ev(a)));
+        }
+        // Without that link, only a login with no authorization request of the redeeming
+        // client at all.
+        let mut authorizes = cx.earlier(flow, t, |e| {
+            e.kind() == EventKind::Authorize && e.client_id.is_some()
+        });
+        let mut last_other = None;
+        for a in authorizes.by_ref() {
+            if !other(cx.ev(a)) {
+                return None;
+            }
+            last_other = Some(a);
+        }
+        return last_other;
     }
     let rt = ev.refresh_token?;
     cx.earlier(flow, t, |e| {

@@ -48,16 +48,32 @@ impl Rule for RefreshRevoked {
             // Another token of this login revoked first (sign-out revoking only the access
             // token): many servers revoke the whole grant with any of its tokens
             // (oidc-provider, Keycloak's logout), so its refresh token goes too.
+            // Not when the server failed or never answered (that is no rejection), not for a
+            // token known to belong to another login, and not when a token was issued after
+            // the revocation (the grant outlived it: RFC 7009 answers 200 to any revocation,
+            // even of a token already rotated away).
+            let chain = grant_tokens(cx, rt);
             let sibling = cx
                 .earlier(flow, t, |e| {
                     e.kind() == EventKind::Revoke
                         && !e.is_failure()
-                        && e.revoked_token.is_some()
+                        && e.revoked_token
+                            .is_some_and(|r| chain.is_empty() || chain.contains(&r))
                         && (e.client_id.is_none()
                             || ev.client_id.is_none()
                             || e.client_id == ev.client_id)
                 })
-                .last();
+                .last()
+                .filter(|&r| {
+                    let between = |i: usize| flow.events.iter().position(|&x| x == i);
+                    let (Some(from), Some(to)) = (between(r), between(t)) else {
+                        return false;
+                    };
+                    !ev.is_transient_failure()
+                        && !flow.events[from + 1..to]
+                            .iter()
+                            .any(|&i| cx.ev(i).kind() == EventKind::Token && cx.ev(i).is_success())
+                });
             if let Some(r) = sibling {
                 let dt = ev.ts.zip(cx.ev(r).ts).map(|(a, b)| a - b).unwrap_or(0);
                 let revoked = cx
@@ -86,4 +102,33 @@ impl Rule for RefreshRevoked {
             }
         }
     }
+}
+
+/// Every token issued in the grant that `rt` belongs to, as far as the captured token
+/// responses show: the response that issued `rt`, the refresh token that request spent, the
+/// response that issued that one, and so on back to the code exchange. Empty when nothing
+/// shows who issued `rt`.
+fn grant_tokens(cx: &Context, rt: Fingerprint) -> Vec<Fingerprint> {
+    let mut tokens = Vec::new();
+    let mut next = Some(rt);
+    while let Some(fp) = next.take() {
+        let Some(&(i, _)) = cx.issued_by.get(&fp) else {
+            break;
+        };
+        let e = cx.ev(i);
+        if let Some(issued) = &e.issued {
+            for f in [issued.access_token, issued.refresh_token, issued.id_token]
+                .into_iter()
+                .flatten()
+            {
+                if !tokens.contains(&f) {
+                    tokens.push(f);
+                }
+            }
+        }
+        // The refresh token this request spent, once: a chain never loops back.
+        next = e.refresh_token.filter(|f| !tokens.contains(f));
+        tokens.extend(next);
+    }
+    tokens
 }

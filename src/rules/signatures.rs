@@ -23,6 +23,12 @@ impl Rule for Signatures {
             let mut weak: Vec<(&'static str, String)> = Vec::new();
             for (id, _) in spec::BUILTIN.iter().map(|(id, t)| (*id, t)) {
                 let Some(spec) = cx.spec(id) else { continue };
+                let grant = (e.kind() == EventKind::Token)
+                    .then_some(e.grant_type.as_deref())
+                    .flatten();
+                if !spec.covers_grant(grant) {
+                    continue;
+                }
                 // A rule's strong signature wins over its weak ones, whatever their order
                 // in the spec.
                 let mut first_weak = None;

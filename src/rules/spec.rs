@@ -76,6 +76,8 @@ struct RawSpec {
     #[serde(default)]
     revokes_grant: bool,
     #[serde(default)]
+    grant_types: Vec<String>,
+    #[serde(default)]
     parameters: BTreeMap<String, RawParam>,
     #[serde(default)]
     signatures: Vec<RawSignature>,
@@ -207,6 +209,10 @@ pub struct Spec {
     /// The server answers this cause by revoking the whole grant, so later failures of
     /// the same login are its consequences, not separate causes.
     pub revokes_grant: bool,
+    /// The only grants whose token requests can fail for this cause (empty: any). A
+    /// vendor's words on a token request of another grant are not this rule's: oidc-provider
+    /// says `grant is expired` for a code exchange too, which is no refresh token's fate.
+    pub grant_types: Vec<String>,
     pub parameters: BTreeMap<String, Param>,
     pub signatures: Vec<Signature>,
     /// Where the spec came from: `builtin` or a file path.
@@ -296,6 +302,15 @@ impl Spec {
         self.signature_set
             .get_or_init(|| RegexSet::new(self.signatures.iter().map(|s| s.pattern.as_str())).ok())
             .as_ref()
+    }
+
+    /// Whether a token request of this grant (None: not a token request, or its grant
+    /// unknown) can fail for this rule's cause.
+    pub fn covers_grant(&self, grant_type: Option<&str>) -> bool {
+        match grant_type {
+            Some(g) if !self.grant_types.is_empty() => self.grant_types.iter().any(|t| t == g),
+            _ => true,
+        }
     }
 
     /// A duration parameter in milliseconds (0 when absent: detectors treat 0 as unknown).
@@ -397,6 +412,7 @@ pub fn parse_spec(text: &str, origin: &str) -> Result<Spec, SpecError> {
         description: raw.description.trim().to_string(),
         advice: raw.advice.trim().to_string(),
         revokes_grant: raw.revokes_grant,
+        grant_types: raw.grant_types,
         references: raw.references,
         parameters,
         signatures,
