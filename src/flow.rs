@@ -128,8 +128,41 @@ pub fn mark_recovered(events: &mut [Event], flows: &[Flow]) {
                 events[i].recovered = true;
             }
         }
+        mark_refreshed_retries(events, f);
     }
 }
+
+/// An API call refused for its access token (401), then a successful refresh and a
+/// successful call to the same path within [`REFRESH_RETRY_MS`]: a client that refreshes
+/// when told its token expired (a common pattern), not a failure to explain.
+fn mark_refreshed_retries(events: &mut [Event], f: &Flow) {
+    for (pos, &i) in f.events.iter().enumerate() {
+        let e = &events[i];
+        if e.kind() != EventKind::ApiCall || e.status != Some(401) {
+            continue;
+        }
+        let Some(t) = e.ts else { continue };
+        let within = |r: &Event| r.ts.is_some_and(|rt| rt >= t && rt - t <= REFRESH_RETRY_MS);
+        let later = &f.events[pos + 1..];
+        let Some(refreshed) = later.iter().position(|&j| {
+            let r = &events[j];
+            r.kind() == EventKind::Token && r.is_refresh() && r.is_success() && within(r)
+        }) else {
+            continue;
+        };
+        let retried = later[refreshed + 1..].iter().any(|&j| {
+            let r = &events[j];
+            r.kind() == EventKind::ApiCall && r.path == e.path && r.is_success() && within(r)
+        });
+        if retried {
+            events[i].recovered = true;
+        }
+    }
+}
+
+/// How soon after a 401 a refresh and a successful retry of the call show the client
+/// handled its token's expiry.
+const REFRESH_RETRY_MS: i64 = 60_000;
 
 /// The id of the `n`th flow of a set, in the order [`build`] gives.
 pub fn id(n: usize) -> String {

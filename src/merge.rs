@@ -624,6 +624,7 @@ fn fold(c: &mut Event, e: Event) {
     fill(&mut c.scope, e.scope);
     fill(&mut c.response_type, e.response_type);
     fill(&mut c.prompt, e.prompt);
+    fill(&mut c.resource, e.resource);
     if e.callback_side == Some(CallbackSide::Issued) {
         c.callback_side = e.callback_side;
     } else {

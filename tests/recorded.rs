@@ -1,4 +1,4 @@
-//! fixtures/recorded (and recorded-more, recorded-third): sessions recorded from oidc-provider behind nginx, through
+//! fixtures/recorded (and recorded-more, -third, -fourth): sessions recorded from oidc-provider behind nginx, through
 //! mitmproxy, with an Authlib client (see fixtures/recorded/README.md). Every failing
 //! session's labeled cause must be its top diagnosis; clean sessions get none.
 
@@ -32,6 +32,18 @@ fn recorded_more_sessions_get_their_labeled_cause() {
 #[test]
 fn recorded_third_sessions_get_their_labeled_cause() {
     let dir = fixture("recorded-third");
+    let (_, failing) = assert_labels_hold(&dir);
+    assert!(failing >= 15, "fixture lost its failing sessions");
+}
+
+/// fixtures/recorded-fourth: an app-side login TTL, an access token asked for another API
+/// (RFC 8707) used at userinfo, a code that expired while the app backed off after a 503,
+/// the refresh after a 401 that a client does on purpose, parallel exchanges of one code, a
+/// lost refresh response, outages at authorize and at the API, among look-alike clean
+/// sessions.
+#[test]
+fn recorded_fourth_sessions_get_their_labeled_cause() {
+    let dir = fixture("recorded-fourth");
     let (_, failing) = assert_labels_hold(&dir);
     assert!(failing >= 15, "fixture lost its failing sessions");
 }

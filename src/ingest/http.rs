@@ -428,6 +428,7 @@ pub(super) fn classify_shape(ex: &HttpExchange, src: &Source) -> Vec<Event> {
         ev.scope = nonempty(get(&params, "scope"));
         ev.response_type = nonempty(get(&params, "response_type"));
         ev.prompt = nonempty(get(&params, "prompt"));
+        ev.resource = resource(&params);
         ev.params = params.iter().map(|(k, _)| k.to_string()).collect();
         // An authorize request rejected on the spot (no redirect back): error page or JSON.
         if ex.status.is_some_and(|s| s >= 400) {
@@ -450,6 +451,7 @@ pub(super) fn classify_shape(ex: &HttpExchange, src: &Source) -> Vec<Event> {
             .map(|c| Fingerprint::of(SecretKind::Code, c));
         ev.redirect_uri = get(&params, "redirect_uri").map(str::to_string);
         ev.scope = nonempty(get(&params, "scope"));
+        ev.resource = resource(&params);
         if let Some(v) = get(&params, "code_verifier") {
             ev.verifier_sent = true;
             ev.verifier = Some(Box::new(verifier_info(v)));
@@ -538,6 +540,12 @@ pub(super) fn classify_shape(ex: &HttpExchange, src: &Source) -> Vec<Event> {
         }
     }
     out
+}
+
+/// The API a token is asked for: RFC 8707's `resource` (an absolute URI), or the
+/// `audience` Auth0 and others take instead.
+fn resource(params: &[Pair<'_>]) -> Option<String> {
+    nonempty(get(params, "resource")).or_else(|| nonempty(get(params, "audience")))
 }
 
 fn is_basic(auth: &str) -> bool {

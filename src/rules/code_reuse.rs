@@ -41,8 +41,13 @@ impl Rule for CodeReuse {
             done.push(code);
             let f = cx.ev(first);
             let dt = ev.ts.zip(f.ts).map(|(a, b)| a - b).unwrap_or(0);
-            let first_gave_up = f.no_response || f.status.is_some_and(|s| s >= 500);
-            let first_rejected = f.status.is_some_and(|s| (400..500).contains(&s));
+            // 503 and 429 turn a request away before it is carried out (a rate limit, a
+            // maintenance switch): no code was redeemed by it, unlike a timeout (504, 499,
+            // no answer) or a failure while answering.
+            let first_refused = f.status.is_some_and(|s| s == 503 || s == 429);
+            let first_gave_up =
+                !first_refused && (f.no_response || f.status.is_some_and(|s| s >= 500));
+            let first_rejected = first_refused || f.status.is_some_and(|s| (400..500).contains(&s));
             let variant = if first_gave_up {
                 "retry"
             } else if dt <= window {

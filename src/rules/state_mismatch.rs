@@ -68,6 +68,14 @@ impl Rule for StateMismatch {
                     ("overwritten", 0.93, format!("{} logins were started in one session; the newer one overwrote the stored state, so the older tab's callback was rejected", distinct.len()))
                 } else if received.is_some_and(|r| !distinct.contains(r.as_str())) {
                     ("unknown_state", 0.88, "the callback's state matches no login this client started (session lost, or a forged/replayed callback)".to_string())
+                } else if cx
+                    .signature("login_timeout", i)
+                    .is_some_and(|s| s.0 == Weight::Strong)
+                {
+                    // The callback brought this login's own state, and the client says the
+                    // login expired: its stored state timed out (an app-side login TTL),
+                    // which is login_timeout's to report.
+                    continue;
                 } else {
                     (
                         "rejected",

@@ -26,6 +26,10 @@ impl Rule for TokenConfusion {
                 None if b.jwt.as_ref().is_some_and(|c| c.has_nonce || c.typ.as_deref().is_some_and(|t| t.to_ascii_lowercase().contains("id"))) => {
                     ("id_token", 0.8, "the Bearer credential is a JWT with id_token claims (nonce): an id_token used as access token".to_string())
                 }
+                Some((src, TokenRole::Access)) => match other_audience(cx, fi, src, e) {
+                    Some(resource) => ("other_audience", 0.92, format!("the access token was asked for {resource} (RFC 8707 resource / audience) but used at {}: a token for another API", e.host.as_deref().unwrap_or("another host"))),
+                    None => continue,
+                },
                 _ => continue,
             };
             let mut f =
@@ -36,4 +40,30 @@ impl Rule for TokenConfusion {
             out.push(f);
         }
     }
+}
+
+/// The resource an access token issued by token response `src` was asked for (at that
+/// token request, or at its login's authorization request), when the API call `e` went to
+/// another host: a server that binds tokens to their resource (RFC 8707) refuses it there,
+/// often only as `insufficient_scope` or `invalid_token`.
+fn other_audience(cx: &Context, fi: usize, src: usize, e: &Event) -> Option<String> {
+    if !matches!(e.status, Some(401 | 403)) {
+        return None;
+    }
+    let flow = &cx.flows[fi];
+    let resource = cx.ev(src).resource.clone().or_else(|| {
+        cx.earlier(flow, src, |a| {
+            a.kind() == EventKind::Authorize && a.resource.is_some()
+        })
+        .last()
+        .and_then(|a| cx.ev(a).resource.clone())
+    })?;
+    // Host names only: a port or user part does not make another API.
+    let bare = |h: &str| {
+        let h = h.rsplit('@').next().unwrap_or(h);
+        h.split(':').next().unwrap_or(h).to_ascii_lowercase()
+    };
+    let host = bare(e.host.as_deref()?);
+    let resource_host = bare(&crate::ingest::http::split_url(&resource).host?);
+    (!resource_host.is_empty() && host != resource_host).then_some(resource)
 }
