@@ -210,7 +210,7 @@ pub struct Event {
     pub scope: Option<String>,
     pub response_type: Option<String>,
     pub prompt: Option<String>,
-    /// The API the token was asked for: RFC 8707 `resource`, or Auth0's `audience`.
+    /// The APIs the token was asked for (RFC 8707 `resource`, space-separated).
     pub resource: Option<String>,
     pub callback_side: Option<CallbackSide>,
 

@@ -150,9 +150,36 @@ fn mark_refreshed_retries(events: &mut [Event], f: &Flow) {
         }) else {
             continue;
         };
+        // A 401 for an id_token or refresh token sent as Bearer is token_confusion's, even
+        // when a later call with the right token works.
+        let wrong_kind = e.bearer.as_ref().is_some_and(|b| {
+            f.events.iter().any(|&j| {
+                events[j].issued.as_ref().is_some_and(|iss| {
+                    iss.id_token == Some(b.fp) || iss.refresh_token == Some(b.fp)
+                })
+            })
+        });
+        if wrong_kind {
+            continue;
+        }
+        let new_token = events[later[refreshed]]
+            .issued
+            .as_ref()
+            .and_then(|iss| iss.access_token);
         let retried = later[refreshed + 1..].iter().any(|&j| {
             let r = &events[j];
-            r.kind() == EventKind::ApiCall && r.path == e.path && r.is_success() && within(r)
+            // The retry must carry the refreshed token when both are known: another
+            // request that happened to succeed is no retry of this one.
+            let same_token = match (new_token, r.bearer.as_ref()) {
+                (Some(t), Some(b)) => b.fp == t,
+                _ => true,
+            };
+            r.kind() == EventKind::ApiCall
+                && r.path == e.path
+                && r.host == e.host
+                && same_token
+                && r.is_success()
+                && within(r)
         });
         if retried {
             events[i].recovered = true;

@@ -1,4 +1,4 @@
-//! fixtures/recorded (and recorded-more, -third, -fourth): sessions recorded from oidc-provider behind nginx, through
+//! fixtures/recorded (and recorded-more, -third, -fourth, -fifth): sessions recorded from oidc-provider behind nginx, through
 //! mitmproxy, with an Authlib client (see fixtures/recorded/README.md). Every failing
 //! session's labeled cause must be its top diagnosis; clean sessions get none.
 
@@ -44,6 +44,18 @@ fn recorded_third_sessions_get_their_labeled_cause() {
 #[test]
 fn recorded_fourth_sessions_get_their_labeled_cause() {
     let dir = fixture("recorded-fourth");
+    let (_, failing) = assert_labels_hold(&dir);
+    assert!(failing >= 15, "fixture lost its failing sessions");
+}
+
+/// fixtures/recorded-fifth: a callback sent twice by a load balancer, a back-button
+/// re-exchange, codes past their lifetime (gone from the store: "not found"), a redirect_uri
+/// with an added query, a verifier of the previous login, a refresh token restored from a
+/// cache, a grant revoked from another instance, a secret with a trailing newline, among
+/// look-alike clean sessions (two tabs, a slow exchange, a proxy error then a retry).
+#[test]
+fn recorded_fifth_sessions_get_their_labeled_cause() {
+    let dir = fixture("recorded-fifth");
     let (_, failing) = assert_labels_hold(&dir);
     assert!(failing >= 15, "fixture lost its failing sessions");
 }

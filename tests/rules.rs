@@ -629,3 +629,45 @@ fn a_revocation_is_blamed_only_when_the_grant_did_not_outlive_it() {
         Some(&("refresh_revoked".to_string(), "grant_revoked".to_string()))
     );
 }
+
+/// fixtures/lookalikes: hand-built HARs of situations that once got a wrong top diagnosis,
+/// or lost a failure from the report (see its README).
+#[test]
+fn lookalikes_keep_their_diagnoses() {
+    for (file, top, also) in [
+        (
+            "audience_named_token_expired.har",
+            ("access_token_expired", None),
+            None,
+        ),
+        (
+            "code_retry_after_503.har",
+            ("code_reuse", Some("retry")),
+            Some("server_error"),
+        ),
+        ("api_503_then_404.har", ("server_error", None), None),
+        (
+            "api_504_then_expired_token.har",
+            ("access_token_expired", None),
+            Some("server_error"),
+        ),
+        (
+            "id_token_bearer_then_refresh.har",
+            ("token_confusion", Some("id_token")),
+            None,
+        ),
+    ] {
+        let out = analyze_json(&[fixture("lookalikes").join(file).to_str().unwrap()]);
+        let found = findings(&out);
+        let first = found
+            .first()
+            .unwrap_or_else(|| panic!("{file}: no diagnosis"));
+        assert_eq!(first.0, top.0, "{file}: {found:?}");
+        if let Some(variant) = top.1 {
+            assert_eq!(first.1, variant, "{file}: {found:?}");
+        }
+        if let Some(rule) = also {
+            assert!(found.iter().any(|f| f.0 == rule), "{file}: {found:?}");
+        }
+    }
+}

@@ -542,10 +542,16 @@ pub(super) fn classify_shape(ex: &HttpExchange, src: &Source) -> Vec<Event> {
     out
 }
 
-/// The API a token is asked for: RFC 8707's `resource` (an absolute URI), or the
-/// `audience` Auth0 and others take instead.
+/// The APIs a token is asked for: RFC 8707's `resource` values (absolute URIs; several are
+/// allowed), space-separated. Not Auth0's `audience`: a logical name, and its tokens are
+/// good at the IdP's userinfo as well.
 fn resource(params: &[Pair<'_>]) -> Option<String> {
-    nonempty(get(params, "resource")).or_else(|| nonempty(get(params, "audience")))
+    let all: Vec<&str> = params
+        .iter()
+        .filter(|(k, v)| k == "resource" && !v.trim().is_empty())
+        .map(|(_, v)| v.as_ref())
+        .collect();
+    (!all.is_empty()).then(|| all.join(" "))
 }
 
 fn is_basic(auth: &str) -> bool {

@@ -48,7 +48,7 @@ impl Rule for CodeReuse {
             let first_gave_up =
                 !first_refused && (f.no_response || f.status.is_some_and(|s| s >= 500));
             let first_rejected = first_refused || f.status.is_some_and(|s| (400..500).contains(&s));
-            let variant = if first_gave_up {
+            let variant = if first_gave_up || first_refused {
                 "retry"
             } else if dt <= window {
                 "double_submit"
@@ -59,6 +59,7 @@ impl Rule for CodeReuse {
             // redeemed: reuse is then a weaker explanation of the second failure.
             let confidence = if first_rejected { 0.5 } else { 0.95 };
             let summary = match variant {
+                "retry" if first_refused => format!("{code} was exchanged again {} after the server turned the first attempt away ({}); only if that attempt was carried out anyway was the code already redeemed", secs(dt), f.status.map(|s| s.to_string()).unwrap_or_default()),
                 "retry" => format!("{code} was exchanged again {} after an attempt that got no usable answer; the server had already redeemed it", secs(dt)),
                 "double_submit" => format!("{code} was exchanged twice within {} (callback handled twice)", secs(dt)),
                 _ => format!("{code} was replayed {} after it was first redeemed", secs(dt)),

@@ -41,9 +41,11 @@ impl Rule for ServerError {
                         && !r.is_transient_failure()
                 })
                 .next();
-            if e.is_transient_failure() && answered_retry.is_some() {
-                continue;
-            }
+            // Still reported (the outage stays visible, and is not left unexplained when
+            // no rule explains the retry's answer), but below any rule that explains it.
+            let retried = e.is_transient_failure()
+                && answered_retry.is_some()
+                && e.kind() != EventKind::LogError;
             let err = e.error.as_deref().unwrap_or("");
             let variant = match (e.status, err) {
                 (_, "temporarily_unavailable") => "temporarily_unavailable",
@@ -73,7 +75,15 @@ impl Rule for ServerError {
                     }
                 ),
             };
-            out.push(Finding::new(self.id(), variant, 0.8, fi, summary).explains(i, e.describe()));
+            let (conf, summary) = if retried {
+                (
+                    0.3,
+                    format!("{summary}; a retry then got a real answer, which decided the login"),
+                )
+            } else {
+                (0.8, summary)
+            };
+            out.push(Finding::new(self.id(), variant, conf, fi, summary).explains(i, e.describe()));
         }
     }
 }

@@ -71,6 +71,8 @@ impl Rule for StateMismatch {
                 } else if cx
                     .signature("login_timeout", i)
                     .is_some_and(|s| s.0 == Weight::Strong)
+                    && waited_since_authorize(cx, &authorizes, e)
+                        .is_none_or(|w| w >= MIN_EXPIRED_LOGIN_MS)
                 {
                     // The callback brought this login's own state, and the client says the
                     // login expired: its stored state timed out (an app-side login TTL),
@@ -151,4 +153,20 @@ impl Rule for StateMismatch {
             seen.push((s, a));
         }
     }
+}
+
+/// A login rejected as expired within this time of its authorization request did not time
+/// out (nobody's login TTL is that short): its session or state was lost, state_mismatch's.
+const MIN_EXPIRED_LOGIN_MS: i64 = 5_000;
+
+/// Time from the login's own authorization request (same state when known) to `e`.
+fn waited_since_authorize(cx: &Context, authorizes: &[usize], e: &Event) -> Option<i64> {
+    let own = e.other_states.first().or(e.state.as_ref());
+    // The first one: the login's later authorize records (resume after the login page)
+    // carry the same state.
+    authorizes
+        .iter()
+        .map(|&a| cx.ev(a))
+        .find(|a| own.is_none() || a.state.as_ref() == own)
+        .and_then(|a| e.ts.zip(a.ts).map(|(x, y)| x - y))
 }

@@ -27,7 +27,7 @@ impl Rule for TokenConfusion {
                     ("id_token", 0.8, "the Bearer credential is a JWT with id_token claims (nonce): an id_token used as access token".to_string())
                 }
                 Some((src, TokenRole::Access)) => match other_audience(cx, fi, src, e) {
-                    Some(resource) => ("other_audience", 0.92, format!("the access token was asked for {resource} (RFC 8707 resource / audience) but used at {}: a token for another API", e.host.as_deref().unwrap_or("another host"))),
+                    Some(resource) => ("other_audience", 0.92, format!("the access token was asked for {resource} (RFC 8707 resource) but used at {}: a token for another API", e.host.as_deref().unwrap_or("another host"))),
                     None => continue,
                 },
                 _ => continue,
@@ -58,12 +58,41 @@ fn other_audience(cx: &Context, fi: usize, src: usize, e: &Event) -> Option<Stri
         .last()
         .and_then(|a| cx.ev(a).resource.clone())
     })?;
-    // Host names only: a port or user part does not make another API.
+    // Host names only: a port, user part or root dot does not make another API.
     let bare = |h: &str| {
         let h = h.rsplit('@').next().unwrap_or(h);
-        h.split(':').next().unwrap_or(h).to_ascii_lowercase()
+        h.split(':')
+            .next()
+            .unwrap_or(h)
+            .trim_end_matches('.')
+            .to_ascii_lowercase()
     };
     let host = bare(e.host.as_deref()?);
-    let resource_host = bare(&crate::ingest::http::split_url(&resource).host?);
-    (!resource_host.is_empty() && host != resource_host).then_some(resource)
+    // The token worked at this host (before or after): the host is one of its audiences,
+    // whatever its resource names.
+    let fp = e.bearer.as_ref()?.fp;
+    let accepted_here = flow.events.iter().map(|&j| cx.ev(j)).any(|r| {
+        r.kind() == EventKind::ApiCall
+            && r.is_success()
+            && r.bearer.as_ref().is_some_and(|b| b.fp == fp)
+            && r.host.as_deref().map(bare).as_deref() == Some(host.as_str())
+    });
+    // Past its expires_in: access_token_expired's to explain.
+    let issued = cx.ev(src);
+    let expired = issued
+        .issued
+        .as_ref()
+        .and_then(|iss| iss.expires_in)
+        .zip(issued.ts)
+        .zip(e.ts)
+        .is_some_and(|((exp, t0), t)| t - t0 > exp * 1000);
+    if accepted_here || expired {
+        return None;
+    }
+    // Every resource asked for (RFC 8707 allows several): the token may serve any of them.
+    let mut hosts = Vec::new();
+    for r in resource.split_whitespace() {
+        hosts.push(bare(&crate::ingest::http::split_url(r).host?));
+    }
+    (!hosts.iter().any(|h| h.is_empty() || *h == host)).then_some(resource)
 }
