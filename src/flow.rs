@@ -113,12 +113,15 @@ pub fn mark_recovered(events: &mut [Event], flows: &[Flow]) {
             if !e.is_transient_failure() {
                 continue;
             }
+            // What the failure's record does not name (an app's log of a refresh names no
+            // token) does not tell requests apart.
+            let same = |a: Option<Fingerprint>, b: Option<Fingerprint>| a.is_none() || a == b;
             let recovered = f.events[pos + 1..].iter().any(|&j| {
                 let r = &events[j];
                 r.kind == e.kind
                     && r.grant_type == e.grant_type
-                    && r.code == e.code
-                    && r.refresh_token == e.refresh_token
+                    && same(e.code, r.code)
+                    && same(e.refresh_token, r.refresh_token)
                     && r.is_success()
                     && r.ts
                         .zip(e.ts)

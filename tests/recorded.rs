@@ -56,8 +56,25 @@ fn recorded_fourth_sessions_get_their_labeled_cause() {
 #[test]
 fn recorded_fifth_sessions_get_their_labeled_cause() {
     let dir = fixture("recorded-fifth");
-    let (_, failing) = assert_labels_hold(&dir);
+    let (out, failing) = assert_labels_hold(&dir);
     assert!(failing >= 15, "fixture lost its failing sessions");
+    // V13's refresh that could not reach the proxy, retried with success, is no failure.
+    assert_eq!(out["summary"]["unexplained"], 0, "{}", out["unexplained"]);
+}
+
+/// From the app's log alone: a refresh whose HTTP client could not connect (`ProxyError`,
+/// no status) and that the app then retried with success (`oauth.refresh.success`, an event
+/// name that names no token) is not reported (V13); nor is any other clean session.
+#[test]
+fn a_refresh_retried_after_a_connection_error_is_no_failure_from_the_app_log() {
+    let dir = fixture("recorded-fifth");
+    let labels = read_json(&dir.join("labels.json"));
+    let out = analyze_json(&[dir.join("app.jsonl").to_str().unwrap()]);
+    let (_, false_pos) = score(&labels, &out);
+    assert!(
+        false_pos.is_empty(),
+        "clean sessions diagnosed: {false_pos:?}"
+    );
 }
 
 /// From the HAR alone, where the server only says `invalid_grant` / `grant request is

@@ -584,6 +584,37 @@ fn names_oauth_error(text: &str) -> bool {
         .is_match(text)
 }
 
+/// Whether an HTTP client's error names a request that got no answer: it could not connect
+/// (refused, unreachable, proxy down) or gave up waiting. Exception names and errno words of
+/// the common clients (Python requests/urllib3, Node, Go, Java).
+fn names_connection_failure(text: &str) -> bool {
+    static WORDS: OnceLock<AhoCorasick> = OnceLock::new();
+    WORDS
+        .get_or_init(|| {
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build([
+                    "ProxyError",
+                    "ConnectionError",
+                    "ConnectTimeout",
+                    "ReadTimeout",
+                    "ConnectException",
+                    "SocketTimeoutException",
+                    "ECONNREFUSED",
+                    "ECONNRESET",
+                    "ETIMEDOUT",
+                    "EHOSTUNREACH",
+                    "socket hang up",
+                    "connection refused",
+                    "connection reset",
+                    "Max retries exceeded",
+                    "context deadline exceeded",
+                ])
+                .expect("static word list")
+        })
+        .is_match(text)
+}
+
 /// Auth0 tenant-log codes of failed logins and exchanges (log-event-type-codes).
 const AUTH0_FAILURES: &[&str] = &[
     "f", "fp", "fu", "fc", "fco", "fcoa", "fsa", "fens", "feacft", "feccft", "fepft", "ferrt",
@@ -843,6 +874,22 @@ const EVENT_TYPE_WORDS: &[&str] = &[
     "resource",
     // Keycloak's failure types: CODE_TO_TOKEN_ERROR, LOGIN_ERROR, ...
     "_error",
+    // An app's refresh events (REFRESH_EVENT_WORDS).
+    "oauth.refresh",
+    "oauth_refresh",
+    "oauth2.refresh",
+    "oidc.refresh",
+    "oidc_refresh",
+];
+
+/// Event names of an app's token refresh that name no token or grant
+/// (`oauth.refresh.success`): a token request (also in [`EVENT_TYPE_WORDS`], lowercase).
+const REFRESH_EVENT_WORDS: &[&str] = &[
+    "oauth.refresh",
+    "oauth_refresh",
+    "oauth2.refresh",
+    "oidc.refresh",
+    "oidc_refresh",
 ];
 
 /// Whether a record can make an event at all; when it cannot, [`events`] stops before
@@ -1149,6 +1196,8 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
                 && !low_et.contains("introspect")
             || low_et.contains("grant")
             || low_et.contains("login.success")
+            // An app's own event names: `oauth.refresh.success`, `oidc_refresh_failed`.
+            || REFRESH_EVENT_WORDS.iter().any(|w| low_et.contains(w))
             || auth0 && auth0_grant(&et).is_some()
         {
             Some(EventKind::Token)
@@ -1277,6 +1326,15 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
             .error_description
             .take()
             .or_else(|| error_description.clone());
+        // An HTTP client's own error with no status: the request never got an answer.
+        if ev.status.is_none()
+            && [&ev.error, &ev.error_description]
+                .into_iter()
+                .flatten()
+                .any(|t| names_connection_failure(t))
+        {
+            ev.no_response = true;
+        }
         ev.detail = ev.detail.take().or_else(|| detail.clone());
         ev.event_type = event_type.clone();
         ev.message = (*message).clone();
