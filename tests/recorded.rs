@@ -5,11 +5,17 @@
 mod common;
 use common::*;
 
+/// Every failing session of a recording folder gets its labeled cause, no clean one a
+/// diagnosis, and the folder still has at least `failing` failing sessions.
+fn labels_hold_in(folder: &str, failing: usize) -> serde_json::Value {
+    let (out, found) = assert_labels_hold(&fixture(folder));
+    assert!(found >= failing, "{folder} lost its failing sessions");
+    out
+}
+
 #[test]
 fn recorded_sessions_get_their_labeled_cause() {
-    let dir = fixture("recorded");
-    let (_, failing) = assert_labels_hold(&dir);
-    assert!(failing >= 15, "fixture lost its failing sessions");
+    labels_hold_in("recorded", 15);
 }
 
 /// fixtures/recorded-more: clock skew (processes under libfaketime), token responses the
@@ -18,9 +24,7 @@ fn recorded_sessions_get_their_labeled_cause() {
 /// which have clocks off within tolerance.
 #[test]
 fn recorded_more_sessions_get_their_labeled_cause() {
-    let dir = fixture("recorded-more");
-    let (_, failing) = assert_labels_hold(&dir);
-    assert!(failing >= 8, "fixture lost its failing sessions");
+    labels_hold_in("recorded-more", 8);
 }
 
 /// fixtures/recorded-third: variants no other recording has (a reloaded callback, http vs
@@ -31,9 +35,7 @@ fn recorded_more_sessions_get_their_labeled_cause() {
 /// sessions.
 #[test]
 fn recorded_third_sessions_get_their_labeled_cause() {
-    let dir = fixture("recorded-third");
-    let (_, failing) = assert_labels_hold(&dir);
-    assert!(failing >= 15, "fixture lost its failing sessions");
+    labels_hold_in("recorded-third", 15);
 }
 
 /// fixtures/recorded-fourth: an app-side login TTL, an access token asked for another API
@@ -43,9 +45,7 @@ fn recorded_third_sessions_get_their_labeled_cause() {
 /// sessions.
 #[test]
 fn recorded_fourth_sessions_get_their_labeled_cause() {
-    let dir = fixture("recorded-fourth");
-    let (_, failing) = assert_labels_hold(&dir);
-    assert!(failing >= 15, "fixture lost its failing sessions");
+    labels_hold_in("recorded-fourth", 15);
 }
 
 /// fixtures/recorded-fifth: a callback sent twice by a load balancer, a back-button
@@ -55,9 +55,7 @@ fn recorded_fourth_sessions_get_their_labeled_cause() {
 /// look-alike clean sessions (two tabs, a slow exchange, a proxy error then a retry).
 #[test]
 fn recorded_fifth_sessions_get_their_labeled_cause() {
-    let dir = fixture("recorded-fifth");
-    let (out, failing) = assert_labels_hold(&dir);
-    assert!(failing >= 15, "fixture lost its failing sessions");
+    let out = labels_hold_in("recorded-fifth", 15);
     // V13's refresh that could not reach the proxy, retried with success, is no failure.
     assert_eq!(out["summary"]["unexplained"], 0, "{}", out["unexplained"]);
 }
@@ -67,10 +65,7 @@ fn recorded_fifth_sessions_get_their_labeled_cause() {
 /// name that names no token) is not reported (V13); nor is any other clean session.
 #[test]
 fn a_refresh_retried_after_a_connection_error_is_no_failure_from_the_app_log() {
-    let dir = fixture("recorded-fifth");
-    let labels = read_json(&dir.join("labels.json"));
-    let out = analyze_json(&[dir.join("app.jsonl").to_str().unwrap()]);
-    let (_, false_pos) = score(&labels, &out);
+    let (_, false_pos) = score_files(&fixture("recorded-fifth"), &["app.jsonl"]);
     assert!(
         false_pos.is_empty(),
         "clean sessions diagnosed: {false_pos:?}"
@@ -82,10 +77,7 @@ fn a_refresh_retried_after_a_connection_error_is_no_failure_from_the_app_log() {
 /// refresh after a sign-out that revoked only the access token (T16).
 #[test]
 fn crossed_clients_and_grant_revocation_from_the_har_alone() {
-    let dir = fixture("recorded-third");
-    let labels = read_json(&dir.join("labels.json"));
-    let out = analyze_json(&[dir.join("session.har").to_str().unwrap()]);
-    let (failing, false_pos) = score(&labels, &out);
+    let (failing, false_pos) = score_files(&fixture("recorded-third"), &["session.har"]);
     for id in ["T08", "T16"] {
         let (label, top) = &failing[id];
         assert_eq!(Some(label), top.as_ref(), "{id}");

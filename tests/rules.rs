@@ -267,15 +267,15 @@ fn clock_skew_negative_from_the_app_log_alone() {
 fn malformed_token_response_variants_from_the_har() {
     // The HAR shows the bodies: a JSON error with 200 (R07), a JSON document without
     // access_token (R08). R06's HTML page is a failure only in the app's words.
-    let dir = fixture("rules/malformed_token_response/positive");
-    let labels = read_json(&dir.join("labels.json"));
-    let out = analyze_json(&[dir.join("session.har").to_str().unwrap()]);
-    let (failing, _) = score(&labels, &out);
+    let (failing, _) = score_files(
+        &fixture("rules/malformed_token_response/positive"),
+        &["session.har"],
+    );
     for id in ["R07", "R08"] {
         assert_eq!(
             failing[id].1.as_deref(),
             Some("malformed_token_response"),
-            "{id}: {out}"
+            "{id}: {failing:?}"
         );
     }
     let v = variants_by_session(

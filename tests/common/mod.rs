@@ -122,6 +122,15 @@ pub fn score(labels: &Value, out: &Value) -> Scored {
     (failing, false_pos)
 }
 
+/// Analyzes some files of a labeled recording folder and scores the output against its
+/// labels.
+pub fn score_files(dir: &Path, files: &[&str]) -> Scored {
+    let labels = read_json(&dir.join("labels.json"));
+    let args = paths(dir, files);
+    let out = analyze_json(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    score(&labels, &out)
+}
+
 pub fn read_json(p: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
 }
