@@ -113,15 +113,30 @@ pub fn mark_recovered(events: &mut [Event], flows: &[Flow]) {
             if !e.is_transient_failure() {
                 continue;
             }
-            // What the failure's record does not name (an app's log of a refresh names no
-            // token) does not tell requests apart.
-            let same = |a: Option<Fingerprint>, b: Option<Fingerprint>| a.is_none() || a == b;
+            // A record that names no code or refresh token (an app's log of a refresh) is
+            // retried only by the next such request of its own program, soon: another tab's
+            // refresh minutes later is no retry of it.
+            let unnamed = e.code.is_none() && e.refresh_token.is_none();
+            let next_of_kind = f.events[pos + 1..]
+                .iter()
+                .copied()
+                .find(|&j| events[j].kind == e.kind && events[j].grant_type == e.grant_type);
             let recovered = f.events[pos + 1..].iter().any(|&j| {
                 let r = &events[j];
+                let same_request = if unnamed {
+                    Some(j) == next_of_kind
+                        && r.sources
+                            .iter()
+                            .any(|s| e.sources.iter().any(|o| s.same_program(o)))
+                        && r.ts
+                            .zip(e.ts)
+                            .is_some_and(|(a, b)| a - b <= UNNAMED_RETRY_MS)
+                } else {
+                    r.code == e.code && r.refresh_token == e.refresh_token
+                };
                 r.kind == e.kind
                     && r.grant_type == e.grant_type
-                    && same(e.code, r.code)
-                    && same(e.refresh_token, r.refresh_token)
+                    && same_request
                     && r.is_success()
                     && r.ts
                         .zip(e.ts)
@@ -189,6 +204,9 @@ fn mark_refreshed_retries(events: &mut [Event], f: &Flow) {
         }
     }
 }
+
+/// How soon a retry of a request whose record names no code or token must follow it.
+const UNNAMED_RETRY_MS: i64 = 60_000;
 
 /// How soon after a 401 a refresh and a successful retry of the call show the client
 /// handled its token's expiry.

@@ -671,3 +671,52 @@ fn lookalikes_keep_their_diagnoses() {
         }
     }
 }
+
+/// An app's refresh that timed out (no status, `ReadTimeout`) ended the user's session;
+/// another tab's refresh succeeding a minute and a half later is no retry of it, so the
+/// failure stays in the report.
+#[test]
+fn another_tabs_refresh_is_no_retry_of_a_failed_one() {
+    let line = |ts: &str, rest: &str| {
+        format!(
+            r#"{{"timestamp": "2026-11-26T15:{ts}Z", "level": "INFO", "logger": "app.spa.bff", "session_id": "s1", "client_id": "spa-public", {rest}}}"#
+        )
+    };
+    let log = [
+        line("28:40.000", r#""event": "oauth.refresh.success", "message": "access token refreshed", "request_id": "r0", "http_status": 200, "expires_in": 300, "worker": "tab-a""#),
+        line("28:47.072", r#""event": "oauth.refresh.error", "message": "token refresh failed", "request_id": "r1", "grant_type": "refresh_token", "error": "ReadTimeout", "error_description": "Read timed out. (read timeout=30)", "worker": "tab-a""#),
+        line("28:47.080", r#""event": "oauth.session.ended", "message": "refresh failed, user must sign in again", "request_id": "r2", "worker": "tab-a""#),
+        line("30:10.000", r#""event": "oauth.refresh.success", "message": "access token refreshed", "request_id": "r3", "http_status": 200, "expires_in": 300, "worker": "tab-b""#),
+    ]
+    .join("\n");
+    let out = analyze_texts(&[("app.jsonl", log)]);
+    assert_eq!(out["summary"]["failures"], 1, "{}", out["summary"]);
+}
+
+/// A server's own record quoting its backend's refusal (`connect ECONNREFUSED` to its
+/// database) did answer: it is no request without an answer. An app's refresh it only
+/// skipped is no token request at all.
+#[test]
+fn connection_words_make_no_answer_only_for_a_clients_request() {
+    let auth0 = [
+        r#"{"log_id":"900","date":"2026-11-25T17:17:32.084Z","type":"feacft","description":"connect ECONNREFUSED 10.1.2.3:5432","client_id":"c1","client_name":"web","user_id":"auth0|u1","ip":"1.2.3.4","session_id":"S1"}"#,
+        r#"{"log_id":"901","date":"2026-11-25T17:18:10.000Z","type":"seacft","description":"Authorization Code for Access Token","client_id":"c1","client_name":"web","user_id":"auth0|u1","ip":"1.2.3.4","session_id":"S1"}"#,
+    ]
+    .join("\n");
+    let keycloak = r#"{"@timestamp":"2026-11-25T17:17:32.084Z","type":"REFRESH_TOKEN_ERROR","realmId":"r","clientId":"web","userId":"u1","sessionId":"S2","ipAddress":"1.2.3.4","error":"invalid_token","details":{"grant_type":"refresh_token","reason":"LDAP: connection refused ldap.corp:636"}}"#.to_string();
+    for (name, text) in [("auth0.jsonl", auth0), ("keycloak.jsonl", keycloak)] {
+        let out = analyze_texts(&[(name, text)]);
+        assert!(
+            !findings(&out).iter().any(|f| f.1 == "no_response"),
+            "{name}: {:?}",
+            findings(&out)
+        );
+    }
+    let skipped = r#"{"timestamp": "2026-11-26T15:29:40.000Z", "level": "WARNING", "message": "refresh skipped: offline", "event": "oauth.refresh.skipped", "session_id": "s2", "client_id": "spa-public", "error": "ConnectionError", "error_description": "network unreachable; will retry on reconnect"}"#;
+    let out = analyze_texts(&[("app.jsonl", skipped.to_string())]);
+    assert!(
+        !findings(&out).iter().any(|f| f.0 == "server_error"),
+        "{:?}",
+        findings(&out)
+    );
+}

@@ -882,6 +882,9 @@ const EVENT_TYPE_WORDS: &[&str] = &[
     "oidc_refresh",
 ];
 
+/// Event-name words of a request an app did not send (yet).
+const NOT_SENT_WORDS: &[&str] = &["skip", "schedul", "cancel", "start", "queue", "plan"];
+
 /// Event names of an app's token refresh that name no token or grant
 /// (`oauth.refresh.success`): a token request (also in [`EVENT_TYPE_WORDS`], lowercase).
 const REFRESH_EVENT_WORDS: &[&str] = &[
@@ -1196,8 +1199,10 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
                 && !low_et.contains("introspect")
             || low_et.contains("grant")
             || low_et.contains("login.success")
-            // An app's own event names: `oauth.refresh.success`, `oidc_refresh_failed`.
+            // An app's own event names: `oauth.refresh.success`, `oidc_refresh_failed`; not
+            // a refresh it only planned or dropped (`.scheduled`, `.skipped`).
             || REFRESH_EVENT_WORDS.iter().any(|w| low_et.contains(w))
+                && !NOT_SENT_WORDS.iter().any(|w| low_et.contains(w))
             || auth0 && auth0_grant(&et).is_some()
         {
             Some(EventKind::Token)
@@ -1326,12 +1331,12 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
             .error_description
             .take()
             .or_else(|| error_description.clone());
-        // An HTTP client's own error with no status: the request never got an answer.
-        if ev.status.is_none()
-            && [&ev.error, &ev.error_description]
-                .into_iter()
-                .flatten()
-                .any(|t| names_connection_failure(t))
+        // An HTTP client's own error with no status, its exception as the error: the request
+        // never got an answer. (A server's record quoting its own backend's refusal in a
+        // description, `connect ECONNREFUSED` to its database, did answer.)
+        if matches!(ev.kind(), EventKind::Token | EventKind::ApiCall)
+            && ev.status.is_none()
+            && ev.error.as_deref().is_some_and(names_connection_failure)
         {
             ev.no_response = true;
         }
