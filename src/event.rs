@@ -171,6 +171,15 @@ pub struct Issued {
     pub fields: Vec<String>,
 }
 
+impl Issued {
+    /// The tokens this response handed out: access, refresh and id token, those present.
+    pub fn tokens(&self) -> impl Iterator<Item = Fingerprint> {
+        [self.access_token, self.refresh_token, self.id_token]
+            .into_iter()
+            .flatten()
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Event {
     pub kind: Option<EventKind>,

@@ -81,10 +81,7 @@ fn keys(e: &Event) -> Vec<Key<'_>> {
         k.push(Key::Secret(fp));
     }
     if let Some(i) = &e.issued {
-        for fp in [i.access_token, i.refresh_token, i.id_token]
-            .into_iter()
-            .flatten()
-        {
+        for fp in i.tokens() {
             k.push(Key::Secret(fp));
         }
     }
@@ -117,10 +114,14 @@ pub fn mark_recovered(events: &mut [Event], flows: &[Flow]) {
             // retried only by the next such request of its own program, soon: another tab's
             // refresh minutes later is no retry of it.
             let unnamed = e.code.is_none() && e.refresh_token.is_none();
-            let next_of_kind = f.events[pos + 1..]
-                .iter()
-                .copied()
-                .find(|&j| events[j].kind == e.kind && events[j].grant_type == e.grant_type);
+            let next_of_kind = unnamed
+                .then(|| {
+                    f.events[pos + 1..]
+                        .iter()
+                        .copied()
+                        .find(|&j| events[j].kind == e.kind && events[j].grant_type == e.grant_type)
+                })
+                .flatten();
             let recovered = f.events[pos + 1..].iter().any(|&j| {
                 let r = &events[j];
                 let same_request = if unnamed {

@@ -88,11 +88,7 @@ impl Rule for CodeReuse {
                 let mut family: Vec<Fingerprint> = Vec::new();
                 for &i in earlier.iter() {
                     if let Some(iss) = &cx.ev(i).issued {
-                        family.extend(
-                            [iss.access_token, iss.refresh_token, iss.id_token]
-                                .into_iter()
-                                .flatten(),
-                        );
+                        family.extend(iss.tokens());
                     }
                 }
                 for later in cx.later(flow, t, |e| e.is_failure()) {

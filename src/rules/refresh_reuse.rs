@@ -92,11 +92,7 @@ impl Rule for RefreshReuse {
             // The revoked family: everything issued from the first rotation on.
             let mut family: Vec<Fingerprint> = Vec::new();
             if let Some(iss) = &fe.issued {
-                family.extend(
-                    [iss.access_token, iss.refresh_token, iss.id_token]
-                        .into_iter()
-                        .flatten(),
-                );
+                family.extend(iss.tokens());
             }
             for &i in &flow.events {
                 let e = cx.ev(i);
@@ -105,11 +101,7 @@ impl Rule for RefreshReuse {
                     && e.refresh_token.is_some_and(|r| family.contains(&r))
                 {
                     if let Some(iss) = &e.issued {
-                        family.extend(
-                            [iss.access_token, iss.refresh_token, iss.id_token]
-                                .into_iter()
-                                .flatten(),
-                        );
+                        family.extend(iss.tokens());
                     }
                 }
             }

@@ -53,27 +53,29 @@ impl Rule for RefreshRevoked {
             // the revocation (the grant outlived it: RFC 7009 answers 200 to any revocation,
             // even of a token already rotated away).
             let chain = grant_tokens(cx, rt);
-            let sibling = cx
-                .earlier(flow, t, |e| {
-                    e.kind() == EventKind::Revoke
-                        && !e.is_failure()
-                        && e.revoked_token
-                            .is_some_and(|r| chain.is_empty() || chain.contains(&r))
-                        && (e.client_id.is_none()
-                            || ev.client_id.is_none()
-                            || e.client_id == ev.client_id)
-                })
-                .last()
-                .filter(|&r| {
-                    let between = |i: usize| flow.events.iter().position(|&x| x == i);
-                    let (Some(from), Some(to)) = (between(r), between(t)) else {
-                        return false;
-                    };
-                    !ev.is_transient_failure()
-                        && !flow.events[from + 1..to]
+            let sibling = (!ev.is_transient_failure())
+                .then(|| {
+                    cx.earlier(flow, t, |e| {
+                        e.kind() == EventKind::Revoke
+                            && !e.is_failure()
+                            && e.revoked_token
+                                .is_some_and(|r| chain.is_empty() || chain.contains(&r))
+                            && (e.client_id.is_none()
+                                || ev.client_id.is_none()
+                                || e.client_id == ev.client_id)
+                    })
+                    .last()
+                    .filter(|&r| {
+                        let at = |i: usize| flow.events.iter().position(|&x| x == i);
+                        let (Some(from), Some(to)) = (at(r), at(t)) else {
+                            return false;
+                        };
+                        !flow.events[from + 1..to]
                             .iter()
                             .any(|&i| cx.ev(i).kind() == EventKind::Token && cx.ev(i).is_success())
-                });
+                    })
+                })
+                .flatten();
             if let Some(r) = sibling {
                 let dt = ev.ts.zip(cx.ev(r).ts).map(|(a, b)| a - b).unwrap_or(0);
                 let revoked = cx
@@ -117,10 +119,7 @@ fn grant_tokens(cx: &Context, rt: Fingerprint) -> Vec<Fingerprint> {
         };
         let e = cx.ev(i);
         if let Some(issued) = &e.issued {
-            for f in [issued.access_token, issued.refresh_token, issued.id_token]
-                .into_iter()
-                .flatten()
-            {
+            for f in issued.tokens() {
                 if !tokens.contains(&f) {
                     tokens.push(f);
                 }

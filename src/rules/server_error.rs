@@ -30,22 +30,22 @@ impl Rule for ServerError {
             // A retry of the same request that then got a real answer (a success is marked
             // recovered before the rules run; here a refusal such as an expired code): that
             // answer, not this outage, decided the login.
-            let answered_retry = cx
-                .later(flow, i, |r| {
-                    r.kind() == e.kind()
-                        && r.grant_type == e.grant_type
-                        && r.code == e.code
-                        && r.refresh_token == e.refresh_token
-                        && r.path == e.path
-                        && r.status.is_some()
-                        && !r.is_transient_failure()
-                })
-                .next();
             // Still reported (the outage stays visible, and is not left unexplained when
             // no rule explains the retry's answer), but below any rule that explains it.
             let retried = e.is_transient_failure()
-                && answered_retry.is_some()
-                && e.kind() != EventKind::LogError;
+                && e.kind() != EventKind::LogError
+                && cx
+                    .later(flow, i, |r| {
+                        r.kind() == e.kind()
+                            && r.grant_type == e.grant_type
+                            && r.code == e.code
+                            && r.refresh_token == e.refresh_token
+                            && r.path == e.path
+                            && r.status.is_some()
+                            && !r.is_transient_failure()
+                    })
+                    .next()
+                    .is_some();
             let err = e.error.as_deref().unwrap_or("");
             let variant = match (e.status, err) {
                 (_, "temporarily_unavailable") => "temporarily_unavailable",
