@@ -103,52 +103,53 @@ fn keys(e: &Event) -> Vec<Key<'_>> {
 /// Marks transient failures that a later retry of the same request in the same flow
 /// turned into a success: the user got through, so they are not failures to explain.
 pub fn mark_recovered(events: &mut [Event], flows: &[Flow]) {
-    const RETRY_WINDOW_MS: i64 = 300_000;
     for f in flows {
-        for (pos, &i) in f.events.iter().enumerate() {
-            let e = &events[i];
-            if !e.is_transient_failure() {
+        for pos in 0..f.events.len() {
+            let i = f.events[pos];
+            if !events[i].is_transient_failure() {
                 continue;
             }
-            // A record that names no code or refresh token (an app's log of a refresh) is
-            // retried only by the next such request of its own program, soon: another tab's
-            // refresh minutes later is no retry of it.
-            let unnamed = e.code.is_none() && e.refresh_token.is_none();
-            let next_of_kind = unnamed
-                .then(|| {
-                    f.events[pos + 1..]
-                        .iter()
-                        .copied()
-                        .find(|&j| events[j].kind == e.kind && events[j].grant_type == e.grant_type)
-                })
-                .flatten();
-            let recovered = f.events[pos + 1..].iter().any(|&j| {
-                let r = &events[j];
-                let same_request = if unnamed {
-                    Some(j) == next_of_kind
-                        && r.sources
-                            .iter()
-                            .any(|s| e.sources.iter().any(|o| s.same_program(o)))
-                        && r.ts
-                            .zip(e.ts)
-                            .is_some_and(|(a, b)| a - b <= UNNAMED_RETRY_MS)
-                } else {
-                    r.code == e.code && r.refresh_token == e.refresh_token
-                };
-                r.kind == e.kind
-                    && r.grant_type == e.grant_type
-                    && same_request
-                    && r.is_success()
-                    && r.ts
-                        .zip(e.ts)
-                        .is_some_and(|(a, b)| a - b <= RETRY_WINDOW_MS)
-            });
-            if recovered {
+            if retries(events, f, pos).any(|j| events[j].is_success()) {
                 events[i].recovered = true;
             }
         }
         mark_refreshed_retries(events, f);
     }
+}
+
+/// The later requests of flow `f` that retry its `pos`th event, a failed request: the
+/// same kind of request to the same path, for the same code, refresh token or bearer
+/// token, within [`RETRY_WINDOW_MS`]. A record that names none of them (an app's log of a
+/// refresh) is retried only by the next such request of its own program, within
+/// [`UNNAMED_RETRY_MS`]: another tab's refresh minutes later is no retry of it.
+///
+/// The one notion of "a retry" for what recovered (`mark_recovered`) and for an outage
+/// whose retry got a real answer (`server_error`).
+pub fn retries<'a>(
+    events: &'a [Event],
+    f: &'a Flow,
+    pos: usize,
+) -> impl Iterator<Item = usize> + 'a {
+    let e = &events[f.events[pos]];
+    let later = &f.events[pos + 1..];
+    let bearer = |r: &Event| r.bearer.as_ref().map(|b| b.fp);
+    // A path one source left out (an app's log of a token request) does not tell two apart.
+    let same_path = move |r: &Event| e.path.is_none() || r.path.is_none() || r.path == e.path;
+    let of_kind = move |r: &Event| r.kind == e.kind && r.grant_type == e.grant_type && same_path(r);
+    let unnamed = e.code.is_none() && e.refresh_token.is_none() && e.bearer.is_none();
+    let next_of_kind = unnamed
+        .then(|| later.iter().copied().find(|&j| of_kind(&events[j])))
+        .flatten();
+    let within = move |r: &Event, ms: i64| r.ts.zip(e.ts).is_some_and(|(a, b)| a - b <= ms);
+    later.iter().copied().filter(move |&j| {
+        let r = &events[j];
+        let same_request = if unnamed {
+            Some(j) == next_of_kind && r.shares_program(e) && within(r, UNNAMED_RETRY_MS)
+        } else {
+            r.code == e.code && r.refresh_token == e.refresh_token && bearer(r) == bearer(e)
+        };
+        of_kind(r) && same_request && within(r, RETRY_WINDOW_MS)
+    })
 }
 
 /// An API call refused for its access token (401), then a successful refresh and a
@@ -205,6 +206,9 @@ fn mark_refreshed_retries(events: &mut [Event], f: &Flow) {
         }
     }
 }
+
+/// How soon a retry of a failed request must follow it.
+const RETRY_WINDOW_MS: i64 = 300_000;
 
 /// How soon a retry of a request whose record names no code or token must follow it.
 const UNNAMED_RETRY_MS: i64 = 60_000;
@@ -264,4 +268,97 @@ pub fn build(events: &[Event]) -> Vec<Flow> {
             events: evs,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Bearer, Locator, Source};
+    use crate::fingerprint::{Fingerprint, SecretKind};
+
+    fn call(path: &str, status: u16, token: &str, secs: i64) -> Event {
+        let mut e = Event::new(
+            EventKind::ApiCall,
+            Source::new("app.har".into(), Locator::Entry(secs as u64)),
+        );
+        e.path = Some(path.to_string());
+        e.status = Some(status);
+        e.ts = Some(secs * 1000);
+        e.bearer = Some(Box::new(Bearer {
+            fp: Fingerprint::of(SecretKind::Token, token),
+            malformed: None,
+            jwt: None,
+        }));
+        e
+    }
+
+    fn recovered(mut events: Vec<Event>) -> Vec<bool> {
+        let flow = Flow {
+            id: id(0),
+            events: (0..events.len()).collect(),
+            client_id: None,
+            first_ts: Some(0),
+        };
+        mark_recovered(&mut events, &[flow]);
+        events.iter().map(|e| e.recovered).collect()
+    }
+
+    #[test]
+    fn a_retry_is_the_same_call_with_the_same_token() {
+        // The same call with the same token answered: the outage was passed.
+        let same = vec![
+            call("/api/orders", 503, "at-1", 0),
+            call("/api/orders", 200, "at-1", 5),
+        ];
+        assert_eq!(recovered(same), [true, false]);
+        // Another path answered is no retry of the failed call.
+        let other_path = vec![
+            call("/api/orders", 503, "at-1", 0),
+            call("/api/users", 200, "at-1", 5),
+        ];
+        assert_eq!(recovered(other_path), [false, false]);
+        // Nor is a call with another token (another tab, another user).
+        let other_token = vec![
+            call("/api/orders", 503, "at-1", 0),
+            call("/api/orders", 200, "at-2", 5),
+        ];
+        assert_eq!(recovered(other_token), [false, false]);
+        // Nor one long after.
+        let late = vec![
+            call("/api/orders", 503, "at-1", 0),
+            call("/api/orders", 200, "at-1", 400),
+        ];
+        assert_eq!(recovered(late), [false, false]);
+    }
+
+    #[test]
+    fn a_refresh_that_names_no_token_is_retried_only_by_the_next_of_its_program() {
+        let refresh = |file: &str, status: u16, secs: i64| {
+            let mut e = Event::new(
+                EventKind::Token,
+                Source::new(file.into(), Locator::Line(secs as u64 + 1)),
+            );
+            e.grant_type = Some("refresh_token".to_string());
+            e.status = Some(status);
+            e.ts = Some(secs * 1000);
+            e
+        };
+        let soon = vec![refresh("app.jsonl", 503, 0), refresh("app.jsonl", 200, 10)];
+        assert_eq!(recovered(soon), [true, false]);
+        // A second failure came first: the success retried that one, not the first.
+        let twice = vec![
+            refresh("app.jsonl", 503, 0),
+            refresh("app.jsonl", 503, 5),
+            refresh("app.jsonl", 200, 10),
+        ];
+        assert_eq!(recovered(twice), [false, true, false]);
+        // Another program's refresh is not this program's retry.
+        let other = vec![
+            refresh("app.jsonl", 503, 0),
+            refresh("worker.jsonl", 200, 10),
+        ];
+        assert_eq!(recovered(other), [false, false]);
+        let late = vec![refresh("app.jsonl", 503, 0), refresh("app.jsonl", 200, 90)];
+        assert_eq!(recovered(late), [false, false]);
+    }
 }

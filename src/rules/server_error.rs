@@ -12,7 +12,7 @@ impl Rule for ServerError {
 
     fn check(&self, cx: &Context, fi: usize, out: &mut Vec<Finding>) {
         let flow = &cx.flows[fi];
-        for &i in &flow.events {
+        for (pos, &i) in flow.events.iter().enumerate() {
             let e = cx.ev(i);
             if !e.is_failure()
                 || !matches!(
@@ -34,18 +34,10 @@ impl Rule for ServerError {
             // no rule explains the retry's answer), but below any rule that explains it.
             let retried = e.is_transient_failure()
                 && e.kind() != EventKind::LogError
-                && cx
-                    .later(flow, i, |r| {
-                        r.kind() == e.kind()
-                            && r.grant_type == e.grant_type
-                            && r.code == e.code
-                            && r.refresh_token == e.refresh_token
-                            && r.path == e.path
-                            && r.status.is_some()
-                            && !r.is_transient_failure()
-                    })
-                    .next()
-                    .is_some();
+                && crate::flow::retries(cx.events, flow, pos).any(|j| {
+                    let r = cx.ev(j);
+                    r.status.is_some() && !r.is_transient_failure()
+                });
             let err = e.error.as_deref().unwrap_or("");
             let variant = match (e.status, err) {
                 (_, "temporarily_unavailable") => "temporarily_unavailable",
