@@ -100,8 +100,10 @@ fn keys(e: &Event) -> Vec<Key<'_>> {
     k
 }
 
-/// Marks transient failures that a later retry of the same request in the same flow
-/// turned into a success: the user got through, so they are not failures to explain.
+/// Marks failures the same flow then got past: transient failures that a later retry of
+/// the same request turned into a success, an expired access token the client refreshed
+/// and retried, a refusal followed by a successful login. The user got through, so they
+/// are not failures to explain.
 pub fn mark_recovered(events: &mut [Event], flows: &[Flow]) {
     for f in flows {
         for pos in 0..f.events.len() {
@@ -114,6 +116,47 @@ pub fn mark_recovered(events: &mut [Event], flows: &[Flow]) {
             }
         }
         mark_refreshed_retries(events, f);
+        mark_superseded_refusals(events, f);
+    }
+}
+
+/// Refusals at the authorization step that the user can act on: a cancel, or a silent
+/// login (`prompt=none`) that needs the user.
+const REFUSALS: &[&str] = &[
+    "access_denied",
+    "login_required",
+    "consent_required",
+    "interaction_required",
+    "account_selection_required",
+];
+
+/// How soon after a refusal a successful login of the same client shows the user got in.
+const SUPERSEDED_MS: i64 = 300_000;
+
+/// A refusal that a successful code exchange of the same client in the same flow followed
+/// soon: the user clicked Cancel and then tried again, or the app fell back from a silent
+/// login to an interactive one, and got in. Nothing is left to explain.
+fn mark_superseded_refusals(events: &mut [Event], f: &Flow) {
+    for (pos, &i) in f.events.iter().enumerate() {
+        let e = &events[i];
+        let refused = matches!(
+            e.kind(),
+            EventKind::Callback | EventKind::Authorize | EventKind::LogError
+        ) && e.error.as_deref().is_some_and(|x| REFUSALS.contains(&x));
+        let Some(t) = e.ts.filter(|_| refused) else {
+            continue;
+        };
+        let got_in = f.events[pos + 1..].iter().any(|&j| {
+            let r = &events[j];
+            r.kind() == EventKind::Token
+                && r.is_code_exchange()
+                && r.is_success()
+                && (r.client_id.is_none() || e.client_id.is_none() || r.client_id == e.client_id)
+                && r.ts.is_some_and(|rt| rt >= t && rt - t <= SUPERSEDED_MS)
+        });
+        if got_in {
+            events[i].recovered = true;
+        }
     }
 }
 
@@ -328,6 +371,40 @@ mod tests {
             call("/api/orders", 503, "at-1", 0),
             call("/api/orders", 200, "at-1", 400),
         ];
+        assert_eq!(recovered(late), [false, false]);
+    }
+
+    #[test]
+    fn a_refusal_then_a_login_of_the_same_client_is_superseded() {
+        let refusal = |client: &str| {
+            let mut e = Event::new(
+                EventKind::Callback,
+                Source::new("app.jsonl".into(), Locator::Line(1)),
+            );
+            e.error = Some("access_denied".to_string());
+            e.client_id = Some(client.to_string());
+            e.ts = Some(0);
+            e
+        };
+        let exchange = |client: &str, status: u16, secs: i64| {
+            let mut e = Event::new(
+                EventKind::Token,
+                Source::new("app.jsonl".into(), Locator::Line(2)),
+            );
+            e.grant_type = Some("authorization_code".to_string());
+            e.client_id = Some(client.to_string());
+            e.status = Some(status);
+            e.ts = Some(secs * 1000);
+            e
+        };
+        let got_in = vec![refusal("web"), exchange("web", 200, 3)];
+        assert_eq!(recovered(got_in), [true, false]);
+        // A failed exchange, another client's login, or one much later is no way in.
+        let failed = vec![refusal("web"), exchange("web", 400, 3)];
+        assert_eq!(recovered(failed), [false, false]);
+        let other = vec![refusal("web"), exchange("admin", 200, 3)];
+        assert_eq!(recovered(other), [false, false]);
+        let late = vec![refusal("web"), exchange("web", 200, 600)];
         assert_eq!(recovered(late), [false, false]);
     }
 

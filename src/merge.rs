@@ -533,6 +533,12 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
         same(&c.error, &e.error),
         same(&c.grant_id, &e.grant_id),
         same_user(&c.subject, &e.subject),
+        // One program's record of a failure and its record of a success are two attempts,
+        // even under one request id: a client retrying within one operation. (Only while
+        // both hold that program's records alone: a folded event's outcome may be another
+        // source's, such as a HAR's timeout of a request the IdP answered.)
+        one_program(c, e)
+            .then(|| !(c.is_failure() && e.is_success() || c.is_success() && e.is_failure())),
     ];
     if conflicts.contains(&Some(false)) {
         return None;
@@ -580,6 +586,13 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
         return Some((Anchor::Status, NEAR_MS));
     }
     None
+}
+
+/// Whether every record of both events was written by one program.
+fn one_program(c: &Event, e: &Event) -> bool {
+    let mut all = c.sources.iter().chain(&e.sources);
+    all.next()
+        .is_some_and(|first| all.all(|s| s.same_program(first)))
 }
 
 /// Whether two records name the same user, where both name one by e-mail address. Other

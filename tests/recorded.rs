@@ -1,4 +1,4 @@
-//! fixtures/recorded (and recorded-more, -third, -fourth, -fifth): sessions recorded from oidc-provider behind nginx, through
+//! fixtures/recorded (and recorded-more, -third, -fourth, -fifth, -sixth): sessions recorded from oidc-provider behind nginx, through
 //! mitmproxy, with an Authlib client (see fixtures/recorded/README.md). Every failing
 //! session's labeled cause must be its top diagnosis; clean sessions get none.
 
@@ -58,6 +58,43 @@ fn recorded_fifth_sessions_get_their_labeled_cause() {
     let out = labels_hold_in("recorded-fifth", 15);
     // V13's refresh that could not reach the proxy, retried with success, is no failure.
     assert_eq!(out["summary"]["unexplained"], 0, "{}", out["unexplained"]);
+}
+
+/// fixtures/recorded-sixth: a client whose codes live 30 s, two instances racing one
+/// refresh token, a public client that lost its verifier, redirect_uris differing by a
+/// trailing slash or an explicit :443, scope widened on refresh, a rotated secret on one
+/// instance, a sign-out of all devices, a host whose clock runs 25 s behind, a maintenance
+/// page, step-up login that timed out, an access token sent as refresh_token, a refresh
+/// without its token; among look-alike clean sessions (a cancel then a successful retry, a
+/// proxy error then a retry under one request id, two clients for one user, a logout and a
+/// new login).
+#[test]
+fn recorded_sixth_sessions_get_their_labeled_cause() {
+    let out = labels_hold_in("recorded-sixth", 13);
+    assert_eq!(out["summary"]["unexplained"], 0, "{}", out["unexplained"]);
+}
+
+/// The server says only `invalid_grant` / "refresh token not found" when a client sends its
+/// access token as refresh_token (W18), as for an expired or revoked one: the token's
+/// fingerprint, seen in the token response 1.5 s earlier, decides. From the HAR alone.
+#[test]
+fn an_access_token_sent_as_refresh_token_from_the_har_alone() {
+    let (failing, _) = score_files(&fixture("recorded-sixth"), &["session.har"]);
+    let (label, top) = &failing["W18"];
+    assert_eq!(Some(label), top.as_ref());
+}
+
+/// From the app's log alone: a code exchange whose HTTP client could not reach its proxy,
+/// retried with success under the same request id (W07), is two attempts, the first
+/// recovered; a user who cancelled and then signed in within the same app session (W10)
+/// got in. Neither is diagnosed.
+#[test]
+fn an_attempt_retried_under_one_request_id_and_a_cancel_then_sign_in_are_clean() {
+    let (_, false_pos) = score_files(&fixture("recorded-sixth"), &["app.jsonl"]);
+    assert!(
+        false_pos.is_empty(),
+        "clean sessions diagnosed: {false_pos:?}"
+    );
 }
 
 /// From the app's log alone: a refresh whose HTTP client could not connect (`ProxyError`,

@@ -1,7 +1,9 @@
 //! `token_confusion`: the Bearer credential is not an access token (an id_token or a
-//! refresh token handed out earlier), or the Authorization header is malformed.
+//! refresh token handed out earlier), the Authorization header is malformed, or a refresh
+//! request sent the access token or id_token as its `refresh_token`.
 
 use super::*;
+use crate::fingerprint::SecretKind;
 
 pub struct TokenConfusion;
 
@@ -14,6 +16,10 @@ impl Rule for TokenConfusion {
         let flow = &cx.flows[fi];
         for &i in &flow.events {
             let e = cx.ev(i);
+            if e.kind() == EventKind::Token && e.is_refresh() && e.is_failure() {
+                wrong_refresh_token(cx, fi, i, out);
+                continue;
+            }
             if e.kind() != EventKind::ApiCall || !e.is_failure() {
                 continue;
             }
@@ -40,6 +46,36 @@ impl Rule for TokenConfusion {
             out.push(f);
         }
     }
+}
+
+/// A refresh request whose `refresh_token` is a token the server issued as something else:
+/// the server only says it knows no such refresh token (`invalid_grant`, often "not
+/// found"), exactly as for an expired or revoked one, and the age of the token cannot
+/// tell them apart. Its fingerprint can.
+fn wrong_refresh_token(cx: &Context, fi: usize, i: usize, out: &mut Vec<Finding>) {
+    let e = cx.ev(i);
+    let Some(rt) = e.refresh_token else { return };
+    let (src, role) = match cx.issued_by.get(&rt) {
+        Some(&(src, role @ (TokenRole::Access | TokenRole::Id))) => (src, role),
+        _ => return,
+    };
+    let (variant, kind, name) = match role {
+        TokenRole::Id => ("id_token_as_refresh", SecretKind::IdToken, "id_token"),
+        _ => (
+            "access_token_as_refresh",
+            SecretKind::AccessToken,
+            "access token",
+        ),
+    };
+    let summary = format!(
+        "the refresh request sent the {name} ({}) as refresh_token; send the refresh_token the token response gave",
+        rt.with_kind(kind)
+    );
+    out.push(
+        Finding::new(TokenConfusion.id(), variant, 0.94, fi, summary)
+            .explains(i, e.describe())
+            .evidence(src, format!("{} issued here as {name}", rt.with_kind(kind))),
+    );
 }
 
 /// The resource an access token issued by token response `src` was asked for (at that
