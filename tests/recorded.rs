@@ -84,6 +84,16 @@ fn an_access_token_sent_as_refresh_token_from_the_har_alone() {
     assert_eq!(Some(label), top.as_ref());
 }
 
+/// From the provider's log alone, where a refresh after "sign out of all devices" (W13)
+/// names no grant and the provider only says "refresh token not found" (an expired one
+/// says the same): the client's revocations 3 s before make it a revoked token.
+#[test]
+fn a_refresh_right_after_its_clients_revocation_reads_as_revoked_from_the_idp_log() {
+    let (failing, _) = score_files(&fixture("recorded-sixth"), &["idp.jsonl"]);
+    let (label, top) = &failing["W13"];
+    assert_eq!(Some(label), top.as_ref());
+}
+
 /// From the app's log alone: a code exchange whose HTTP client could not reach its proxy,
 /// retried with success under the same request id (W07), is two attempts, the first
 /// recovered; a user who cancelled and then signed in within the same app session (W10)

@@ -107,6 +107,9 @@ pub struct Context<'a> {
     /// Client id -> its successful token requests, in event order. A failing client is
     /// compared with them; looking them up per failure in the whole batch was quadratic.
     pub token_successes: HashMap<&'a str, Vec<usize>>,
+    /// Client id -> its successful revocations, in event order: what an ambiguous "refresh
+    /// token not found" of another login of the client is weighed against.
+    pub revocations: HashMap<&'a str, Vec<usize>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,6 +124,7 @@ impl<'a> Context<'a> {
         let mut issued_by = HashMap::new();
         let mut challenges: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut token_successes: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut revocations: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut flow_of = vec![0; events.len()];
         for (fi, f) in flows.iter().enumerate() {
             for &i in &f.events {
@@ -148,6 +152,9 @@ impl<'a> Context<'a> {
                 if e.kind() == EventKind::Token && e.is_success() {
                     token_successes.entry(client).or_default().push(i);
                 }
+                if e.kind() == EventKind::Revoke && e.is_success() {
+                    revocations.entry(client).or_default().push(i);
+                }
             }
         }
         Context {
@@ -158,6 +165,7 @@ impl<'a> Context<'a> {
             challenges,
             flow_of,
             token_successes,
+            revocations,
         }
     }
 

@@ -9,6 +9,30 @@ pub struct Signatures;
 /// How long after an unanswered token request a repeat of it is its retry.
 const RETRY_MS: i64 = 60_000;
 
+/// How soon after a revocation by its client a refresh that the server does not know
+/// reads as one of the tokens revoked.
+const REVOKED_BEFORE_MS: i64 = 60_000;
+
+/// The latest successful revocation by the client of refresh `i` within
+/// [`REVOKED_BEFORE_MS`] before it, in any login: a sign-out of all devices, or a revocation
+/// whose record names no grant, leaves the refresh in a login of its own.
+fn recent_revocation(cx: &Context, i: usize) -> Option<usize> {
+    let e = cx.ev(i);
+    let t = e.ts?;
+    if !e.is_refresh() {
+        return None;
+    }
+    cx.revocations
+        .get(e.client_id.as_deref()?)?
+        .iter()
+        .copied()
+        .rfind(|&r| {
+            cx.ev(r)
+                .ts
+                .is_some_and(|rt| rt <= t && t - rt <= REVOKED_BEFORE_MS)
+        })
+}
+
 impl Rule for Signatures {
     fn id(&self) -> &'static str {
         "signatures"
@@ -111,20 +135,40 @@ impl Rule for Signatures {
             } else if !weak.is_empty() {
                 let mut ids: Vec<&str> = weak.iter().map(|w| w.0).collect();
                 ids.dedup();
-                let (id, text) = &weak[0];
-                out.push(
-                    Finding::new(
-                        id,
-                        "ambiguous",
-                        0.3 / ids.len() as f64,
-                        fi,
+                // The likeliest first (the order of `spec::BUILTIN`), unless a revocation of
+                // the client just before makes a revoked refresh token the likelier.
+                let revocation = ids
+                    .contains(&"refresh_revoked")
+                    .then(|| recent_revocation(cx, i))
+                    .flatten();
+                let (id, text) = match revocation {
+                    Some(_) => weak
+                        .iter()
+                        .find(|w| w.0 == "refresh_revoked")
+                        .unwrap_or(&weak[0]),
+                    None => &weak[0],
+                };
+                let mut f = Finding::new(
+                    id,
+                    "ambiguous",
+                    0.3 / ids.len() as f64,
+                    fi,
+                    format!(
+                        "only an ambiguous server message: {text} (could be {})",
+                        ids.join(", ")
+                    ),
+                )
+                .explains(i, e.describe());
+                if let Some(r) = revocation {
+                    f = f.evidence(
+                        r,
                         format!(
-                            "only an ambiguous server message: {text} (could be {})",
-                            ids.join(", ")
+                            "the client revoked tokens {} before (another login of it, or this one unnamed)",
+                            secs(e.ts.zip(cx.ev(r).ts).map_or(0, |(a, b)| a - b))
                         ),
-                    )
-                    .explains(i, e.describe()),
-                );
+                    );
+                }
+                out.push(f);
             }
         }
     }

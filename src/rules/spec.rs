@@ -428,7 +428,11 @@ macro_rules! builtin {
     };
 }
 
-/// The specs compiled into the binary, one per public rule id.
+/// The specs compiled into the binary, one per public rule id. The order is the signature
+/// pass's: when only a message several causes share names a failure, the first of them is
+/// reported. (Behind oidc-provider's bare "access token not found", a wrong token type
+/// stays before an expired one: in the recordings the id_token sent as Bearer is the
+/// likelier, and an expiry is mostly decided by the token's age instead.)
 pub const BUILTIN: &[(&str, &str)] = builtin!(
     "code_reuse",
     "code_expired",
