@@ -180,14 +180,21 @@ pub fn retries<'a>(
     let same_path = move |r: &Event| e.path.is_none() || r.path.is_none() || r.path == e.path;
     let of_kind = move |r: &Event| r.kind == e.kind && r.grant_type == e.grant_type && same_path(r);
     let unnamed = e.code.is_none() && e.refresh_token.is_none() && e.bearer.is_none();
+    // Of its own program: another program's record of the same moment (the provider's
+    // "refresh token consumed" just before the app's success) is no attempt of the client.
     let next_of_kind = unnamed
-        .then(|| later.iter().copied().find(|&j| of_kind(&events[j])))
+        .then(|| {
+            later
+                .iter()
+                .copied()
+                .find(|&j| of_kind(&events[j]) && events[j].shares_program(e))
+        })
         .flatten();
     let within = move |r: &Event, ms: i64| r.ts.zip(e.ts).is_some_and(|(a, b)| a - b <= ms);
     later.iter().copied().filter(move |&j| {
         let r = &events[j];
         let same_request = if unnamed {
-            Some(j) == next_of_kind && r.shares_program(e) && within(r, UNNAMED_RETRY_MS)
+            Some(j) == next_of_kind && within(r, UNNAMED_RETRY_MS)
         } else {
             r.code == e.code && r.refresh_token == e.refresh_token && bearer(r) == bearer(e)
         };
@@ -429,6 +436,14 @@ mod tests {
             refresh("app.jsonl", 200, 10),
         ];
         assert_eq!(recovered(twice), [false, true, false]);
+        // Another program's record in between (the provider's "refresh token consumed" of
+        // the retry) does not stand in for the program's own next attempt.
+        let between = vec![
+            refresh("app.jsonl", 503, 0),
+            refresh("idp.jsonl", 200, 9),
+            refresh("app.jsonl", 200, 10),
+        ];
+        assert_eq!(recovered(between), [true, false, false]);
         // Another program's refresh is not this program's retry.
         let other = vec![
             refresh("app.jsonl", 503, 0),
