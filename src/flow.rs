@@ -245,8 +245,8 @@ fn mark_refreshed_retries(events: &mut [Event], f: &Flow) {
                 _ => true,
             };
             r.kind() == EventKind::ApiCall
-                && r.path == e.path
-                && r.host == e.host
+                && same_if_known(&r.path, &e.path)
+                && same_if_known(&r.host, &e.host)
                 && same_token
                 && r.is_success()
                 && within(r)
@@ -255,6 +255,12 @@ fn mark_refreshed_retries(events: &mut [Event], f: &Flow) {
             events[i].recovered = true;
         }
     }
+}
+
+/// Equal, or one side unknown: a path or host that one source left out (an app's log of a
+/// token request or an API call) does not tell two requests apart.
+fn same_if_known<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
+    a.is_none() || b.is_none() || a == b
 }
 
 /// How soon a retry of a failed request must follow it.

@@ -123,6 +123,18 @@ fn a_refresh_retried_after_a_connection_error_is_no_failure_from_the_logs() {
     }
 }
 
+/// From the app's and the provider's logs: a client that refreshes when told its token
+/// expired and retries the call (F15) got through, though only the provider's record of
+/// the refused call names its path; no clean session of the fourth set is diagnosed.
+#[test]
+fn a_refresh_after_a_401_and_a_retried_call_is_clean_from_the_logs() {
+    let (_, false_pos) = score_files(&fixture("recorded-fourth"), &["app.jsonl", "idp.jsonl"]);
+    assert!(
+        false_pos.is_empty(),
+        "clean sessions diagnosed: {false_pos:?}"
+    );
+}
+
 /// From the HAR alone, where the server only says `invalid_grant` / `grant request is
 /// invalid`: the client ids decide a code redeemed by another client (T08), and the order a
 /// refresh after a sign-out that revoked only the access token (T16).
