@@ -72,3 +72,22 @@ fn every_cause_is_found_from_the_app_and_idp_logs_alone() {
         "from the app and IdP logs alone",
     );
 }
+
+/// From the app's log alone, which logs the callback URL (with the code) and then the
+/// exchange's outcome under the callback's request id, but never the code at the exchange:
+/// the second callback of one code and its failed exchange are a code reuse (S02).
+#[test]
+fn code_reuse_from_the_app_log_alone_through_the_callbacks_code() {
+    let dir = root().join("../shared/corpus-dev");
+    if !dir.join("labels.json").exists() {
+        eprintln!("SKIP corpus_dev: {} not present", dir.display());
+        return;
+    }
+    let (failing, false_pos) = score_files(&dir, &["app.jsonl"]);
+    let (label, top) = &failing["S02"];
+    assert_eq!(Some(label), top.as_ref());
+    assert!(
+        false_pos.is_empty(),
+        "clean sessions diagnosed: {false_pos:?}"
+    );
+}

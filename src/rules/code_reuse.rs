@@ -22,7 +22,9 @@ impl Rule for CodeReuse {
         let mut done: Vec<Fingerprint> = Vec::new();
         for t in failed_tokens(cx, flow, "authorization_code") {
             let ev = cx.ev(t);
-            let Some(code) = ev.code else { continue };
+            let Some(code) = cx.exchanged_code(flow, t) else {
+                continue;
+            };
             // A repeat that also got no answer (server down) is not evidence of reuse.
             if ev.no_response || ev.status.is_some_and(|s| s >= 500) {
                 continue;
@@ -30,9 +32,22 @@ impl Rule for CodeReuse {
             if done.contains(&code) {
                 continue;
             }
-            let earlier: Vec<usize> = cx
-                .earlier(flow, t, |e| {
-                    e.kind() == EventKind::Token && e.code == Some(code)
+            // A code known only through the callback this exchange was handled with is
+            // compared with the app's own earlier exchanges under other callbacks: another
+            // source's record may be of this very exchange.
+            let inferred = ev.code.is_none();
+            let earlier: Vec<usize> = flow
+                .events
+                .iter()
+                .copied()
+                .take_while(|&i| i != t)
+                .filter(|&i| {
+                    let x = cx.ev(i);
+                    x.kind() == EventKind::Token
+                        && cx.exchanged_code(flow, i) == Some(code)
+                        && (!inferred
+                            || x.shares_program(ev)
+                                && !x.request_ids.iter().any(|r| ev.request_ids.contains(r)))
                 })
                 .collect();
             let Some(&first) = earlier.first() else {

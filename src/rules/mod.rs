@@ -250,6 +250,25 @@ impl<'a> Context<'a> {
             .filter(move |&i| pred(&self.events[i]))
     }
 
+    /// The code token exchange `i` presented: its own, or, where the app's record of the
+    /// exchange names none, the code of the callback the app handled under the same request
+    /// id (an app that logs the callback URL, then the exchange's outcome).
+    pub fn exchanged_code(&self, flow: &Flow, i: usize) -> Option<Fingerprint> {
+        let e = &self.events[i];
+        if e.code.is_some() || e.request_ids.is_empty() {
+            return e.code;
+        }
+        flow.events
+            .iter()
+            .map(|&c| &self.events[c])
+            .find(|c| {
+                c.kind() == EventKind::Callback
+                    && c.code.is_some()
+                    && c.request_ids.iter().any(|r| e.request_ids.contains(r))
+            })
+            .and_then(|c| c.code)
+    }
+
     pub fn later<'b>(
         &'b self,
         flow: &'b Flow,
