@@ -135,6 +135,18 @@ fn a_refresh_after_a_401_and_a_retried_call_is_clean_from_the_logs() {
     );
 }
 
+/// From the HAR alone: a login submitted after its interaction expired gets only the
+/// provider's HTML error page ("interaction session id cookie not found") at a URL that is
+/// no OAuth request; the page's error is the login's failure (R20, W17).
+#[test]
+fn a_login_that_outlived_its_interaction_from_the_har_alone() {
+    for (folder, id) in [("recorded", "R20"), ("recorded-sixth", "W17")] {
+        let (failing, _) = score_files(&fixture(folder), &["session.har"]);
+        let (label, top) = &failing[id];
+        assert_eq!(Some(label), top.as_ref(), "{id}");
+    }
+}
+
 /// From the HAR alone, where the server only says `invalid_grant` / `grant request is
 /// invalid`: the client ids decide a code redeemed by another client (T08), and the order a
 /// refresh after a sign-out that revoked only the access token (T16).

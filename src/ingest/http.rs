@@ -360,6 +360,7 @@ pub(super) fn may_be_oauth(ex: &HttpExchange) -> bool {
         || !ex.form.is_empty()
         || !ex.req_headers.is_empty()
         || (!ex.body_visible && ex.status == Some(401))
+        || (ex.body_visible && ex.status.is_some_and(|s| s >= 400) && ex.resp_body.is_some())
     {
         return true;
     }
@@ -519,6 +520,8 @@ pub(super) fn classify_shape(ex: &HttpExchange, src: &Source) -> Vec<Event> {
             ev.www_authenticate_error = www_auth_error(w);
         }
         out.push(ev);
+    } else if let Some(ev) = oauth_error_page(ex, src, &u) {
+        out.push(ev);
     }
 
     // The response redirects back to a client with a code or an error: the IdP issuing it.
@@ -633,6 +636,55 @@ pub fn www_auth_error(w: &str) -> Option<String> {
 }
 
 /// The visible text of an HTML error page, trimmed, for signature matching.
+/// The error codes of RFC 6749 and OpenID Connect that a provider's error page names.
+const OAUTH_ERRORS: &[&str] = &[
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "unsupported_response_type",
+    "invalid_scope",
+    "access_denied",
+    "server_error",
+    "temporarily_unavailable",
+    "login_required",
+    "consent_required",
+    "interaction_required",
+    "account_selection_required",
+    "invalid_redirect_uri",
+    "invalid_token",
+];
+
+/// A provider's HTML error page answering a step of the login that is no OAuth request
+/// itself (the login form of `/interaction/...`, a resume URL), where the page names an
+/// OAuth error: what the user saw when the login broke off there (an interaction that
+/// expired while they typed, a lost cookie). Only what the body shows is known, so it is
+/// a log record of an error, not an exchange of a kind.
+fn oauth_error_page(ex: &HttpExchange, src: &Source, u: &SplitUrl<'_>) -> Option<Event> {
+    if !ex.body_visible || ex.status.is_none_or(|s| s < 400) {
+        return None;
+    }
+    let body = ex.resp_body.as_deref()?;
+    if !body.trim_start().starts_with('<') {
+        return None;
+    }
+    let text = error_page_text(body)?;
+    let error = text
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .find(|w| OAUTH_ERRORS.contains(w))?
+        .to_string();
+    let mut ev = base_event(EventKind::LogError, src, ex, u);
+    // "error_description: ..." as oidc-provider's page writes it, else the page's words.
+    ev.error_description = text
+        .split_once("error_description")
+        .map(|(_, d)| d.trim_start_matches([' ', ':', '=']).trim().to_string())
+        .filter(|d| !d.is_empty())
+        .or(Some(text));
+    ev.error = Some(error);
+    Some(ev)
+}
+
 fn error_page_text(body: &str) -> Option<String> {
     let mut text = String::new();
     let mut in_tag = false;
