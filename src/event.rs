@@ -207,6 +207,10 @@ pub struct Event {
     /// Path with query, as sent, used to match the same request across sources.
     pub target: Option<String>,
     pub status: Option<u16>,
+    /// Bytes of the response body as sent (a proxy's `$body_bytes_sent`, a HAR's
+    /// `bodySize`): two look-alike requests of one second answered with bodies of other
+    /// sizes are two.
+    pub resp_bytes: Option<u64>,
     /// The client never got an answer (HAR status 0, nginx 499, proxy 504) .
     pub no_response: bool,
 

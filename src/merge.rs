@@ -91,13 +91,13 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
             if t - ct > STATE_MS {
                 continue;
             }
-            // Proxies log when the response ended; HARs when the request started.
+            // Proxies and apps log when the response ended; HARs when the request started,
+            // with its end beside. A time in whole seconds stands for any moment of its
+            // second.
             let mut dt = (t - ct).abs();
-            if e.ts_coarse || c.ts_coarse {
-                for (a, b) in [(Some(t), c.end_ts), (e.end_ts, Some(ct))] {
-                    if let (Some(a), Some(b)) = (a, b) {
-                        dt = dt.min((a - b).abs());
-                    }
+            for a in [Some(t), e.end_ts].into_iter().flatten() {
+                for b in [Some(ct), c.end_ts].into_iter().flatten() {
+                    dt = dt.min(gap(a, e.ts_coarse, b, c.ts_coarse));
                 }
             }
             if let Some((anchor, limit)) = mergeable(c, &e) {
@@ -107,8 +107,19 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
                 if dt <= limit && best.is_none_or(better) {
                     best = Some((i, (anchor, dt)));
                 }
-                if dt <= limit && anchor == Anchor::Status {
-                    look_alikes.push((i, dt, ct));
+                // A proxy's line in whole seconds joins by its target alone as loosely as
+                // others by status: every token request of the second is as near.
+                let loose = anchor == Anchor::Status || e.ts_coarse && anchor == Anchor::Target;
+                if dt <= limit && loose {
+                    // For a proxy's line, in the order the answers went out: it is written as
+                    // each response ends, and two requests may end in another order than
+                    // they started.
+                    let order = if e.ts_coarse {
+                        c.end_ts.unwrap_or(ct)
+                    } else {
+                        ct
+                    };
+                    look_alikes.push((i, dt, order));
                 }
             }
         }
@@ -117,13 +128,15 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
         // app record takes the second answer, and two logins cross. Both programs see the
         // answers in one order, so among look-alikes about as near, the earliest (not yet
         // holding a record of this program, see `mergeable`) is this record's.
-        if let Some((_, (Anchor::Status, near))) = best {
-            if let Some(&(i, dt, _)) = look_alikes
-                .iter()
-                .filter(|(_, dt, _)| *dt <= near + TIE_MS)
-                .min_by_key(|(i, _, ct)| (*ct, *i))
-            {
-                best = Some((i, (Anchor::Status, dt)));
+        if let Some((_, (anchor @ (Anchor::Status | Anchor::Target), near))) = best {
+            if anchor == Anchor::Status || e.ts_coarse {
+                if let Some(&(i, dt, _)) = look_alikes
+                    .iter()
+                    .filter(|(_, dt, _)| *dt <= near + TIE_MS)
+                    .min_by_key(|(i, _, ct)| (*ct, *i))
+                {
+                    best = Some((i, (anchor, dt)));
+                }
             }
         }
         let (i, before, new) = match best {
@@ -319,7 +332,8 @@ impl Nearby {
                 }
             }
         }
-        let reach = e.ts.max(e.end_ts).unwrap_or(t);
+        // A time in whole seconds reaches to the end of its second.
+        let reach = e.ts.max(e.end_ts).unwrap_or(t) + coarse_rest(e);
         if (reach - placed[i] > NEAR_MS || before != e.ts) && !self.reaching.contains(&i) {
             self.reaching.push(i);
         }
@@ -405,14 +419,44 @@ fn windows(e: &Event) -> impl Iterator<Item = (u64, bool)> + '_ {
         .chain(prose)
 }
 
-/// Events in time order (untimed last). The order is worked out on small keys and then
+/// How far into its second a time in whole seconds may lie.
+const SECOND_REST_MS: i64 = 999;
+
+fn coarse_rest(e: &Event) -> i64 {
+    if e.ts_coarse {
+        SECOND_REST_MS
+    } else {
+        0
+    }
+}
+
+/// How far apart two times are, a time in whole seconds (`coarse`) standing for its whole
+/// second: 0 for a precise time within it.
+fn gap(a: i64, a_coarse: bool, b: i64, b_coarse: bool) -> i64 {
+    let (a_end, b_end) = (
+        a + if a_coarse { SECOND_REST_MS } else { 0 },
+        b + if b_coarse { SECOND_REST_MS } else { 0 },
+    );
+    (a.max(b) - a_end.min(b_end)).max(0)
+}
+
+/// Events in time order (untimed last); a time in whole seconds at the end of its second,
+/// so that a proxy's line, written when its response ended, meets the precise records of
+/// that second already placed. The order is worked out on small keys and then
 /// applied in place, a cycle at a time: an event is over 800 bytes, and sorting the events
 /// themselves moved each of them a dozen times.
 fn by_time(mut events: Vec<Event>) -> Vec<Event> {
     let mut order: Vec<(bool, i64, bool, usize)> = events
         .iter()
         .enumerate()
-        .map(|(i, e)| (e.ts.is_none(), e.ts.unwrap_or(0), e.ts_coarse, i))
+        .map(|(i, e)| {
+            (
+                e.ts.is_none(),
+                e.ts.map_or(0, |t| t + coarse_rest(e)),
+                e.ts_coarse,
+                i,
+            )
+        })
         .collect();
     order.sort_unstable();
     // `from[p]`: where the event that belongs at `p` is now.
@@ -519,6 +563,7 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
             .zip(e.method.as_ref())
             .map(|(a, b)| a.eq_ignore_ascii_case(b)),
         same(&c.status, &e.status),
+        same(&c.resp_bytes, &e.resp_bytes),
         same(&c.target, &e.target),
         same(&c.client_id, &e.client_id),
         same(&c.grant_type, &e.grant_type),
@@ -623,6 +668,7 @@ fn fold(c: &mut Event, e: Event) {
     c.verifier_sent |= e.verifier_sent;
     c.body_json |= e.body_json;
     fill(&mut c.end_ts, e.end_ts);
+    fill(&mut c.resp_bytes, e.resp_bytes);
     fill(&mut c.response_unusable, e.response_unusable);
     fill(&mut c.method, e.method);
     fill(&mut c.host, e.host);
@@ -923,7 +969,10 @@ mod tests {
             let mut expected: Vec<(bool, i64, bool, usize)> = times
                 .iter()
                 .enumerate()
-                .map(|(i, &(ts, coarse))| (ts.is_none(), ts.unwrap_or(0), coarse, i))
+                .map(|(i, &(ts, coarse))| {
+                    let rest = if coarse { SECOND_REST_MS } else { 0 };
+                    (ts.is_none(), ts.map_or(0, |t| t + rest), coarse, i)
+                })
                 .collect();
             expected.sort();
             let got: Vec<String> = by_time(events)

@@ -1,4 +1,4 @@
-//! fixtures/recorded (and recorded-more, -third, -fourth, -fifth, -sixth): sessions recorded from oidc-provider behind nginx, through
+//! fixtures/recorded (and recorded-more, -third, -fourth, -fifth, -sixth, -seventh): sessions recorded from oidc-provider behind nginx, through
 //! mitmproxy, with an Authlib client (see fixtures/recorded/README.md). Every failing
 //! session's labeled cause must be its top diagnosis; clean sessions get none.
 
@@ -71,6 +71,18 @@ fn recorded_fifth_sessions_get_their_labeled_cause() {
 #[test]
 fn recorded_sixth_sessions_get_their_labeled_cause() {
     let out = labels_hold_in("recorded-sixth", 13);
+    assert_eq!(out["summary"]["unexplained"], 0, "{}", out["unexplained"]);
+}
+
+/// fixtures/recorded-seventh: 22 sessions run concurrently (3 to 6 in flight, several of one
+/// client and user), so that every log interleaves them within milliseconds: a refresh race
+/// between replicas, two codes expired in one job queue, a shared verifier slot, a sign-out
+/// on one device revoking another's token, byte-identical access-log lines of one second.
+/// Each access line must join its own request: by the client its Basic auth names, the
+/// size of its response, and the order the responses ended in.
+#[test]
+fn recorded_seventh_concurrent_sessions_get_their_labeled_cause() {
+    let out = labels_hold_in("recorded-seventh", 15);
     assert_eq!(out["summary"]["unexplained"], 0, "{}", out["unexplained"]);
 }
 

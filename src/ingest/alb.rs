@@ -169,6 +169,9 @@ pub fn parse_record(
         // logged here, and applications log that header as their request id.
         request_id: rec.trace_id,
         trace_id: rec.trace_id.and_then(trace_root),
+        // The line has no authenticated user.
+        basic_user: None,
+        body_bytes: None,
     };
     record_events(file, lineno, &proxy, report)
 }

@@ -204,6 +204,9 @@ pub fn parse_record(
         no_response: rec.status < 0 || rec.termination.starts_with('C'),
         request_id,
         trace_id: None,
+        // The line has no authenticated user.
+        basic_user: None,
+        body_bytes: None,
     };
     record_events(file, lineno, &proxy, report)
 }

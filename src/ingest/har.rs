@@ -68,6 +68,9 @@ struct PostData<'a> {
 #[serde(default, rename_all = "camelCase")]
 struct Response<'a> {
     status: Option<f64>,
+    /// -1 where unknown.
+    #[serde(rename = "bodySize")]
+    body_size: Option<f64>,
     #[serde(borrow)]
     headers: Vec<NameValue<'a>>,
     #[serde(borrow)]
@@ -279,6 +282,11 @@ fn to_exchange(e: Entry<'_>) -> HttpExchange<'_> {
             }));
         }
     }
+    let resp_bytes = e
+        .response
+        .body_size
+        .filter(|b| *b >= 0.0 && b.fract() == 0.0)
+        .map(|b| b as u64);
     let content = e.response.content;
     let body = match content.text {
         // Images, fonts and other media hold no OAuth text; decoding them was most of the
@@ -314,6 +322,7 @@ fn to_exchange(e: Entry<'_>) -> HttpExchange<'_> {
         location,
         resp_headers,
         resp_body: body,
+        resp_bytes,
         request_id,
         trace_id: None,
     }

@@ -35,6 +35,8 @@ pub struct HttpExchange<'a> {
     pub location: Option<String>,
     pub resp_headers: Vec<Pair<'a>>,
     pub resp_body: Option<String>,
+    /// Bytes of the response body as sent, where the source says.
+    pub resp_bytes: Option<u64>,
     pub request_id: Option<Cow<'a, str>>,
     pub trace_id: Option<Cow<'a, str>>,
 }
@@ -318,6 +320,7 @@ fn base_event(kind: EventKind, src: &Source, ex: &HttpExchange, u: &SplitUrl<'_>
     ev.path = Some(u.path.clone());
     ev.target = Some(scrub(&origin_form(&ex.url)).into_owned());
     ev.status = ex.status;
+    ev.resp_bytes = ex.resp_bytes;
     ev.no_response = ex.no_response;
     ev.request_ids = ex.request_id.iter().map(|r| r.to_string()).collect();
     ev.trace_id = ex.trace_id.as_deref().map(str::to_string);
