@@ -4,17 +4,24 @@
 
 mod common;
 use common::*;
+use std::path::PathBuf;
+
+/// The corpus, or None (with the reason printed) where it is not present.
+fn corpus_dev() -> Option<PathBuf> {
+    let dir = root().join("../shared/corpus-dev");
+    if dir.join("labels.json").exists() {
+        return Some(dir);
+    }
+    eprintln!(
+        "SKIP corpus_dev: {} not present (only in the development workspace)",
+        dir.display()
+    );
+    None
+}
 
 #[test]
 fn every_labeled_session_is_diagnosed_and_clean_ones_are_not() {
-    let dir = root().join("../shared/corpus-dev");
-    if !dir.join("labels.json").exists() {
-        eprintln!(
-            "SKIP corpus_dev: {} not present (only in the development workspace)",
-            dir.display()
-        );
-        return;
-    }
+    let Some(dir) = corpus_dev() else { return };
     let (out, _) = assert_labels_hold(&dir);
     // Nothing left unexplained in a fully labeled corpus.
     assert_eq!(
@@ -26,11 +33,7 @@ fn every_labeled_session_is_diagnosed_and_clean_ones_are_not() {
 
 #[test]
 fn core_causes_are_found_from_the_har_alone() {
-    let dir = root().join("../shared/corpus-dev");
-    if !dir.join("labels.json").exists() {
-        eprintln!("SKIP corpus_dev: {} not present", dir.display());
-        return;
-    }
+    let Some(dir) = corpus_dev() else { return };
     let labels = read_json(&dir.join("labels.json"));
     let out = analyze_json(&[dir.join("session.har").to_str().unwrap()]);
     let (failing, false_pos) = score(&labels, &out);
@@ -60,11 +63,7 @@ fn core_causes_are_found_from_the_har_alone() {
 /// every cause too, decided by timing and order where the server only says invalid_grant.
 #[test]
 fn every_cause_is_found_from_the_app_and_idp_logs_alone() {
-    let dir = root().join("../shared/corpus-dev");
-    if !dir.join("labels.json").exists() {
-        eprintln!("SKIP corpus_dev: {} not present", dir.display());
-        return;
-    }
+    let Some(dir) = corpus_dev() else { return };
     let labels = read_json(&dir.join("labels.json"));
     assert_every_cause_from(
         &labels,
@@ -78,11 +77,7 @@ fn every_cause_is_found_from_the_app_and_idp_logs_alone() {
 /// the second callback of one code and its failed exchange are a code reuse (S02).
 #[test]
 fn code_reuse_from_the_app_log_alone_through_the_callbacks_code() {
-    let dir = root().join("../shared/corpus-dev");
-    if !dir.join("labels.json").exists() {
-        eprintln!("SKIP corpus_dev: {} not present", dir.display());
-        return;
-    }
+    let Some(dir) = corpus_dev() else { return };
     let (failing, false_pos) = score_files(&dir, &["app.jsonl"]);
     let (label, top) = &failing["S02"];
     assert_eq!(Some(label), top.as_ref());

@@ -13,6 +13,26 @@ fn labels_hold_in(folder: &str, failing: usize) -> serde_json::Value {
     out
 }
 
+/// From some files of a recording folder alone: each of `ids` gets its labeled cause as
+/// top diagnosis. Returns the clean sessions that got a diagnosis.
+fn causes_from(folder: &str, files: &[&str], ids: &[&str]) -> Vec<String> {
+    let (failing, false_pos) = score_files(&fixture(folder), files);
+    for id in ids {
+        let (label, top) = &failing[*id];
+        assert_eq!(Some(label), top.as_ref(), "{folder} {files:?}: {id}");
+    }
+    false_pos
+}
+
+/// From some files of a recording folder alone, no clean session gets a diagnosis.
+fn clean_from(folder: &str, files: &[&str]) {
+    let false_pos = causes_from(folder, files, &[]);
+    assert!(
+        false_pos.is_empty(),
+        "{folder} {files:?}: clean sessions diagnosed: {false_pos:?}"
+    );
+}
+
 #[test]
 fn recorded_sessions_get_their_labeled_cause() {
     labels_hold_in("recorded", 15);
@@ -91,9 +111,7 @@ fn recorded_seventh_concurrent_sessions_get_their_labeled_cause() {
 /// fingerprint, seen in the token response 1.5 s earlier, decides. From the HAR alone.
 #[test]
 fn an_access_token_sent_as_refresh_token_from_the_har_alone() {
-    let (failing, _) = score_files(&fixture("recorded-sixth"), &["session.har"]);
-    let (label, top) = &failing["W18"];
-    assert_eq!(Some(label), top.as_ref());
+    causes_from("recorded-sixth", &["session.har"], &["W18"]);
 }
 
 /// From the provider's log alone, where a refresh after "sign out of all devices" (W13)
@@ -101,9 +119,7 @@ fn an_access_token_sent_as_refresh_token_from_the_har_alone() {
 /// says the same): the client's revocations 3 s before make it a revoked token.
 #[test]
 fn a_refresh_right_after_its_clients_revocation_reads_as_revoked_from_the_idp_log() {
-    let (failing, _) = score_files(&fixture("recorded-sixth"), &["idp.jsonl"]);
-    let (label, top) = &failing["W13"];
-    assert_eq!(Some(label), top.as_ref());
+    causes_from("recorded-sixth", &["idp.jsonl"], &["W13"]);
 }
 
 /// From the app's log alone: a code exchange whose HTTP client could not reach its proxy,
@@ -112,11 +128,7 @@ fn a_refresh_right_after_its_clients_revocation_reads_as_revoked_from_the_idp_lo
 /// got in. Neither is diagnosed.
 #[test]
 fn an_attempt_retried_under_one_request_id_and_a_cancel_then_sign_in_are_clean() {
-    let (_, false_pos) = score_files(&fixture("recorded-sixth"), &["app.jsonl"]);
-    assert!(
-        false_pos.is_empty(),
-        "clean sessions diagnosed: {false_pos:?}"
-    );
+    clean_from("recorded-sixth", &["app.jsonl"]);
 }
 
 /// From the app's log, alone or with the provider's: a refresh whose HTTP client could not
@@ -126,13 +138,8 @@ fn an_attempt_retried_under_one_request_id_and_a_cancel_then_sign_in_are_clean()
 /// other clean session.
 #[test]
 fn a_refresh_retried_after_a_connection_error_is_no_failure_from_the_logs() {
-    for files in [&["app.jsonl"][..], &["app.jsonl", "idp.jsonl"]] {
-        let (_, false_pos) = score_files(&fixture("recorded-fifth"), files);
-        assert!(
-            false_pos.is_empty(),
-            "{files:?}: clean sessions diagnosed: {false_pos:?}"
-        );
-    }
+    clean_from("recorded-fifth", &["app.jsonl"]);
+    clean_from("recorded-fifth", &["app.jsonl", "idp.jsonl"]);
 }
 
 /// From the app's and the provider's logs: a client that refreshes when told its token
@@ -140,11 +147,7 @@ fn a_refresh_retried_after_a_connection_error_is_no_failure_from_the_logs() {
 /// the refused call names its path; no clean session of the fourth set is diagnosed.
 #[test]
 fn a_refresh_after_a_401_and_a_retried_call_is_clean_from_the_logs() {
-    let (_, false_pos) = score_files(&fixture("recorded-fourth"), &["app.jsonl", "idp.jsonl"]);
-    assert!(
-        false_pos.is_empty(),
-        "clean sessions diagnosed: {false_pos:?}"
-    );
+    clean_from("recorded-fourth", &["app.jsonl", "idp.jsonl"]);
 }
 
 /// From the HAR alone: a login submitted after its interaction expired gets only the
@@ -152,11 +155,8 @@ fn a_refresh_after_a_401_and_a_retried_call_is_clean_from_the_logs() {
 /// no OAuth request; the page's error is the login's failure (R20, W17).
 #[test]
 fn a_login_that_outlived_its_interaction_from_the_har_alone() {
-    for (folder, id) in [("recorded", "R20"), ("recorded-sixth", "W17")] {
-        let (failing, _) = score_files(&fixture(folder), &["session.har"]);
-        let (label, top) = &failing[id];
-        assert_eq!(Some(label), top.as_ref(), "{id}");
-    }
+    causes_from("recorded", &["session.har"], &["R20"]);
+    causes_from("recorded-sixth", &["session.har"], &["W17"]);
 }
 
 /// From the HAR alone, where the server only says `invalid_grant` / `grant request is
@@ -164,11 +164,7 @@ fn a_login_that_outlived_its_interaction_from_the_har_alone() {
 /// refresh after a sign-out that revoked only the access token (T16).
 #[test]
 fn crossed_clients_and_grant_revocation_from_the_har_alone() {
-    let (failing, false_pos) = score_files(&fixture("recorded-third"), &["session.har"]);
-    for id in ["T08", "T16"] {
-        let (label, top) = &failing[id];
-        assert_eq!(Some(label), top.as_ref(), "{id}");
-    }
+    let false_pos = causes_from("recorded-third", &["session.har"], &["T08", "T16"]);
     assert!(
         false_pos.is_empty(),
         "clean sessions diagnosed: {false_pos:?}"
