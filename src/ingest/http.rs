@@ -639,6 +639,9 @@ pub fn www_auth_error(w: &str) -> Option<String> {
 }
 
 /// The visible text of an HTML error page, trimmed, for signature matching.
+/// How much of an HTML error page is read for the error it names.
+const ERROR_PAGE_BYTES: usize = 16 * 1024;
+
 /// The error codes of RFC 6749 and OpenID Connect that a provider's error page names.
 const OAUTH_ERRORS: &[&str] = &[
     "invalid_request",
@@ -672,7 +675,12 @@ fn oauth_error_page(ex: &HttpExchange, src: &Source, u: &SplitUrl<'_>) -> Option
     if !body.trim_start().starts_with('<') {
         return None;
     }
-    let text = error_page_text(body)?;
+    // An error page is small; a site's 404 page can be megabytes of markup, read for nothing.
+    let mut head = body.len().min(ERROR_PAGE_BYTES);
+    while !body.is_char_boundary(head) {
+        head -= 1;
+    }
+    let text = error_page_text(&body[..head])?;
     let error = text
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .find(|w| OAUTH_ERRORS.contains(w))?
@@ -715,6 +723,43 @@ fn error_page_text(body: &str) -> Option<String> {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    /// A provider's error page at a login step names the error the user met; a site's
+    /// other error pages make no event, nor does a word deep inside a large page.
+    #[test]
+    fn error_pages_that_name_an_oauth_error_are_failures() {
+        let src = Source::new(Arc::from("s.har"), crate::event::Locator::Entry(0));
+        let page = |status: u16, body: String| HttpExchange {
+            method: Some("POST".into()),
+            url: "https://login.example.test/interaction/abc".into(),
+            body_visible: true,
+            form: vec![("login".into(), "alice".into())],
+            status: Some(status),
+            resp_body: Some(body),
+            ..HttpExchange::default()
+        };
+        let oidc_provider =
+            "<!DOCTYPE html><html><head><title>oops! something went wrong</title></head>\
+            <body><h1>oops! something went wrong</h1><pre><strong>error</strong>: invalid_request\
+            </pre><pre><strong>error_description</strong>: interaction session id cookie not found\
+            </pre></body></html>";
+        let evs = classify(&page(400, oidc_provider.to_string()), &src);
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].kind(), EventKind::LogError);
+        assert_eq!(evs[0].error.as_deref(), Some("invalid_request"));
+        assert_eq!(
+            evs[0].error_description.as_deref(),
+            Some("interaction session id cookie not found")
+        );
+        let not_found = "<html><body><h1>404 Not Found</h1><p>nginx</p></body></html>";
+        assert!(classify(&page(404, not_found.to_string()), &src).is_empty());
+        let deep = format!(
+            "<html><body>{}<p>invalid_grant</p></body></html>",
+            "<p>x</p>".repeat(4096)
+        );
+        assert!(classify(&page(500, deep), &src).is_empty());
+        assert!(classify(&page(200, oidc_provider.to_string()), &src).is_empty());
+    }
 
     /// The copy-free path tests say what lowercasing a copy of the path would.
     #[test]
