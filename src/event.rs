@@ -208,8 +208,8 @@ pub struct Event {
     pub target: Option<String>,
     pub status: Option<u16>,
     /// Bytes of the response body as sent (a proxy's `$body_bytes_sent`, a HAR's
-    /// `bodySize`): two look-alike requests of one second answered with bodies of other
-    /// sizes are two.
+    /// `bodySize`): of look-alike requests of one second, a record joins one of its size
+    /// first.
     pub resp_bytes: Option<u64>,
     /// The client never got an answer (HAR status 0, nginx 499, proxy 504) .
     pub no_response: bool,
@@ -235,6 +235,11 @@ pub struct Event {
     pub verifier_sent: bool,
     pub refresh_token: Option<Fingerprint>,
     pub client_auth: Option<ClientAuth>,
+    /// The name HTTP Basic auth sent to a token or revocation endpoint, as a proxy logged it
+    /// (`$remote_user`): the client id (RFC 6749 §2.3.1), unless the client swapped its id
+    /// and secret. Only compared in the merge, so that two clients' look-alike requests stay
+    /// apart; never printed.
+    pub basic_user: Option<String>,
     pub client_secret: Option<Fingerprint>,
     pub body_json: bool,
     /// Parameter names present in the request (names only, values dropped).

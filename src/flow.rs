@@ -130,12 +130,15 @@ const REFUSALS: &[&str] = &[
     "account_selection_required",
 ];
 
-/// How soon after a refusal a successful login of the same client shows the user got in.
+/// How soon after a login broke off a successful login of the same client shows the user
+/// got in.
 const SUPERSEDED_MS: i64 = 300_000;
 
-/// A refusal that a successful code exchange of the same client in the same flow followed
-/// soon: the user clicked Cancel and then tried again, or the app fell back from a silent
-/// login to an interactive one, and got in. Nothing is left to explain.
+/// A login that broke off and that the same client's successful code exchange in the same
+/// flow followed soon: the user got in by starting over, so nothing is left to explain.
+/// What broke off: a refusal (the user clicked Cancel and tried again, or the app fell back
+/// from a silent login to an interactive one), or a code exchange that got no answer or a
+/// 5xx and was given up for a new login (a retry with the same code is `retries`').
 fn mark_superseded_refusals(events: &mut [Event], f: &Flow) {
     for (pos, &i) in f.events.iter().enumerate() {
         let e = &events[i];
@@ -143,16 +146,25 @@ fn mark_superseded_refusals(events: &mut [Event], f: &Flow) {
             e.kind(),
             EventKind::Callback | EventKind::Authorize | EventKind::LogError
         ) && e.error.as_deref().is_some_and(|x| REFUSALS.contains(&x));
-        let Some(t) = e.ts.filter(|_| refused) else {
+        let exchange_lost =
+            e.kind() == EventKind::Token && e.is_code_exchange() && e.is_transient_failure();
+        let Some(t) = e.ts.filter(|_| refused || exchange_lost) else {
             continue;
         };
-        let got_in = f.events[pos + 1..].iter().any(|&j| {
+        // Ended after it: a merged exchange takes its earliest record's time, which can be
+        // the provider's, from before the client's record of the attempt it gave up.
+        let got_in = f.events.iter().enumerate().any(|(at, &j)| {
             let r = &events[j];
-            r.kind() == EventKind::Token
+            let ended = r.end_ts.max(r.ts);
+            at != pos
+                && r.kind() == EventKind::Token
                 && r.is_code_exchange()
                 && r.is_success()
-                && (r.client_id.is_none() || e.client_id.is_none() || r.client_id == e.client_id)
-                && r.ts.is_some_and(|rt| rt >= t && rt - t <= SUPERSEDED_MS)
+                && same_if_known(&r.client_id, &e.client_id)
+                // Another code, known: the same one again is a retry, which `retries` judges,
+                // and a record naming none may be the provider's of the very attempt lost.
+                && (!exchange_lost || r.code.is_some_and(|c| Some(c) != e.code))
+                && ended.is_some_and(|rt| rt >= t && rt - t <= SUPERSEDED_MS)
         });
         if got_in {
             events[i].recovered = true;
@@ -175,11 +187,17 @@ pub fn retries<'a>(
 ) -> impl Iterator<Item = usize> + 'a {
     let e = &events[f.events[pos]];
     let later = &f.events[pos + 1..];
-    let bearer = |r: &Event| r.bearer.as_ref().map(|b| b.fp);
     // A path one source left out (an app's log of a token request) does not tell two apart.
     let same_path = move |r: &Event| e.path.is_none() || r.path.is_none() || r.path == e.path;
     let of_kind = move |r: &Event| r.kind == e.kind && r.grant_type == e.grant_type && same_path(r);
-    let unnamed = e.code.is_none() && e.refresh_token.is_none() && e.bearer.is_none();
+    // An API call's bearer does not name it: one token serves every call for minutes, and
+    // a later success with it is no retry of each failure before (an outage would vanish).
+    let bearer = |r: &Event| {
+        (r.kind() != EventKind::ApiCall)
+            .then(|| r.bearer.as_ref().map(|b| b.fp))
+            .flatten()
+    };
+    let unnamed = e.code.is_none() && e.refresh_token.is_none() && bearer(e).is_none();
     // Of its own program: another program's record of the same moment (the provider's
     // "refresh token consumed" just before the app's success) is no attempt of the client.
     let next_of_kind = unnamed
@@ -194,7 +212,11 @@ pub fn retries<'a>(
     later.iter().copied().filter(move |&j| {
         let r = &events[j];
         let same_request = if unnamed {
-            Some(j) == next_of_kind && within(r, UNNAMED_RETRY_MS)
+            // An API call's next call to its path, and with its token where both show one.
+            let token = |x: &Event| x.bearer.as_ref().map(|b| b.fp);
+            Some(j) == next_of_kind
+                && within(r, UNNAMED_RETRY_MS)
+                && same_if_known(&token(r), &token(e))
         } else {
             r.code == e.code && r.refresh_token == e.refresh_token && bearer(r) == bearer(e)
         };
@@ -379,6 +401,14 @@ mod tests {
             call("/api/orders", 200, "at-2", 5),
         ];
         assert_eq!(recovered(other_token), [false, false]);
+        // An outage: only the failure the success answered is its retry; one token names
+        // no request, so the failures before stay.
+        let outage = vec![
+            call("/api/orders", 503, "at-1", 0),
+            call("/api/orders", 503, "at-1", 30),
+            call("/api/orders", 200, "at-1", 60),
+        ];
+        assert_eq!(recovered(outage), [false, true, false]);
         // Nor one long after.
         let late = vec![
             call("/api/orders", 503, "at-1", 0),

@@ -130,10 +130,25 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
         // holding a record of this program, see `mergeable`) is this record's.
         if let Some((_, (anchor @ (Anchor::Status | Anchor::Target), near))) = best {
             if anchor == Anchor::Status || e.ts_coarse {
+                // A response of another size is the last choice, not ruled out: a proxy may
+                // count chunk framing that a HAR leaves out.
+                let other_size = |i: usize| {
+                    out[i]
+                        .resp_bytes
+                        .zip(e.resp_bytes)
+                        .is_some_and(|(a, b)| a != b)
+                };
+                // A line in whole seconds cannot tell apart what ended within a second of
+                // its own: the answers' order decides among them.
+                let tie = if e.ts_coarse {
+                    TIE_MS + SECOND_REST_MS
+                } else {
+                    TIE_MS
+                };
                 if let Some(&(i, dt, _)) = look_alikes
                     .iter()
-                    .filter(|(_, dt, _)| *dt <= near + TIE_MS)
-                    .min_by_key(|(i, _, ct)| (*ct, *i))
+                    .filter(|(_, dt, _)| *dt <= near + tie)
+                    .min_by_key(|(i, _, ct)| (other_size(*i), *ct, *i))
                 {
                     best = Some((i, (anchor, dt)));
                 }
@@ -562,10 +577,13 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
             .as_ref()
             .zip(e.method.as_ref())
             .map(|(a, b)| a.eq_ignore_ascii_case(b)),
-        same(&c.status, &e.status),
-        same(&c.resp_bytes, &e.resp_bytes),
+        // Two records of a client that gave up (a HAR's status 0, a proxy's 499) agree
+        // whatever the server said it answered (its 200 reached no one).
+        same(&c.status, &e.status).filter(|_| !(c.no_response && e.no_response)),
         same(&c.target, &e.target),
         same(&c.client_id, &e.client_id),
+        same_client_by_basic(c, e),
+        same_client_by_basic(e, c),
         same(&c.grant_type, &e.grant_type),
         same(&c.state, &e.state),
         same(&c.code, &e.code),
@@ -633,6 +651,16 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
     None
 }
 
+/// Whether the name a proxy logged for `a`'s Basic auth agrees with `b`'s client (where both
+/// are known).
+fn same_client_by_basic(a: &Event, b: &Event) -> Option<bool> {
+    let name = a.basic_user.as_ref()?;
+    b.client_id
+        .as_ref()
+        .or(b.basic_user.as_ref())
+        .map(|c| c == name)
+}
+
 /// Whether every record of both events was written by one program.
 fn one_program(c: &Event, e: &Event) -> bool {
     let mut all = c.sources.iter().chain(&e.sources);
@@ -669,6 +697,7 @@ fn fold(c: &mut Event, e: Event) {
     c.body_json |= e.body_json;
     fill(&mut c.end_ts, e.end_ts);
     fill(&mut c.resp_bytes, e.resp_bytes);
+    fill(&mut c.basic_user, e.basic_user);
     fill(&mut c.response_unusable, e.response_unusable);
     fill(&mut c.method, e.method);
     fill(&mut c.host, e.host);

@@ -672,6 +672,57 @@ fn lookalikes_keep_their_diagnoses() {
     }
 }
 
+/// fixtures/lookalikes/review2: hand-built inputs from the review of 2026-11-26's second
+/// session, each once answered wrongly by that day's changes (see its README).
+#[test]
+fn second_review_lookalikes_are_answered_as_an_sre_would() {
+    let dir = fixture("lookalikes/review2");
+    let analyze = |name: &str| analyze_json(&[dir.join(name).to_str().unwrap()]);
+    // Four minutes of 503s with one token, then a 200: the outage stays in the report (the
+    // last 503, within a minute of the success, is its retry).
+    let outage = analyze("api_outage_same_token.har");
+    assert_eq!(outage["summary"]["failures"], 3, "{}", outage["summary"]);
+    assert_eq!(findings(&outage)[0].0, "server_error");
+    // A proxy that counts chunk framing logs other sizes than the HAR: still one exchange.
+    for folder in ["chunked_bytes", "basic_urlencoded"] {
+        let one = analyze(folder);
+        assert_eq!(
+            one["summary"]["failures"], 1,
+            "{folder}: {}",
+            one["summary"]
+        );
+    }
+    // Another user's sign-out 41 s before is no cause of bob's refresh failure.
+    let other = analyze("other_users_signout");
+    assert_ne!(findings(&other)[0].0, "refresh_revoked");
+    // An app's own "sign-in failed" page after a refused callback is the same failure; the
+    // reload of a finished login's page is none.
+    let denied = analyze("app_error_page_after_denied.har");
+    assert_eq!(denied["summary"]["failures"], 1, "{}", denied["summary"]);
+    let reload = analyze("reload_of_finished_login.har");
+    assert_eq!(reload["summary"]["failures"], 0, "{}", reload["summary"]);
+}
+
+/// A client that swapped its id and secret sends its secret as the Basic auth name, and the
+/// proxy logs it as `$remote_user`: it is never printed, in any format.
+#[test]
+fn a_secret_sent_as_the_basic_name_is_never_printed() {
+    let log = fixture("lookalikes/review2/swapped_basic_secret.log");
+    for format in ["table", "json", "markdown"] {
+        let out = assert_cmd::Command::cargo_bin("grantscope")
+            .unwrap()
+            .args(["analyze", "-v", "--format", format, log.to_str().unwrap()])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.is_empty(), "{format}: no output");
+        assert!(
+            !text.contains("8f3kQ9xZ2mW7vL4pR1tY6uB0nC5sD8eH"),
+            "{format}: the secret was printed"
+        );
+    }
+}
+
 /// An app's refresh that timed out (no status, `ReadTimeout`) ended the user's session;
 /// another tab's refresh succeeding a minute and a half later is no retry of it, so the
 /// failure stays in the report.

@@ -265,14 +265,23 @@ pub fn record_events(
     let mut evs = http::classify_shape(&ex, &src);
     for e in evs.iter_mut() {
         e.ts_coarse = rec.coarse;
-        // At the token and revocation endpoints, Basic auth's name is the client id (RFC
-        // 6749 §2.3.1): two clients' look-alike requests of one second stay apart.
-        if matches!(e.kind(), EventKind::Token | EventKind::Revoke) && e.client_id.is_none() {
-            e.client_id = rec.basic_user.map(str::to_string);
+        // At the token and revocation endpoints, Basic auth's name is the client id, form-
+        // encoded (RFC 6749 §2.3.1): two clients' look-alike requests of one second stay
+        // apart. Kept apart from `client_id`, which is printed: a client that swapped its id
+        // and secret sends its secret here.
+        if matches!(e.kind(), EventKind::Token | EventKind::Revoke) {
+            e.basic_user = rec.basic_user.map(form_decoded);
         }
     }
     report.events += evs.len() as u64;
     evs
+}
+
+/// A form-encoded value decoded (`urn%3Aacme%3Aportal` is `urn:acme:portal`).
+fn form_decoded(v: &str) -> String {
+    form_urlencoded::parse(format!("v={v}").as_bytes())
+        .next()
+        .map_or_else(|| v.to_string(), |(_, d)| d.into_owned())
 }
 
 /// Whether a proxy's logged request could make an event at all ([`http::classify`] would

@@ -662,13 +662,14 @@ const OAUTH_ERRORS: &[&str] = &[
     "invalid_token",
 ];
 
-/// A provider's HTML error page answering a step of the login that is no OAuth request
-/// itself (the login form of `/interaction/...`, a resume URL), where the page names an
-/// OAuth error: what the user saw when the login broke off there (an interaction that
-/// expired while they typed, a lost cookie). Only what the body shows is known, so it is
-/// a log record of an error, not an exchange of a kind.
+/// A provider's HTML error page answering the submit of a login form (the `/interaction/...`
+/// step, no OAuth request itself), where the page names an OAuth error: what the user saw
+/// when the login broke off there (an interaction that expired while they typed, a lost
+/// cookie). Only what the body shows is known, so it is a log record of an error, not an
+/// exchange of a kind. Pages a browser GETs are left out: a reload of a finished login's
+/// page, or an app's own "sign-in failed" page after a callback that already says why.
 fn oauth_error_page(ex: &HttpExchange, src: &Source, u: &SplitUrl<'_>) -> Option<Event> {
-    if !ex.body_visible || ex.status.is_none_or(|s| s < 400) {
+    if !ex.body_visible || ex.status.is_none_or(|s| s < 400) || ex.form.is_empty() || ex.is_get() {
         return None;
     }
     let body = ex.resp_body.as_deref()?;
@@ -752,6 +753,13 @@ mod tests {
             Some("interaction session id cookie not found")
         );
         let not_found = "<html><body><h1>404 Not Found</h1><p>nginx</p></body></html>";
+        // The same page for a GET (a reload of a finished login's page): no event.
+        let reload = HttpExchange {
+            method: Some("GET".into()),
+            form: Vec::new(),
+            ..page(400, oidc_provider.to_string())
+        };
+        assert!(classify(&reload, &src).is_empty());
         assert!(classify(&page(404, not_found.to_string()), &src).is_empty());
         let deep = format!(
             "<html><body>{}<p>invalid_grant</p></body></html>",

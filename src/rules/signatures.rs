@@ -10,26 +10,42 @@ pub struct Signatures;
 const RETRY_MS: i64 = 60_000;
 
 /// How soon after a revocation by its client a refresh that the server does not know
-/// reads as one of the tokens revoked.
-const REVOKED_BEFORE_MS: i64 = 60_000;
+/// reads as one of the tokens revoked: seconds, since at a busy client some user signs out
+/// every minute.
+const REVOKED_BEFORE_MS: i64 = 10_000;
 
 /// The latest successful revocation by the client of refresh `i` within
-/// [`REVOKED_BEFORE_MS`] before it, in any login: a sign-out of all devices, or a revocation
-/// whose record names no grant, leaves the refresh in a login of its own.
+/// [`REVOKED_BEFORE_MS`] before it, in any login of the same user (or where either names
+/// none): a sign-out of all devices, or a revocation whose record names no grant, leaves
+/// the refresh in a login of its own. Another user's sign-out is no cause.
 fn recent_revocation(cx: &Context, i: usize) -> Option<usize> {
     let e = cx.ev(i);
     let t = e.ts?;
     if !e.is_refresh() {
         return None;
     }
+    let users = |x: usize| -> Vec<&str> {
+        let flow = &cx.flows[cx.flow_of[x]];
+        let mut u: Vec<&str> = flow
+            .events
+            .iter()
+            .filter_map(|&k| cx.ev(k).subject.as_deref())
+            .collect();
+        u.sort_unstable();
+        u.dedup();
+        u
+    };
+    let mine = users(i);
     cx.revocations
         .get(e.client_id.as_deref()?)?
         .iter()
         .copied()
         .rfind(|&r| {
+            let theirs = users(r);
             cx.ev(r)
                 .ts
                 .is_some_and(|rt| rt <= t && t - rt <= REVOKED_BEFORE_MS)
+                && (mine.is_empty() || theirs.is_empty() || theirs.iter().any(|u| mine.contains(u)))
         })
 }
 
