@@ -6,11 +6,17 @@ mod common;
 use common::*;
 
 /// Every failing session of a recording folder gets its labeled cause, no clean one a
-/// diagnosis, and the folder still has at least `failing` failing sessions.
-fn labels_hold_in(folder: &str, failing: usize) -> serde_json::Value {
+/// diagnosis, no failure is left unexplained, and the folder still has at least `failing`
+/// failing sessions.
+fn labels_hold_in(folder: &str, failing: usize) {
     let (out, found) = assert_labels_hold(&fixture(folder));
     assert!(found >= failing, "{folder} lost its failing sessions");
-    out
+    // Every failure of a labeled recording is explained.
+    assert_eq!(
+        out["summary"]["unexplained"], 0,
+        "{folder}: {}",
+        out["unexplained"]
+    );
 }
 
 /// From some files of a recording folder alone: each of `ids` gets its labeled cause as
@@ -75,9 +81,8 @@ fn recorded_fourth_sessions_get_their_labeled_cause() {
 /// look-alike clean sessions (two tabs, a slow exchange, a proxy error then a retry).
 #[test]
 fn recorded_fifth_sessions_get_their_labeled_cause() {
-    let out = labels_hold_in("recorded-fifth", 15);
     // V13's refresh that could not reach the proxy, retried with success, is no failure.
-    assert_eq!(out["summary"]["unexplained"], 0, "{}", out["unexplained"]);
+    labels_hold_in("recorded-fifth", 15);
 }
 
 /// fixtures/recorded-sixth: a client whose codes live 30 s, two instances racing one
@@ -90,8 +95,7 @@ fn recorded_fifth_sessions_get_their_labeled_cause() {
 /// new login).
 #[test]
 fn recorded_sixth_sessions_get_their_labeled_cause() {
-    let out = labels_hold_in("recorded-sixth", 13);
-    assert_eq!(out["summary"]["unexplained"], 0, "{}", out["unexplained"]);
+    labels_hold_in("recorded-sixth", 13);
 }
 
 /// fixtures/recorded-seventh: 22 sessions run concurrently (3 to 6 in flight, several of one
@@ -102,8 +106,7 @@ fn recorded_sixth_sessions_get_their_labeled_cause() {
 /// size of its response, and the order the responses ended in.
 #[test]
 fn recorded_seventh_concurrent_sessions_get_their_labeled_cause() {
-    let out = labels_hold_in("recorded-seventh", 15);
-    assert_eq!(out["summary"]["unexplained"], 0, "{}", out["unexplained"]);
+    labels_hold_in("recorded-seventh", 15);
 }
 
 /// fixtures/recorded-eighth: mostly clean sessions that look like failures in some log (a
@@ -113,8 +116,7 @@ fn recorded_seventh_concurrent_sessions_get_their_labeled_cause() {
 /// token), among failures at the edge of their lifetimes.
 #[test]
 fn recorded_eighth_look_alikes_stay_clean() {
-    let out = labels_hold_in("recorded-eighth", 7);
-    assert_eq!(out["summary"]["unexplained"], 0, "{}", out["unexplained"]);
+    labels_hold_in("recorded-eighth", 7);
 }
 
 /// The server says only `invalid_grant` / "refresh token not found" when a client sends its
