@@ -140,7 +140,21 @@ const SUPERSEDED_MS: i64 = 300_000;
 /// from a silent login to an interactive one), or a code exchange that got no answer or a
 /// 5xx and was given up for a new login (a retry with the same code is `retries`').
 fn mark_superseded_refusals(events: &mut [Event], f: &Flow) {
-    for (pos, &i) in f.events.iter().enumerate() {
+    // The flow's successful code exchanges, found once: a flow can hold tens of thousands
+    // of refusals, and only a few logins.
+    let logins: Vec<usize> = f
+        .events
+        .iter()
+        .copied()
+        .filter(|&j| {
+            let r = &events[j];
+            r.kind() == EventKind::Token && r.is_code_exchange() && r.is_success()
+        })
+        .collect();
+    if logins.is_empty() {
+        return;
+    }
+    for &i in &f.events {
         let e = &events[i];
         let refused = matches!(
             e.kind(),
@@ -153,13 +167,10 @@ fn mark_superseded_refusals(events: &mut [Event], f: &Flow) {
         };
         // Ended after it: a merged exchange takes its earliest record's time, which can be
         // the provider's, from before the client's record of the attempt it gave up.
-        let got_in = f.events.iter().enumerate().any(|(at, &j)| {
+        let got_in = logins.iter().any(|&j| {
             let r = &events[j];
             let ended = r.end_ts.max(r.ts);
-            at != pos
-                && r.kind() == EventKind::Token
-                && r.is_code_exchange()
-                && r.is_success()
+            j != i
                 && same_if_known(&r.client_id, &e.client_id)
                 // Another code, known: the same one again is a retry, which `retries` judges,
                 // and a record naming none may be the provider's of the very attempt lost.

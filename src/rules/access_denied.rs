@@ -12,6 +12,17 @@ impl Rule for AccessDenied {
 
     fn check(&self, cx: &Context, fi: usize, out: &mut Vec<Finding>) {
         let flow = &cx.flows[fi];
+        // Looked up once per flow, not per failure: a flow can hold tens of thousands of
+        // refusals (a bot, a misconfigured silent renewal).
+        let authorizes: Vec<usize> = flow
+            .events
+            .iter()
+            .copied()
+            .filter(|&a| cx.ev(a).kind() == EventKind::Authorize)
+            .collect();
+        let prompt_none = authorizes
+            .iter()
+            .any(|&a| cx.ev(a).prompt.as_deref() == Some("none"));
         for &i in &flow.events {
             let e = cx.ev(i);
             if !matches!(
@@ -51,10 +62,6 @@ impl Rule for AccessDenied {
                     _ => continue,
                 },
             };
-            let prompt_none = flow.events.iter().any(|&a| {
-                cx.ev(a).kind() == EventKind::Authorize
-                    && cx.ev(a).prompt.as_deref() == Some("none")
-            });
             let summary = match variant {
                 "user_denied" => format!(
                     "the user (or a policy) refused the authorization: {}",
@@ -67,11 +74,10 @@ impl Rule for AccessDenied {
             };
             let mut f =
                 Finding::new(self.id(), variant, 0.9, fi, summary).explains(i, e.describe());
-            for a in flow
-                .events
+            for a in authorizes
                 .iter()
                 .copied()
-                .filter(|&a| cx.ev(a).kind() == EventKind::Authorize && cx.ev(a).ts <= e.ts)
+                .filter(|&a| cx.ev(a).ts <= e.ts)
                 .take(2)
             {
                 f = f.evidence(a, "authorization request");

@@ -12,19 +12,20 @@ impl Rule for InvalidScope {
 
     fn check(&self, cx: &Context, fi: usize, out: &mut Vec<Finding>) {
         let flow = &cx.flows[fi];
+        // The scope the login asked for, looked up once per flow: a flow can hold tens of
+        // thousands of failures.
+        let asked = flow.events.iter().find_map(|&a| {
+            (cx.ev(a).kind() == EventKind::Authorize)
+                .then(|| cx.ev(a).scope.as_ref())
+                .flatten()
+        });
         for &i in &flow.events {
             let e = cx.ev(i);
             if !e.is_failure() {
                 continue;
             }
             let err = error_of(e).unwrap_or("");
-            let scope = e.scope.clone().or_else(|| {
-                flow.events.iter().find_map(|&a| {
-                    (cx.ev(a).kind() == EventKind::Authorize)
-                        .then(|| cx.ev(a).scope.clone())
-                        .flatten()
-                })
-            });
+            let scope = e.scope.clone().or_else(|| asked.cloned());
             let (conf, variant, summary) = match err {
                 "invalid_scope" => (
                     0.9,

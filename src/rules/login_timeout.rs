@@ -17,6 +17,13 @@ impl Rule for LoginTimeout {
             .map(|s| s.duration_ms("limit"))
             .filter(|l| *l > 0)
             .unwrap_or(600_000);
+        // Looked up once per flow, not per failure (a flow can hold tens of thousands).
+        let authorizes: Vec<usize> = flow
+            .events
+            .iter()
+            .copied()
+            .filter(|&a| cx.ev(a).kind() == EventKind::Authorize)
+            .collect();
         for &i in &flow.events {
             let e = cx.ev(i);
             if !e.is_failure()
@@ -27,11 +34,8 @@ impl Rule for LoginTimeout {
             {
                 continue;
             }
-            let start = flow.events.iter().copied().find(|&a| {
-                cx.ev(a).kind() == EventKind::Authorize
-                    && a != i
-                    && cx.ev(a).ts <= e.ts
-                    && (e.state.is_none() || cx.ev(a).state == e.state)
+            let start = authorizes.iter().copied().find(|&a| {
+                a != i && cx.ev(a).ts <= e.ts && (e.state.is_none() || cx.ev(a).state == e.state)
             });
             let waited = start.and_then(|a| e.ts.zip(cx.ev(a).ts).map(|(x, y)| x - y));
             let sig = cx.signature(self.id(), i);
