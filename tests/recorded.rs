@@ -1,4 +1,4 @@
-//! fixtures/recorded (and recorded-more, -third, -fourth, -fifth, -sixth, -seventh, -eighth): sessions recorded from oidc-provider behind nginx, through
+//! fixtures/recorded (and recorded-more, -third, ..., -ninth): sessions recorded from oidc-provider behind nginx, through
 //! mitmproxy, with an Authlib client (see fixtures/recorded/README.md). Every failing
 //! session's labeled cause must be its top diagnosis; clean sessions get none.
 
@@ -117,6 +117,14 @@ fn recorded_seventh_concurrent_sessions_get_their_labeled_cause() {
 #[test]
 fn recorded_eighth_look_alikes_stay_clean() {
     labels_hold_in("recorded-eighth", 7);
+}
+
+/// fixtures/recorded-ninth: the provider configured otherwise (JWT access tokens for an API
+/// that checks them, refresh tokens that do not rotate, private_key_jwt client assertions,
+/// PKCE required of public clients only, revoking a token revokes its grant).
+#[test]
+fn recorded_ninth_other_provider_configuration() {
+    labels_hold_in("recorded-ninth", 9);
 }
 
 /// The server says only `invalid_grant` / "refresh token not found" when a client sends its
