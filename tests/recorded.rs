@@ -180,6 +180,15 @@ fn a_login_that_outlived_its_interaction_from_the_har_alone() {
     causes_from("recorded-sixth", &["session.har"], &["W17"]);
 }
 
+/// From the HAR alone: the provider failing with its 500 page at the resume URL after the
+/// login (F19); a refresh token the server does not rotate, that worked 2.6 s before and was
+/// revoked by nothing, refused: its lifetime ran out (Z12).
+#[test]
+fn a_resume_failure_and_a_kept_refresh_token_run_out_from_the_har_alone() {
+    causes_from("recorded-fourth", &["session.har"], &["F19"]);
+    causes_from("recorded-ninth", &["session.har"], &["Z12"]);
+}
+
 /// From the HAR alone, where the server only says `invalid_grant` / `grant request is
 /// invalid`: the client ids decide a code redeemed by another client (T08), and the order a
 /// refresh after a sign-out that revoked only the access token (T16).

@@ -666,10 +666,14 @@ const OAUTH_ERRORS: &[&str] = &[
 /// step, no OAuth request itself), where the page names an OAuth error: what the user saw
 /// when the login broke off there (an interaction that expired while they typed, a lost
 /// cookie). Only what the body shows is known, so it is a log record of an error, not an
-/// exchange of a kind. Pages a browser GETs are left out: a reload of a finished login's
-/// page, or an app's own "sign-in failed" page after a callback that already says why.
+/// exchange of a kind. A refusal (4xx) counts only for a submitted form: a browser's GET of
+/// such a page is a reload of a finished login's page, or an app's own "sign-in failed"
+/// page after a callback that already says why. A server's failure (5xx) counts for any
+/// step (the provider failing at the resume URL after the login).
 fn oauth_error_page(ex: &HttpExchange, src: &Source, u: &SplitUrl<'_>) -> Option<Event> {
-    if !ex.body_visible || ex.status.is_none_or(|s| s < 400) || ex.form.is_empty() || ex.is_get() {
+    let status = ex.status.filter(|s| *s >= 400)?;
+    let submitted = !ex.form.is_empty() && !ex.is_get();
+    if !ex.body_visible || status < 500 && !submitted {
         return None;
     }
     let body = ex.resp_body.as_deref()?;
@@ -760,6 +764,16 @@ mod tests {
             ..page(400, oidc_provider.to_string())
         };
         assert!(classify(&reload, &src).is_empty());
+        // A server error page at a GET step (the resume URL) is the provider failing there.
+        let resume = HttpExchange {
+            method: Some("GET".into()),
+            form: Vec::new(),
+            ..page(
+                500,
+                oidc_provider.replace("invalid_request", "server_error"),
+            )
+        };
+        assert_eq!(classify(&resume, &src).len(), 1);
         assert!(classify(&page(404, not_found.to_string()), &src).is_empty());
         let deep = format!(
             "<html><body>{}<p>invalid_grant</p></body></html>",

@@ -58,6 +58,11 @@ impl Rule for RefreshExpired {
                     let aged = age.map(|a| format!(" {} after it was issued", secs(a))).unwrap_or_default();
                     (0.78, "server_reported", format!("{rt} used{aged}; the server reports it expired: {text}"))
                 }
+                (Some(a), _) if kept_and_unrevoked(cx, fi, t, rt).is_some() => {
+                    let worked = kept_and_unrevoked(cx, fi, t, rt).unwrap_or(t);
+                    let dt = ev.ts.zip(cx.ev(worked).ts).map_or(0, |(x, y)| x - y);
+                    (0.6, "past_server_lifetime", format!("{rt} used {} after it was issued; it worked {} before and the server kept it (no rotation), and nothing revoked it since: its lifetime ran out", secs(a), secs(dt)))
+                }
                 (Some(a), _) => {
                     // Bracket from this client's successful refreshes.
                     let max_ok = cx
@@ -81,6 +86,9 @@ impl Rule for RefreshExpired {
                 _ => continue,
             };
             let mut f = Finding::new(self.id(), variant, conf, fi, summary);
+            if let Some(w) = kept_and_unrevoked(cx, fi, t, rt) {
+                f = f.evidence(w, format!("{rt} worked here and was kept"));
+            }
             if let Some(i) = issued {
                 f = f.evidence(i, format!("{rt} issued"));
             }
@@ -88,4 +96,34 @@ impl Rule for RefreshExpired {
             out.push(cx.corroborate(f, t));
         }
     }
+}
+
+/// The last successful refresh of this flow with `rt` before failure `t` whose answer kept
+/// `rt` (a server that does not rotate refresh tokens), when no revocation or other failure
+/// of the flow lies between: the same token just worked and nothing happened to it since,
+/// so only its lifetime can have ended (a reuse needs a rotation, a revocation an event).
+fn kept_and_unrevoked(cx: &Context, fi: usize, t: usize, rt: Fingerprint) -> Option<usize> {
+    let flow = &cx.flows[fi];
+    let before: Vec<usize> = flow
+        .events
+        .iter()
+        .copied()
+        .take_while(|&i| i != t)
+        .collect();
+    let worked = before.iter().copied().rev().find(|&i| {
+        let e = cx.ev(i);
+        e.kind() == EventKind::Token
+            && e.is_refresh()
+            && e.is_success()
+            && e.refresh_token == Some(rt)
+            && e.issued
+                .as_ref()
+                .is_some_and(|x| x.refresh_token.is_none_or(|k| k == rt))
+    })?;
+    let at = before.iter().position(|&i| i == worked)?;
+    let quiet = before[at + 1..].iter().all(|&i| {
+        let e = cx.ev(i);
+        !(e.is_failure() || e.kind() == EventKind::Revoke && e.is_success())
+    });
+    quiet.then_some(worked)
 }
