@@ -189,6 +189,17 @@ fn a_resume_failure_and_a_kept_refresh_token_run_out_from_the_har_alone() {
     causes_from("recorded-ninth", &["session.har"], &["Z12"]);
 }
 
+/// From the app's log alone, which names neither the code nor the callback URL, only each
+/// callback's state and the exchange's outcome: the same callback handled twice (a reload,
+/// T02; a load balancer's resend, V02), the first exchange successful and the second
+/// refused, is a code reuse; no clean session of those sets is diagnosed.
+#[test]
+fn a_callback_handled_twice_from_the_app_log_alone() {
+    let third = causes_from("recorded-third", &["app.jsonl"], &["T02"]);
+    let fifth = causes_from("recorded-fifth", &["app.jsonl"], &["V02"]);
+    assert!(third.is_empty() && fifth.is_empty(), "{third:?} {fifth:?}");
+}
+
 /// From the HAR alone, where the server only says `invalid_grant` / `grant request is
 /// invalid`: the client ids decide a code redeemed by another client (T08), and the order a
 /// refresh after a sign-out that revoked only the access token (T16).

@@ -128,5 +128,90 @@ impl Rule for CodeReuse {
             }
             out.push(finding);
         }
+        reused_callbacks(cx, fi, window, out);
+    }
+}
+
+/// The state of the callback an app handled under the same request id as its exchange `i`.
+fn callback_state<'c>(cx: &'c Context, flow: &Flow, i: usize) -> Option<&'c str> {
+    let e = cx.ev(i);
+    flow.events
+        .iter()
+        .map(|&c| cx.ev(c))
+        .find(|c| {
+            c.kind() == EventKind::Callback
+                && c.state.is_some()
+                && c.request_ids.iter().any(|r| e.request_ids.contains(r))
+        })
+        .and_then(|c| c.state.as_deref())
+}
+
+/// An app that logs neither the code nor the callback URL, only the state of each callback
+/// it handles and the outcome of its exchange: the same callback (one state, so one
+/// authorization response and one code) handled twice, the first exchange successful and
+/// the second refused with `invalid_grant`, is the code used twice (a reload, a back
+/// button, a load balancer's resend).
+fn reused_callbacks(cx: &Context, fi: usize, window: i64, out: &mut Vec<Finding>) {
+    let flow = &cx.flows[fi];
+    for t in failed_tokens(cx, flow, "authorization_code") {
+        let ev = cx.ev(t);
+        if cx.exchanged_code(flow, t).is_some() || error_of(ev) != Some("invalid_grant") {
+            continue;
+        }
+        let Some(state) = callback_state(cx, flow, t) else {
+            continue;
+        };
+        let first = flow
+            .events
+            .iter()
+            .copied()
+            .take_while(|&i| i != t)
+            .find(|&i| {
+                let x = cx.ev(i);
+                x.kind() == EventKind::Token
+                    && x.is_code_exchange()
+                    && x.is_success()
+                    && x.shares_program(ev)
+                    && !x.request_ids.iter().any(|r| ev.request_ids.contains(r))
+                    && callback_state(cx, flow, i) == Some(state)
+            });
+        let Some(first) = first else { continue };
+        let dt = ev.ts.zip(cx.ev(first).ts).map_or(0, |(a, b)| a - b);
+        let variant = if dt <= window {
+            "double_submit"
+        } else {
+            "replay"
+        };
+        let mut finding = Finding::new(
+            "code_reuse",
+            variant,
+            0.8,
+            fi,
+            format!("the same callback (one state, so one code) was handled twice: its code was exchanged again {} after the first exchange succeeded (the app logs no code)", secs(dt)),
+        )
+        .evidence(first, format!("first exchange: {}", cx.ev(first).describe()));
+        for cb in flow.events.iter().copied().filter(|&i| {
+            cx.ev(i).kind() == EventKind::Callback && cx.ev(i).state.as_deref() == Some(state)
+        }) {
+            finding = finding.evidence(cb, "callback of that state".to_string());
+        }
+        finding = finding.explains(t, format!("the code presented again: {}", ev.describe()));
+        // Consequences: what the first exchange issued is revoked by most servers.
+        let reuse_ts = ev.ts.unwrap_or(i64::MIN);
+        for later in cx.later(flow, t, |e| e.is_failure()) {
+            let l = cx.ev(later);
+            let unnamed = l.kind() == EventKind::ApiCall && l.bearer.is_none()
+                || l.kind() == EventKind::LogError;
+            if l.ts.unwrap_or(i64::MAX) >= reuse_ts && unnamed {
+                finding = finding.explains(
+                    later,
+                    format!(
+                        "consequence: tokens of the reused code were revoked — {}",
+                        l.describe()
+                    ),
+                );
+            }
+        }
+        out.push(cx.corroborate(finding, t));
     }
 }
