@@ -12,14 +12,7 @@ impl Rule for AccessDenied {
 
     fn check(&self, cx: &Context, fi: usize, out: &mut Vec<Finding>) {
         let flow = &cx.flows[fi];
-        // Looked up once per flow, not per failure: a flow can hold tens of thousands of
-        // refusals (a bot, a misconfigured silent renewal).
-        let authorizes: Vec<usize> = flow
-            .events
-            .iter()
-            .copied()
-            .filter(|&a| cx.ev(a).kind() == EventKind::Authorize)
-            .collect();
+        let authorizes = cx.of_kind(flow, EventKind::Authorize);
         let prompt_none = authorizes
             .iter()
             .any(|&a| cx.ev(a).prompt.as_deref() == Some("none"));

@@ -132,20 +132,6 @@ impl Rule for CodeReuse {
     }
 }
 
-/// The state of the callback an app handled under the same request id as its exchange `i`.
-fn callback_state<'c>(cx: &'c Context, flow: &Flow, i: usize) -> Option<&'c str> {
-    let e = cx.ev(i);
-    flow.events
-        .iter()
-        .map(|&c| cx.ev(c))
-        .find(|c| {
-            c.kind() == EventKind::Callback
-                && c.state.is_some()
-                && c.request_ids.iter().any(|r| e.request_ids.contains(r))
-        })
-        .and_then(|c| c.state.as_deref())
-}
-
 /// An app that logs neither the code nor the callback URL, only the state of each callback
 /// it handles and the outcome of its exchange: the same callback (one state, so one
 /// authorization response and one code) handled twice, the first exchange successful and
@@ -158,7 +144,7 @@ fn reused_callbacks(cx: &Context, fi: usize, window: i64, out: &mut Vec<Finding>
         if cx.exchanged_code(flow, t).is_some() || error_of(ev) != Some("invalid_grant") {
             continue;
         }
-        let Some(state) = callback_state(cx, flow, t) else {
+        let Some(state) = cx.handled_callback(flow, t, |c| c.state.as_deref()) else {
             continue;
         };
         let first = flow
@@ -173,7 +159,7 @@ fn reused_callbacks(cx: &Context, fi: usize, window: i64, out: &mut Vec<Finding>
                     && x.is_success()
                     && x.shares_program(ev)
                     && !x.request_ids.iter().any(|r| ev.request_ids.contains(r))
-                    && callback_state(cx, flow, i) == Some(state)
+                    && cx.handled_callback(flow, i, |c| c.state.as_deref()) == Some(state)
             });
         let Some(first) = first else { continue };
         let dt = ev.ts.zip(cx.ev(first).ts).map_or(0, |(a, b)| a - b);

@@ -17,13 +17,7 @@ impl Rule for LoginTimeout {
             .map(|s| s.duration_ms("limit"))
             .filter(|l| *l > 0)
             .unwrap_or(600_000);
-        // Looked up once per flow, not per failure (a flow can hold tens of thousands).
-        let authorizes: Vec<usize> = flow
-            .events
-            .iter()
-            .copied()
-            .filter(|&a| cx.ev(a).kind() == EventKind::Authorize)
-            .collect();
+        let authorizes = cx.of_kind(flow, EventKind::Authorize);
         for &i in &flow.events {
             let e = cx.ev(i);
             if !e.is_failure()

@@ -250,23 +250,45 @@ impl<'a> Context<'a> {
             .filter(move |&i| pred(&self.events[i]))
     }
 
-    /// The code token exchange `i` presented: its own, or, where the app's record of the
-    /// exchange names none, the code of the callback the app handled under the same request
-    /// id (an app that logs the callback URL, then the exchange's outcome).
-    pub fn exchanged_code(&self, flow: &Flow, i: usize) -> Option<Fingerprint> {
+    /// The events of a flow of one kind, in flow order. Rules look them up once per flow
+    /// rather than once per failure: a flow can hold tens of thousands of failures.
+    pub fn of_kind(&self, flow: &Flow, kind: EventKind) -> Vec<usize> {
+        flow.events
+            .iter()
+            .copied()
+            .filter(|&a| self.events[a].kind() == kind)
+            .collect()
+    }
+
+    /// What a callback the app handled under the same request id as event `i` (its token
+    /// exchange) says, by `what` (its code, its state): an app that logs each callback,
+    /// then the exchange's outcome, without naming the code at the exchange.
+    pub fn handled_callback<'s, T>(
+        &'s self,
+        flow: &Flow,
+        i: usize,
+        what: impl Fn(&'s Event) -> Option<T>,
+    ) -> Option<T> {
         let e = &self.events[i];
-        if e.code.is_some() || e.request_ids.is_empty() {
-            return e.code;
+        if e.request_ids.is_empty() {
+            return None;
         }
         flow.events
             .iter()
             .map(|&c| &self.events[c])
-            .find(|c| {
+            .filter(|c| {
                 c.kind() == EventKind::Callback
-                    && c.code.is_some()
                     && c.request_ids.iter().any(|r| e.request_ids.contains(r))
             })
-            .and_then(|c| c.code)
+            .find_map(what)
+    }
+
+    /// The code token exchange `i` presented: its own, or the code of the callback the app
+    /// handled under the same request id (an app that logs the callback URL).
+    pub fn exchanged_code(&self, flow: &Flow, i: usize) -> Option<Fingerprint> {
+        self.events[i]
+            .code
+            .or_else(|| self.handled_callback(flow, i, |c| c.code))
     }
 
     pub fn later<'b>(

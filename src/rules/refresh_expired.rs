@@ -50,6 +50,7 @@ impl Rule for RefreshExpired {
                 .filter(|s| *s > 0)
                 .map(|s| s * 1000);
             let sig = cx.signature(self.id(), t);
+            let kept = kept_and_unrevoked(cx, fi, t, rt);
             let (conf, variant, summary) = match (age, server_ttl) {
                 (Some(a), Some(l)) if a > l => (0.9, "past_lifetime", format!("{rt} used {} after it was issued; the server gave it {} (refresh_expires_in)", secs(a), secs(l))),
                 (Some(a), _) if ttl > 0 && a > ttl => (0.85, "past_lifetime", format!("{rt} used {} after it was issued; refresh tokens live {} (ttl)", secs(a), secs(ttl))),
@@ -58,8 +59,8 @@ impl Rule for RefreshExpired {
                     let aged = age.map(|a| format!(" {} after it was issued", secs(a))).unwrap_or_default();
                     (0.78, "server_reported", format!("{rt} used{aged}; the server reports it expired: {text}"))
                 }
-                (Some(a), _) if kept_and_unrevoked(cx, fi, t, rt).is_some() => {
-                    let worked = kept_and_unrevoked(cx, fi, t, rt).unwrap_or(t);
+                (Some(a), _) if kept.is_some() => {
+                    let worked = kept.unwrap_or(t);
                     let dt = ev.ts.zip(cx.ev(worked).ts).map_or(0, |(x, y)| x - y);
                     (0.6, "past_server_lifetime", format!("{rt} used {} after it was issued; it worked {} before and the server kept it (no rotation), and nothing revoked it since: its lifetime ran out", secs(a), secs(dt)))
                 }
@@ -86,7 +87,7 @@ impl Rule for RefreshExpired {
                 _ => continue,
             };
             let mut f = Finding::new(self.id(), variant, conf, fi, summary);
-            if let Some(w) = kept_and_unrevoked(cx, fi, t, rt) {
+            if let Some(w) = kept {
                 f = f.evidence(w, format!("{rt} worked here and was kept"));
             }
             if let Some(i) = issued {

@@ -41,11 +41,15 @@ fn recent_revocation(cx: &Context, i: usize) -> Option<usize> {
         .iter()
         .copied()
         .rfind(|&r| {
-            let theirs = users(r);
-            cx.ev(r)
+            let recent = cx
+                .ev(r)
                 .ts
-                .is_some_and(|rt| rt <= t && t - rt <= REVOKED_BEFORE_MS)
-                && (mine.is_empty() || theirs.is_empty() || theirs.iter().any(|u| mine.contains(u)))
+                .is_some_and(|rt| rt <= t && t - rt <= REVOKED_BEFORE_MS);
+            // Only for the few revocations close in time: a flow's users take a pass over it.
+            recent && {
+                let theirs = users(r);
+                mine.is_empty() || theirs.is_empty() || theirs.iter().any(|u| mine.contains(u))
+            }
         })
 }
 
