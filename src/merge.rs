@@ -537,6 +537,16 @@ fn issued_and_received(c: &Event, e: &Event) -> bool {
 
 /// Returns what joins `c` and `e` and the time window within which they are one
 /// exchange, or None if they cannot be.
+/// An app's log line about a request that records no outcome of it (see [`mergeable`]).
+fn is_note(e: &Event) -> bool {
+    e.kind() == EventKind::LogError
+        && e.error.is_none()
+        && e.status.is_none()
+        && e.error_description.is_none()
+        && e.detail.is_none()
+        && !e.no_response
+}
+
 fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
     if c.settled && e.settled {
         return None;
@@ -549,6 +559,12 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
     }
     let same_request_id = c.request_ids.iter().any(|r| e.request_ids.contains(r));
     if c.kind != e.kind && !same_request_id {
+        return None;
+    }
+    // An app's note (a warning naming no error and no status: `no PKCE verifier for this
+    // sign-in`) is what the app thought of a request, not a record of it: folded into the
+    // request, its words would be lost, and they may be the only ones that say why.
+    if c.kind != e.kind && (is_note(c) || is_note(e)) {
         return None;
     }
     if issued_and_received(c, e) {

@@ -241,3 +241,15 @@ fn every_recorded_cause_from_the_logs_alone() {
         "from the app and IdP logs alone",
     );
 }
+
+/// From the app's log alone, where the provider's refusal reads only `invalid_grant` /
+/// "grant request is invalid": the app's own warning about the same request just before
+/// (`oauth.pkce.verifier_missing`, "no PKCE verifier for this sign-in in worker memory"),
+/// logged by the worker the callback reached, names the cause (Z14). The warning stays an
+/// event of its own instead of being folded into the callback, whose words would replace
+/// it; no clean session is diagnosed.
+#[test]
+fn the_apps_own_note_before_a_bare_invalid_grant_names_the_cause() {
+    let false_pos = causes_from("recorded-ninth", &["app.jsonl"], &["Z14"]);
+    assert!(false_pos.is_empty(), "{false_pos:?}");
+}

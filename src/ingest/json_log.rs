@@ -918,6 +918,13 @@ fn may_make_event(f: &Fields) -> bool {
             .collect();
         [build(&event_words), build(&["oauth"])]
     });
+    static NOTE: OnceLock<AhoCorasick> = OnceLock::new();
+    let note_words = NOTE.get_or_init(|| {
+        AhoCorasick::builder()
+            .ascii_case_insensitive(true)
+            .build(APP_NOTE_WORDS)
+            .expect("static word list")
+    });
     let has = |aliases: &[&str]| aliases.iter().any(|a| f.get(a).is_some());
     let says = |aliases: &[&str], words: &AhoCorasick| {
         aliases.iter().any(|a| {
@@ -938,6 +945,7 @@ fn may_make_event(f: &Fields) -> bool {
         || has(&["eventSource", "eventName"])
         || f.text(EVENT).is_some_and(|t| auth0_grant(&t).is_some())
         || says(EVENT, event_words)
+        || says(EVENT, note_words) && has(LEVEL)
         // Texts that make a log line an error event when they name an OAuth error.
         || says(ERROR_DESC, error_words)
         || says(DETAIL, error_words)
@@ -947,6 +955,11 @@ fn may_make_event(f: &Fields) -> bool {
         // Last: the only test that allocates.
         || logged_request_may_be_oauth(f)
 }
+
+/// Words of an app's event names for its OAuth client's notes (`oauth.pkce.verifier_missing`):
+/// logged as a warning or error, such a note becomes an event, so that what the app said
+/// just before a failure can be read beside it. Both are prefilter words.
+const APP_NOTE_WORDS: &[&str] = &["oauth", "oidc"];
 
 /// The events of a record.
 fn events(v: &Json, src: &Source) -> Vec<Event> {
@@ -1233,9 +1246,12 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
             || level.as_deref().is_some_and(|l| {
                 l.to_ascii_lowercase().starts_with("err")
                     || l.to_ascii_lowercase().starts_with("warn")
-            }) && message
+            }) && (message
                 .as_deref()
                 .is_some_and(|m| names_oauth_error(m) || contains_ignoring_case(m, "oauth"))
+                // An app's own name for what went wrong (`oauth.pkce.verifier_missing`):
+                // the note it wrote just before a failure may say why.
+                || APP_NOTE_WORDS.iter().any(|w| low_et.contains(w)))
         {
             Some(EventKind::LogError)
         } else {

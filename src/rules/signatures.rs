@@ -53,6 +53,72 @@ fn recent_revocation(cx: &Context, i: usize) -> Option<usize> {
         })
 }
 
+/// Every rule's signatures that `e`'s texts hit, for a failure of grant `grant`: the
+/// strong hits (rule, text, variant, vendor), one per rule, and the first weak hit of each
+/// rule without a strong one.
+type StrongHit = (&'static str, String, Option<String>, String);
+
+fn hits(
+    cx: &Context,
+    e: &Event,
+    grant: Option<&str>,
+) -> (Vec<StrongHit>, Vec<(&'static str, String)>) {
+    let texts: Vec<(&'static str, &str)> = e.texts().collect();
+    let mut strong = Vec::new();
+    let mut weak = Vec::new();
+    for (id, _) in spec::BUILTIN.iter().map(|(id, t)| (*id, t)) {
+        let Some(spec) = cx.spec(id) else { continue };
+        if !spec.covers_grant(grant) {
+            continue;
+        }
+        // A rule's strong signature wins over its weak ones, whatever their order in the
+        // spec.
+        let mut first_weak = None;
+        let mut found_strong = false;
+        for (s, hit) in spec.signatures.iter().zip(spec.signature_hits(&texts)) {
+            let Some(t) = hit else { continue };
+            match s.weight {
+                Weight::Strong => {
+                    strong.push((id, t.to_string(), s.variant.clone(), s.vendor.clone()));
+                    found_strong = true;
+                    break;
+                }
+                Weight::Weak => {
+                    first_weak.get_or_insert((id, t.to_string()));
+                }
+            }
+        }
+        if !found_strong {
+            weak.extend(first_weak);
+        }
+    }
+    (strong, weak)
+}
+
+/// How long before a failure an app's note about it may come.
+const NOTE_MS: i64 = 10_000;
+
+/// The notes (warnings, errors that are no failed exchange) the program that logged
+/// failure `i` wrote about the same request or session shortly before it, latest first: an
+/// app often says in its own words what it found wrong (`no PKCE verifier for this sign-in`)
+/// before it sends the request the server refuses with a bare `invalid_grant`.
+fn app_notes<'b>(cx: &'b Context, flow: &'b Flow, i: usize) -> impl Iterator<Item = usize> + 'b {
+    let e = cx.ev(i);
+    let notes: Vec<usize> = cx
+        .earlier(flow, i, move |n| {
+            n.kind() == EventKind::LogError
+                && !n.is_failure()
+                && n.shares_program(e)
+                && n.ts
+                    .zip(e.ts)
+                    .is_some_and(|(a, b)| a <= b && b - a <= NOTE_MS)
+                && (n.request_ids.iter().any(|r| e.request_ids.contains(r))
+                    || n.session_id.is_some() && n.session_id == e.session_id)
+        })
+        .collect();
+    notes.into_iter().rev()
+}
+
 impl Rule for Signatures {
     fn id(&self) -> &'static str {
         "signatures"
@@ -62,37 +128,32 @@ impl Rule for Signatures {
         let flow = &cx.flows[fi];
         for i in flow.failures(cx.events) {
             let e = cx.ev(i);
-            let texts: Vec<(&'static str, &str)> = e.texts().collect();
-            let mut strong: Vec<(&'static str, String, Option<String>, String)> = Vec::new();
-            let mut weak: Vec<(&'static str, String)> = Vec::new();
-            for (id, _) in spec::BUILTIN.iter().map(|(id, t)| (*id, t)) {
-                let Some(spec) = cx.spec(id) else { continue };
-                let grant = (e.kind() == EventKind::Token)
-                    .then_some(e.grant_type.as_deref())
-                    .flatten();
-                if !spec.covers_grant(grant) {
-                    continue;
-                }
-                // A rule's strong signature wins over its weak ones, whatever their order
-                // in the spec.
-                let mut first_weak = None;
-                let mut found_strong = false;
-                for (s, hit) in spec.signatures.iter().zip(spec.signature_hits(&texts)) {
-                    let Some(t) = hit else { continue };
-                    match s.weight {
-                        Weight::Strong => {
-                            strong.push((id, t.to_string(), s.variant.clone(), s.vendor.clone()));
-                            found_strong = true;
-                            break;
-                        }
-                        Weight::Weak => {
-                            first_weak.get_or_insert((id, t.to_string()));
-                        }
-                    }
-                }
-                if !found_strong {
-                    weak.extend(first_weak);
-                }
+            let grant = (e.kind() == EventKind::Token)
+                .then_some(e.grant_type.as_deref())
+                .flatten();
+            let (strong, weak) = hits(cx, e, grant);
+            // The server's words say nothing specific: the app's own note just before may.
+            let noted = || {
+                app_notes(cx, flow, i).find_map(|n| {
+                    let (s, _) = hits(cx, cx.ev(n), grant);
+                    s.into_iter().next().map(|hit| (n, hit))
+                })
+            };
+            if let Some((n, (id, text, variant, _))) = strong.is_empty().then(noted).flatten() {
+                out.push(
+                    Finding::new(
+                        id,
+                        variant.as_deref().unwrap_or("reported"),
+                        0.65,
+                        fi,
+                        format!(
+                            "the app's own note just before the failure names the cause: {text}"
+                        ),
+                    )
+                    .evidence(n, format!("the app noted: {text}"))
+                    .explains(i, e.describe()),
+                );
+                continue;
             }
             if let Some((id, text, variant, vendor)) = strong.first() {
                 let mut conf = if strong.iter().all(|s| s.0 == *id) {
