@@ -167,6 +167,10 @@ pub struct Issued {
     pub access_token_claims: Option<JwtClaims>,
     pub expires_in: Option<i64>,
     pub refresh_expires_in: Option<i64>,
+    /// Whether the answer replaced the refresh token, where a log says so without naming
+    /// either (an app's `refresh_token_rotated: false`): the order of an app's refreshes
+    /// then tells a kept token's end of life from a race over a rotated one.
+    pub rotated: Option<bool>,
     /// Response keys, for a 200 that lacks access_token.
     pub fields: Vec<String>,
 }

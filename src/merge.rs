@@ -750,6 +750,7 @@ fn fold(c: &mut Event, e: Event) {
             fill(&mut a.id_token, b.id_token);
             fill(&mut a.expires_in, b.expires_in);
             fill(&mut a.refresh_expires_in, b.refresh_expires_in);
+            fill(&mut a.rotated, b.rotated);
         }
         (a @ None, b) => *a = b,
         _ => {}

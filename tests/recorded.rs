@@ -253,3 +253,20 @@ fn the_apps_own_note_before_a_bare_invalid_grant_names_the_cause() {
     let false_pos = causes_from("recorded-ninth", &["app.jsonl"], &["Z14"]);
     assert!(false_pos.is_empty(), "{false_pos:?}");
 }
+
+/// From the app's log alone, which names no token: two refreshes of one login milliseconds
+/// apart (two workers, two instances, two refresher replicas, a store read during a
+/// refresh), one successful and the other refused with `invalid_grant`, are a race over one
+/// rotating refresh token (R15, W04, X03, Y15); the login's failures after it are its
+/// consequences. A refresh token the app says the server kept (`refresh_token_rotated:
+/// false`), refused 2.6 s after it last worked with nothing revoked between, ran out (Z12).
+/// No clean session of those sets is diagnosed.
+#[test]
+fn refreshes_of_one_login_read_by_their_order_from_the_app_log_alone() {
+    let mut false_pos = causes_from("recorded", &["app.jsonl"], &["R15"]);
+    false_pos.extend(causes_from("recorded-sixth", &["app.jsonl"], &["W04"]));
+    false_pos.extend(causes_from("recorded-seventh", &["app.jsonl"], &["X03"]));
+    false_pos.extend(causes_from("recorded-eighth", &["app.jsonl"], &["Y15"]));
+    false_pos.extend(causes_from("recorded-ninth", &["app.jsonl"], &["Z12"]));
+    assert!(false_pos.is_empty(), "{false_pos:?}");
+}

@@ -552,6 +552,13 @@ const WWW_AUTH: &[&str] = &[
 const CODE: &[&str] = &["code", "details.code", "authorization_code"];
 const REFRESH: &[&str] = &["refresh_token"];
 const EXPIRES_IN: &[&str] = &["expires_in"];
+/// Whether a refresh replaced the refresh token (see `Issued::rotated`).
+const ROTATED: &[&str] = &[
+    "refresh_token_rotated",
+    "refresh_rotated",
+    "token_rotated",
+    "rotated",
+];
 const LOGGER: &[&str] = &["logger_name", "loggerName", "logger"];
 
 /// OAuth error codes and vendor markers that make an otherwise unknown line worth keeping.
@@ -1294,6 +1301,11 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
     let code = f.str(CODE).filter(|c| c.len() >= 8 && !c.contains('*'));
     let refresh = f.str(REFRESH);
     let expires_in = f.int(EXPIRES_IN).and_then(super::time::span);
+    let rotated = f.text(ROTATED).and_then(|r| match r.trim() {
+        t if t.eq_ignore_ascii_case("true") => Some(true),
+        t if t.eq_ignore_ascii_case("false") => Some(false),
+        _ => None,
+    });
     for ev in out.iter_mut() {
         // An app logging `http_status` for a callback is its own response, not OAuth's.
         let is_http_record = ev.target.is_some();
@@ -1322,6 +1334,10 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
             if expires_in.is_some() && !has_oauth_error && status.is_none_or(|s| s < 400) {
                 let issued = ev.issued.get_or_insert_with(Box::default);
                 issued.expires_in = issued.expires_in.or(expires_in);
+            }
+            if rotated.is_some() && !has_oauth_error && status.is_none_or(|s| s < 400) {
+                let issued = ev.issued.get_or_insert_with(Box::default);
+                issued.rotated = issued.rotated.or(rotated);
             }
         }
         if ev.kind() != EventKind::Token || ev.redirect_uri.is_none() {

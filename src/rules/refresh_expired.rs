@@ -41,6 +41,7 @@ impl Rule for RefreshExpired {
                     })
                     .next()
             }) else {
+                out.extend(kept_unnamed(cx, fi, t));
                 continue;
             };
             let issued = cx.issued_by.get(&rt).map(|&(i, _)| i);
@@ -127,4 +128,59 @@ fn kept_and_unrevoked(cx: &Context, fi: usize, t: usize, rt: Fingerprint) -> Opt
         !(e.is_failure() || e.kind() == EventKind::Revoke && e.is_success())
     });
     quiet.then_some(worked)
+}
+
+/// [`kept_and_unrevoked`] where the logs name no token (an app's log): the login's latest
+/// successful refresh before failure `t` says the server kept the refresh token
+/// (`refresh_token_rotated: false`), and no failure or revocation of the login lies
+/// between. The token that just worked is the one refused, so its lifetime ended.
+fn kept_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
+    let flow = &cx.flows[fi];
+    let ev = cx.ev(t);
+    if ev.error.as_deref() != Some("invalid_grant") {
+        return None;
+    }
+    let before: Vec<usize> = flow
+        .events
+        .iter()
+        .copied()
+        .take_while(|&i| i != t)
+        .collect();
+    let at = before.iter().rposition(|&i| {
+        let e = cx.ev(i);
+        e.kind() == EventKind::Token && e.is_refresh() && e.is_success()
+    })?;
+    let worked = before[at];
+    let kept = cx.ev(worked).issued.as_ref().and_then(|x| x.rotated) == Some(false);
+    let quiet = before[at + 1..].iter().all(|&i| {
+        let e = cx.ev(i);
+        !(e.is_failure() || e.kind() == EventKind::Revoke)
+    });
+    if !kept || !quiet {
+        return None;
+    }
+    let dt = ev.ts? - cx.ev(worked).ts?;
+    let login = before.iter().copied().find(|&i| {
+        let e = cx.ev(i);
+        e.kind() == EventKind::Token && e.is_code_exchange() && e.is_success()
+    });
+    let age = login
+        .and_then(|l| Some(ev.ts? - cx.ev(l).ts?))
+        .map(|a| format!(", {} after the login", secs(a)))
+        .unwrap_or_default();
+    let mut f = Finding::new(
+        "refresh_expired",
+        "past_server_lifetime",
+        0.55,
+        fi,
+        format!(
+            "the refresh token worked {} before{age} and the server kept it (no rotation); nothing revoked it since, so its lifetime ran out (the logs name no token, so the order decides)",
+            secs(dt)
+        ),
+    )
+    .evidence(worked, "the refresh token worked here and was kept");
+    if let Some(l) = login {
+        f = f.evidence(l, "the login that issued it");
+    }
+    Some(cx.corroborate(f.explains(t, ev.describe()), t))
 }

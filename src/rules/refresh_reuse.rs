@@ -26,7 +26,12 @@ impl Rule for RefreshReuse {
                 continue;
             }
             let ev = cx.ev(t);
-            let Some(rt) = ev.refresh_token else { continue };
+            let Some(rt) = ev.refresh_token else {
+                if let Some(f) = raced_unnamed(cx, fi, t, window, &mut claimed) {
+                    out.push(f);
+                }
+                continue;
+            };
             let ts = ev.ts.unwrap_or(0);
             // The exchange that consumed this token and rotated it.
             let rotated = flow.events.iter().copied().find(|&i| {
@@ -125,4 +130,80 @@ impl Rule for RefreshReuse {
             out.push(f);
         }
     }
+}
+
+/// A refresh refused with `invalid_grant` within `window` of another refresh of the same
+/// login that succeeded, where the logs name neither token (an app's log): two refreshes
+/// of one login that close together presented one token, and with rotation the second is
+/// a reuse. Nobody refreshes a login twice in a second on purpose; a server that kept the
+/// token (`refresh_token_rotated: false`) would have let both through, and a revocation
+/// between them would be the cause instead. The login's later failures (its refresh
+/// tokens and access tokens revoked with the grant) follow from it, until it signs in
+/// again.
+fn raced_unnamed(
+    cx: &Context,
+    fi: usize,
+    t: usize,
+    window: i64,
+    claimed: &mut Vec<usize>,
+) -> Option<Finding> {
+    let flow = &cx.flows[fi];
+    let ev = cx.ev(t);
+    let ts = ev.ts?;
+    if ev.error.as_deref() != Some("invalid_grant") {
+        return None;
+    }
+    let near = |e: &Event| e.ts.is_some_and(|x| (x - ts).abs() <= window);
+    let won = flow.events.iter().copied().find(|&i| {
+        let e = cx.ev(i);
+        i != t
+            && e.kind() == EventKind::Token
+            && e.is_refresh()
+            && e.is_success()
+            && e.refresh_token.is_none()
+            && near(e)
+            && e.issued.as_ref().is_none_or(|x| x.rotated != Some(false))
+    })?;
+    let from = cx.ev(won).ts?.min(ts) - window;
+    let revoked = flow.events.iter().any(|&i| {
+        let e = cx.ev(i);
+        e.kind() == EventKind::Revoke && e.ts.is_some_and(|x| from <= x && x <= ts)
+    });
+    if revoked {
+        return None;
+    }
+    let dt = ts - cx.ev(won).ts?;
+    let mut f = Finding::new(
+        "refresh_reuse",
+        "concurrent",
+        0.7,
+        fi,
+        format!(
+            "two refreshes of this login {} apart, one successful and this one refused: they presented the same refresh token, which the first rotated (the logs name no token, so the order decides)",
+            secs(dt.abs())
+        ),
+    )
+    .evidence(won, format!("the other refresh: {}", cx.ev(won).describe()))
+    .explains(t, ev.describe());
+    // Until the login signs in again, its refreshes and calls fail with the revoked grant.
+    let relogin = cx
+        .later(flow, t, |e| e.is_code_exchange() && e.is_success())
+        .next()
+        .and_then(|i| cx.ev(i).ts)
+        .unwrap_or(i64::MAX);
+    for later in cx.later(flow, t, |e| {
+        e.is_failure()
+            && e.ts.is_some_and(|x| x < relogin)
+            && (e.kind() == EventKind::ApiCall || e.kind() == EventKind::Token && e.is_refresh())
+    }) {
+        f = f.explains(
+            later,
+            format!(
+                "consequence: the grant was revoked — {}",
+                cx.ev(later).describe()
+            ),
+        );
+        claimed.push(later);
+    }
+    Some(cx.corroborate(f, t))
 }
