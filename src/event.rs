@@ -245,6 +245,10 @@ pub struct Event {
     /// apart; never printed.
     pub basic_user: Option<String>,
     pub client_secret: Option<Fingerprint>,
+    /// HTTP Basic credentials whose secret holds a raw `+`: RFC 6749 §2.3.1 has the client
+    /// form-encode id and secret before base64, and a server that form-decodes them reads
+    /// that `+` as a space (a properly encoded `+` is `%2B`).
+    pub basic_unencoded: bool,
     pub body_json: bool,
     /// Parameter names present in the request (names only, values dropped).
     pub params: Vec<String>,

@@ -740,6 +740,7 @@ fn fold(c: &mut Event, e: Event) {
     fill(&mut c.refresh_token, e.refresh_token);
     fill(&mut c.client_auth, e.client_auth);
     fill(&mut c.client_secret, e.client_secret);
+    c.basic_unencoded |= e.basic_unencoded;
     if c.params.is_empty() {
         c.params = e.params;
     }

@@ -270,3 +270,15 @@ fn refreshes_of_one_login_read_by_their_order_from_the_app_log_alone() {
     false_pos.extend(causes_from("recorded-ninth", &["app.jsonl"], &["Z12"]));
     assert!(false_pos.is_empty(), "{false_pos:?}");
 }
+
+/// fixtures/recorded-tenth: variants no earlier set has (a `+` in a Basic secret sent
+/// unencoded, a rotated refresh token that keeps its predecessor's remaining lifetime, a
+/// redirect_uri percent-encoded twice, a bearer kept as a default header after refreshes,
+/// a sign-out racing another tab's refresh, a grant revoked by an administrator, a callback
+/// reloaded by a "Try again" button, a refresh retried after the proxy's 504, another
+/// client's credentials after a deploy), each beside its clean twin. The app's own error
+/// after a good sign-in (a database lock) is no OAuth failure.
+#[test]
+fn recorded_tenth_new_variants_of_known_causes() {
+    labels_hold_in("recorded-tenth", 9);
+}

@@ -579,6 +579,7 @@ fn apply_client_auth(ev: &mut Event, params: &[Pair<'_>], headers: &[Pair<'_>]) 
                     .unwrap_or_default();
                 ev.client_id = Some(id);
                 ev.client_secret = Some(Fingerprint::of(SecretKind::ClientSecret, secret));
+                ev.basic_unencoded = secret.contains('+');
             }
         }
     } else if let Some(secret) = get(params, "client_secret") {

@@ -852,6 +852,23 @@ fn is_keycloak_error_type(t: &str) -> bool {
     t.ends_with("_ERROR") && t.chars().all(|c| c.is_ascii_uppercase() || c == '_')
 }
 
+/// Whether a log line's `error` may be a protocol's error, not a program's: OAuth codes
+/// (`invalid_grant`), vendors' (`AADSTS70008`, Auth0 `fer`, Cognito
+/// `NotAuthorizedException`). An exception's class (`OperationalError`, `IntegrityError`) is
+/// the app's own trouble: a line of an app that failed to save a profile after a good sign-in
+/// says nothing about OAuth, and folded into the sign-in's record it made a clean exchange
+/// read as failed. An HTTP client's (`ConnectionError`, `ReadTimeout`) is a request that got
+/// no answer, and stays.
+fn is_protocol_error(e: &str) -> bool {
+    let exception_class = e.len() > 5
+        && e.starts_with(|c: char| c.is_ascii_uppercase())
+        && e.bytes().any(|b| b.is_ascii_lowercase())
+        && e.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.')
+        // Not `...Exception`: AWS names its API errors so (`NotAuthorizedException`).
+        && e.ends_with("Error");
+    !exception_class || names_oauth_error(e) || names_connection_failure(e)
+}
+
 /// An OAuth error code (`invalid_grant`, `token_expired`), as opposed to a sentence.
 fn is_error_code(s: &str) -> bool {
     s.contains('_')
@@ -1217,7 +1234,8 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
             || low_et.contains("token")
                 && !low_et.contains("userinfo")
                 && !low_et.contains("introspect")
-            || low_et.contains("grant")
+            // Not a grant revoked (`grant.revoked`): a revocation, though it names no request.
+            || low_et.contains("grant") && !low_et.contains("revoke")
             || low_et.contains("login.success")
             // An app's own event names: `oauth.refresh.success`, `oidc_refresh_failed`; not
             // a refresh it only planned or dropped (`.scheduled`, `.skipped`).
@@ -1246,7 +1264,7 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
                 && (status.is_some() || has_oauth_error)
         {
             Some(EventKind::ApiCall)
-        } else if has_oauth_error
+        } else if has_oauth_error && error.as_deref().is_some_and(is_protocol_error)
             || failed_by_vendor
             || detail.as_deref().is_some_and(names_oauth_error)
             || error_description.as_deref().is_some_and(names_oauth_error)

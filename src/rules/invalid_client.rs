@@ -70,6 +70,13 @@ impl Rule for InvalidClient {
                     ),
                     Some(s),
                 )
+            } else if ev.basic_unencoded && ev.client_auth == Some(ClientAuth::Basic) {
+                (
+                    "basic_not_form_encoded",
+                    0.9,
+                    format!("client {name} sent its secret in HTTP Basic with a raw '+', not form-encoded first (RFC 6749 §2.3.1): the server decodes it and reads a space"),
+                    ok(&|e| e.client_secret.is_some() && e.client_secret != ev.client_secret),
+                )
             } else if let Some(s) = ok(&|e| {
                 ev.client_secret.is_some()
                     && e.client_secret.is_some()

@@ -1,8 +1,9 @@
 //! `redirect_mismatch`: the token request's redirect_uri is not the authorize request's,
 //! or the authorize request was refused for its redirect_uri.
 //!
-//! The difference is classified because the fix differs: a trailing slash or case is a
-//! string-building bug, a scheme or host difference is a proxy / environment problem.
+//! The difference is classified because the fix differs: a trailing slash, case or an extra
+//! round of percent-encoding is a string-building bug, a scheme or host difference is a
+//! proxy / environment problem.
 
 use super::*;
 use crate::ingest::http::split_url;
@@ -19,6 +20,18 @@ pub fn classify(authorize: &str, token: Option<&str>) -> &'static str {
     }
     if authorize.trim_end_matches('/') == token.trim_end_matches('/') {
         return "trailing_slash";
+    }
+    // Percent-encoded once more than it should be (`https%3A%2F%2F...` after the form's own
+    // decoding): an encoding bug, which would otherwise read as another scheme.
+    let decoded = |u: &str| {
+        form_urlencoded::parse(format!("x={u}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+    };
+    if token.contains('%') && decoded(token).as_deref() == Some(authorize)
+        || authorize.contains('%') && decoded(authorize).as_deref() == Some(token)
+    {
+        return "encoding";
     }
     let scheme = |u: &str| u.split("://").next().unwrap_or("").to_ascii_lowercase();
     if scheme(authorize) != scheme(token) {
@@ -69,6 +82,7 @@ impl Rule for RedirectMismatch {
             let kind = classify(auth_uri, ev.redirect_uri.as_deref());
             let summary = match kind {
                 "missing" => format!("token request has no redirect_uri but the authorize request sent {auth_uri}"),
+                "encoding" => format!("token request redirect_uri {} is the authorize request's {auth_uri} percent-encoded once more (or once less)", ev.redirect_uri.as_deref().unwrap_or("")),
                 _ => format!("token request redirect_uri {} differs from the authorize request's {auth_uri} ({})", ev.redirect_uri.as_deref().unwrap_or(""), kind.replace('_', " ")),
             };
             let f = Finding::new(self.id(), kind, 0.92, fi, summary)
@@ -128,6 +142,10 @@ mod tests {
             "trailing_slash"
         );
         assert_eq!(classify("https://a/cb", Some("http://a/cb")), "scheme");
+        assert_eq!(
+            classify("https://a.test/cb", Some("https%3A%2F%2Fa.test%2Fcb")),
+            "encoding"
+        );
         assert_eq!(classify("https://a/cb", Some("https://b/cb")), "host");
         assert_eq!(classify("https://a:8443/cb", Some("https://a/cb")), "port");
         assert_eq!(classify("https://a/cb", Some("https://a/callback")), "path");

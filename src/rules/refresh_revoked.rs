@@ -89,6 +89,19 @@ impl Rule for RefreshRevoked {
                 out.push(cx.corroborate(f, t));
                 continue;
             }
+            // The server revoked the login's grant itself (an administrator, a policy): its
+            // record names the grant, no token, and joined this login by the grant.
+            if let Some(r) = (!ev.is_transient_failure())
+                .then(|| grant_revoked_by_server(cx, fi, t))
+                .flatten()
+            {
+                let dt = ev.ts.zip(cx.ev(r).ts).map(|(a, b)| a - b).unwrap_or(0);
+                let f = Finding::new(self.id(), "grant_revoked", 0.8, fi, format!("the server revoked this login's grant {} before this refresh (administrator or policy; its record names the grant, not a token): {rt} went with it", secs(dt)))
+                    .evidence(r, "the grant revoked at the server")
+                    .explains(t, ev.describe());
+                out.push(cx.corroborate(f, t));
+                continue;
+            }
             // The server said so, with no revocation in sight.
             if let Some((Weight::Strong, text, _)) = cx.signature(self.id(), t) {
                 out.push(
@@ -130,4 +143,30 @@ fn grant_tokens(cx: &Context, rt: Fingerprint) -> Vec<Fingerprint> {
         tokens.extend(next);
     }
     tokens
+}
+
+/// The server's own revocation of the grant of failure `t`'s login: a successful revocation
+/// earlier in the flow that names a grant and no token (oidc-provider's `grant.revoked` by an
+/// administrator), of the same client, with no token issued in the login after it (the grant
+/// would have outlived it).
+fn grant_revoked_by_server(cx: &Context, fi: usize, t: usize) -> Option<usize> {
+    let flow = &cx.flows[fi];
+    let ev = cx.ev(t);
+    let r = cx
+        .earlier(flow, t, |e| {
+            e.kind() == EventKind::Revoke
+                && !e.is_failure()
+                && e.revoked_token.is_none()
+                && e.grant_id.is_some()
+                && e.client_id.is_some()
+                && e.client_id == ev.client_id
+        })
+        .last()?;
+    let at = |i: usize| flow.events.iter().position(|&x| x == i);
+    let (from, to) = (at(r)?, at(t)?);
+    let reissued = flow.events[from + 1..to].iter().any(|&i| {
+        let e = cx.ev(i);
+        e.kind() == EventKind::Token && e.is_success()
+    });
+    (!reissued).then_some(r)
 }
