@@ -282,3 +282,19 @@ fn refreshes_of_one_login_read_by_their_order_from_the_app_log_alone() {
 fn recorded_tenth_new_variants_of_known_causes() {
     labels_hold_in("recorded-tenth", 9);
 }
+
+/// From the HAR alone, whose refusals read only `invalid_grant` / "grant request is
+/// invalid": a refresh token refused the first time it was used, seconds after it was
+/// issued, with nothing revoked in the login, ran out its lifetime (a tab idle past the
+/// refresh token's 7 s, X12, X13, Y18, V11; a grant past its absolute lifetime, T14; a
+/// rotated token that kept only its predecessor's remaining lifetime, Q03): a token never
+/// used cannot have been reused.
+#[test]
+fn a_refresh_token_refused_on_its_first_use_ran_out_from_the_har_alone() {
+    let mut false_pos = causes_from("recorded-seventh", &["session.har"], &["X12", "X13"]);
+    false_pos.extend(causes_from("recorded-fifth", &["session.har"], &["V11"]));
+    false_pos.extend(causes_from("recorded-third", &["session.har"], &["T14"]));
+    false_pos.extend(causes_from("recorded-tenth", &["session.har"], &["Q03"]));
+    assert!(false_pos.is_empty(), "{false_pos:?}");
+    causes_from("recorded-eighth", &["session.har"], &["Y18"]);
+}

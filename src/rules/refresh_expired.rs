@@ -65,6 +65,9 @@ impl Rule for RefreshExpired {
                     let dt = ev.ts.zip(cx.ev(worked).ts).map_or(0, |(x, y)| x - y);
                     (0.6, "past_server_lifetime", format!("{rt} used {} after it was issued; it worked {} before and the server kept it (no rotation), and nothing revoked it since: its lifetime ran out", secs(a), secs(dt)))
                 }
+                (Some(a), _) if a >= FRESH_MIN_MS && first_use_unrevoked(cx, fi, t, rt, issued) => {
+                    (0.45, "past_server_lifetime", format!("{rt} was issued {} before and refused the first time it was used, with nothing revoked in this login: a token never used cannot have been reused, so its lifetime (or its grant's, which rotation does not extend) ran out", secs(a)))
+                }
                 (Some(a), _) => {
                     // Bracket from this client's successful refreshes.
                     let max_ok = cx
@@ -156,8 +159,11 @@ fn kept_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
         let e = cx.ev(i);
         !(e.is_failure() || e.kind() == EventKind::Revoke)
     });
-    if !kept || !quiet {
+    if !quiet {
         return None;
+    }
+    if !kept {
+        return first_refresh_unnamed(cx, fi, t);
     }
     let dt = ev.ts? - cx.ev(worked).ts?;
     let login = before.iter().copied().find(|&i| {
@@ -183,4 +189,75 @@ fn kept_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
         f = f.evidence(l, "the login that issued it");
     }
     Some(cx.corroborate(f.explains(t, ev.describe()), t))
+}
+
+/// How old a refresh token refused on its first use must be to read as expired: younger,
+/// a race or a revocation the logs do not show is as likely.
+const FRESH_MIN_MS: i64 = 2_000;
+
+/// Whether `rt` (issued by `issued`) is presented for the first time at failure `t`, and no
+/// revocation of the login lies between its issue and `t`: it cannot have been reused, nor
+/// revoked as far as the logs show.
+fn first_use_unrevoked(
+    cx: &Context,
+    fi: usize,
+    t: usize,
+    rt: Fingerprint,
+    issued: Option<usize>,
+) -> bool {
+    let Some(issued) = issued else { return false };
+    let (Some(from), Some(to)) = (cx.ev(issued).ts, cx.ev(t).ts) else {
+        return false;
+    };
+    let used_before = cx
+        .events
+        .iter()
+        .enumerate()
+        .any(|(i, e)| i != t && e.refresh_token == Some(rt) && e.ts.is_some_and(|x| x <= to));
+    let revoked = cx.flows[fi].events.iter().any(|&i| {
+        let e = cx.ev(i);
+        e.kind() == EventKind::Revoke && e.ts.is_some_and(|x| from <= x && x <= to)
+    });
+    !used_before && !revoked
+}
+
+/// [`first_use_unrevoked`] where the logs name no token (an app's log): the login's first
+/// refresh since its latest tokens were issued (by the sign-in or a refresh), at least
+/// [`FRESH_MIN_MS`] after, with no other refresh or revocation between, refused with
+/// `invalid_grant`.
+fn first_refresh_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
+    let flow = &cx.flows[fi];
+    let ev = cx.ev(t);
+    let before: Vec<usize> = flow
+        .events
+        .iter()
+        .copied()
+        .take_while(|&i| i != t)
+        .collect();
+    let at = before.iter().rposition(|&i| {
+        let e = cx.ev(i);
+        e.kind() == EventKind::Token && e.is_success() && (e.is_refresh() || e.is_code_exchange())
+    })?;
+    let issued = before[at];
+    let between_quiet = before[at + 1..].iter().all(|&i| {
+        let e = cx.ev(i);
+        !(e.kind() == EventKind::Token && e.is_refresh() || e.kind() == EventKind::Revoke)
+    });
+    let age = ev.ts? - cx.ev(issued).ts?;
+    if !between_quiet || age < FRESH_MIN_MS {
+        return None;
+    }
+    let f = Finding::new(
+        "refresh_expired",
+        "past_server_lifetime",
+        0.4,
+        fi,
+        format!(
+            "the login's first refresh since its tokens were issued {} before was refused, with nothing revoked between: a token never used cannot have been reused, so its lifetime (or its grant's) ran out (the logs name no token, so the order decides)",
+            secs(age)
+        ),
+    )
+    .evidence(issued, "the login's latest tokens issued")
+    .explains(t, ev.describe());
+    Some(cx.corroborate(f, t))
 }
