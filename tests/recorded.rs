@@ -298,3 +298,14 @@ fn a_refresh_token_refused_on_its_first_use_ran_out_from_the_har_alone() {
     assert!(false_pos.is_empty(), "{false_pos:?}");
     causes_from("recorded-eighth", &["session.har"], &["Y18"]);
 }
+
+/// From the app's log alone: a refresh whose answer was lost (the proxy's 504 after its
+/// timeout, Q14; an IdP error page, F14) and its retry with the same token refused with
+/// `invalid_grant` seconds later is a refresh token reused: the server had carried out and
+/// rotated the first. No clean session of those sets is diagnosed.
+#[test]
+fn a_refresh_retried_after_a_lost_answer_is_a_reuse_from_the_app_log_alone() {
+    let mut false_pos = causes_from("recorded-tenth", &["app.jsonl"], &["Q14"]);
+    false_pos.extend(causes_from("recorded-fourth", &["app.jsonl"], &["F14"]));
+    assert!(false_pos.is_empty(), "{false_pos:?}");
+}

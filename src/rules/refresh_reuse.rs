@@ -154,6 +154,9 @@ fn raced_unnamed(
         return None;
     }
     let near = |e: &Event| e.ts.is_some_and(|x| (x - ts).abs() <= window);
+    if let Some(lost) = lost_unnamed(cx, fi, t) {
+        return Some(lost);
+    }
     let won = flow.events.iter().copied().find(|&i| {
         let e = cx.ev(i);
         i != t
@@ -205,5 +208,54 @@ fn raced_unnamed(
         );
         claimed.push(later);
     }
+    Some(cx.corroborate(f, t))
+}
+
+/// How long after a refresh that got no usable answer a refused one is its retry.
+const RETRY_MS: i64 = 60_000;
+
+/// The `lost_response` story told by order, where the logs name no token: the login's
+/// previous refresh got no usable answer (a proxy's 504, a timeout) and this one, its
+/// retry within [`RETRY_MS`] with nothing issued between, is refused with `invalid_grant`:
+/// the server had carried out the first and rotated the token the retry presented again.
+fn lost_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
+    let flow = &cx.flows[fi];
+    let ev = cx.ev(t);
+    let ts = ev.ts?;
+    let before: Vec<usize> = flow
+        .events
+        .iter()
+        .copied()
+        .take_while(|&i| i != t)
+        .collect();
+    let at = before.iter().rposition(|&i| {
+        let e = cx.ev(i);
+        e.kind() == EventKind::Token && e.is_refresh()
+    })?;
+    let first = before[at];
+    let fe = cx.ev(first);
+    let retried = fe.is_transient_failure()
+        && fe.refresh_token.is_none()
+        && fe.ts.is_some_and(|x| x <= ts && ts - x <= RETRY_MS);
+    let settled_between = before[at + 1..].iter().any(|&i| {
+        let e = cx.ev(i);
+        e.kind() == EventKind::Revoke || e.kind() == EventKind::Token && e.is_success()
+    });
+    if !retried || settled_between || fe.issued.as_ref().and_then(|x| x.rotated) == Some(false) {
+        return None;
+    }
+    let f = Finding::new(
+        "refresh_reuse",
+        "lost_response",
+        0.65,
+        fi,
+        format!(
+            "the refresh before got no usable answer ({}) and this retry {} later was refused: the server had already rotated the refresh token the retry presented again (the logs name no token, so the order decides)",
+            fe.status.map_or("no answer".to_string(), |s| s.to_string()),
+            secs(ts - fe.ts.unwrap_or(ts))
+        ),
+    )
+    .explains(first, format!("refresh without a usable answer: {}", fe.describe()))
+    .explains(t, ev.describe());
     Some(cx.corroborate(f, t))
 }
