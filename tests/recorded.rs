@@ -309,3 +309,26 @@ fn a_refresh_retried_after_a_lost_answer_is_a_reuse_from_the_app_log_alone() {
     false_pos.extend(causes_from("recorded-fourth", &["app.jsonl"], &["F14"]));
     assert!(false_pos.is_empty(), "{false_pos:?}");
 }
+
+/// From the app's log alone, which names no code: a code exchange refused with
+/// `invalid_grant` seconds or minutes after its callback arrived (a completion queued behind
+/// busy workers, M04, W02, X07, X08; a handler blocked on a lock, V04, or running a slow sync
+/// first, V05, Y03) exchanged a code at least that old, while the app's other exchanges came
+/// within milliseconds of their callbacks: it expired. No clean session is diagnosed.
+#[test]
+fn a_code_exchanged_long_after_its_callback_expired_from_the_app_log_alone() {
+    let mut false_pos = causes_from("recorded-more", &["app.jsonl"], &["M04"]);
+    false_pos.extend(causes_from("recorded-sixth", &["app.jsonl"], &["W02"]));
+    false_pos.extend(causes_from(
+        "recorded-seventh",
+        &["app.jsonl"],
+        &["X07", "X08"],
+    ));
+    false_pos.extend(causes_from(
+        "recorded-fifth",
+        &["app.jsonl"],
+        &["V04", "V05"],
+    ));
+    false_pos.extend(causes_from("recorded-eighth", &["app.jsonl"], &["Y03"]));
+    assert!(false_pos.is_empty(), "{false_pos:?}");
+}

@@ -41,6 +41,7 @@ impl Rule for CodeExpired {
             .filter(|t| *t > 0)
             .unwrap_or(600_000);
         let mut ages: Option<Vec<(Option<String>, i64)>> = None;
+        let mut waits: Option<Vec<i64>> = None;
         for t in failed_tokens(cx, flow, "authorization_code") {
             let ev = cx.ev(t);
             if ev.no_response
@@ -49,7 +50,11 @@ impl Rule for CodeExpired {
             {
                 continue;
             }
-            let Some(code) = ev.code else { continue };
+            let Some(code) = ev.code else {
+                let waits = waits.get_or_insert_with(|| success_waits(cx));
+                out.extend(waited_unnamed(cx, fi, t, ttl, waits));
+                continue;
+            };
             // A repeated code is reuse, not expiry.
             if cx
                 .earlier(flow, t, |e| {
@@ -117,4 +122,101 @@ impl Rule for CodeExpired {
             out.push(f);
         }
     }
+}
+
+/// How long after its callback an app must have waited to exchange a code for the wait to
+/// count: apps exchange within milliseconds of the callback, and codes live seconds to
+/// minutes.
+const WAIT_MIN_MS: i64 = 5_000;
+
+/// The callback whose code the app exchanged at `t`, where the logs name no code: the
+/// latest callback the login received before `t`, with no other code exchange between.
+fn callback_of(cx: &Context, fi: usize, t: usize) -> Option<usize> {
+    let flow = &cx.flows[fi];
+    let before: Vec<usize> = flow
+        .events
+        .iter()
+        .copied()
+        .take_while(|&i| i != t)
+        .collect();
+    let at = before.iter().rposition(|&i| {
+        let e = cx.ev(i);
+        e.kind() == EventKind::Callback
+            && e.callback_side == Some(CallbackSide::Received)
+            && !e.is_failure()
+    })?;
+    let exchanged_between = before[at + 1..].iter().any(|&i| {
+        let e = cx.ev(i);
+        e.kind() == EventKind::Token && e.is_code_exchange()
+    });
+    (!exchanged_between).then_some(before[at])
+}
+
+/// How long the app waited between callback and a successful exchange, where the logs name
+/// no code: what this app's code exchanges normally take.
+fn success_waits(cx: &Context) -> Vec<i64> {
+    let mut out = Vec::new();
+    for (fi, flow) in cx.flows.iter().enumerate() {
+        for &t in &flow.events {
+            let e = cx.ev(t);
+            if e.kind() == EventKind::Token
+                && e.is_code_exchange()
+                && e.is_success()
+                && e.code.is_none()
+            {
+                if let Some(cb) = callback_of(cx, fi, t) {
+                    out.extend(e.ts.zip(cx.ev(cb).ts).map(|(a, b)| a - b));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// A code exchange refused with `invalid_grant` long after its callback arrived, where the
+/// logs name no code (an app's log): the code was issued before the callback, so it was at
+/// least that old. The app queued the exchange, or ran something slow first.
+fn waited_unnamed(cx: &Context, fi: usize, t: usize, ttl: i64, waits: &[i64]) -> Option<Finding> {
+    let ev = cx.ev(t);
+    if ev.error.as_deref() != Some("invalid_grant") {
+        return None;
+    }
+    let cb = callback_of(cx, fi, t)?;
+    let wait = ev.ts? - cx.ev(cb).ts?;
+    let usual = waits.iter().copied().max();
+    if wait < WAIT_MIN_MS || usual.is_some_and(|u| wait <= 2 * u) {
+        return None;
+    }
+    let (conf, variant, usual_text) = if wait > ttl {
+        (0.85, "past_ttl", format!("codes live {} (ttl)", secs(ttl)))
+    } else {
+        match usual {
+            Some(u) => (
+                0.6,
+                "past_server_lifetime",
+                format!(
+                    "its other code exchanges came {} or less after their callbacks",
+                    secs(u)
+                ),
+            ),
+            None => (
+                0.5,
+                "past_server_lifetime",
+                "apps exchange a code within milliseconds of its callback".to_string(),
+            ),
+        }
+    };
+    let f = Finding::new(
+        "code_expired",
+        variant,
+        conf,
+        fi,
+        format!(
+            "the app exchanged the code {} after its callback arrived, so it was at least that old; {usual_text}: it expired while the app waited (the logs name no code, so the order decides)",
+            secs(wait)
+        ),
+    )
+    .evidence(cb, "the callback that brought the code")
+    .explains(t, format!("exchanged {} after the callback: {}", secs(wait), ev.describe()));
+    Some(cx.corroborate(f, t))
 }
