@@ -104,15 +104,33 @@ fn keys(e: &Event) -> Vec<Key<'_>> {
 /// the same request turned into a success, an expired access token the client refreshed
 /// and retried, a refusal followed by a successful login. The user got through, so they
 /// are not failures to explain.
+/// How soon the success that ends a chain of retries must come for every failure of the
+/// chain to count as recovered.
+const RECOVERY_MS: Millis = 60_000;
+
 pub fn mark_recovered(events: &mut [Event], flows: &[Flow]) {
     for f in flows {
-        for pos in 0..f.events.len() {
+        // From the last: a retry that failed too but was itself retried with success (502,
+        // 502, 200 while the provider restarted) recovers the attempts before it, those
+        // within RECOVERY_MS of the success: an outage of minutes stays in the report.
+        let mut got_through: HashMap<usize, Millis> = HashMap::default();
+        for pos in (0..f.events.len()).rev() {
             let i = f.events[pos];
             if !events[i].is_transient_failure() {
                 continue;
             }
-            if retries(events, f, pos).any(|j| events[j].is_success()) {
+            let Some(t) = events[i].ts else { continue };
+            let success = retries(events, f, pos).find_map(|j| {
+                let at = if events[j].is_success() {
+                    events[j].ts
+                } else {
+                    got_through.get(&j).copied()
+                };
+                at.filter(|&s| s - t <= RECOVERY_MS)
+            });
+            if let Some(s) = success {
                 events[i].recovered = true;
+                got_through.insert(i, s);
             }
         }
         mark_refreshed_retries(events, f);
@@ -412,14 +430,28 @@ mod tests {
             call("/api/orders", 200, "at-2", 5),
         ];
         assert_eq!(recovered(other_token), [false, false]);
-        // An outage: only the failure the success answered is its retry; one token names
-        // no request, so the failures before stay.
+        // An outage ridden out within a minute: each failure was retried and the last retry
+        // got through, so none of them failed the flow; one of minutes stays reported,
+        // but for the failures within a minute of the success.
         let outage = vec![
             call("/api/orders", 503, "at-1", 0),
             call("/api/orders", 503, "at-1", 30),
             call("/api/orders", 200, "at-1", 60),
         ];
-        assert_eq!(recovered(outage), [false, true, false]);
+        assert_eq!(recovered(outage), [true, true, false]);
+        let long_outage = vec![
+            call("/api/orders", 503, "at-1", 0),
+            call("/api/orders", 503, "at-1", 50),
+            call("/api/orders", 503, "at-1", 100),
+            call("/api/orders", 200, "at-1", 140),
+        ];
+        assert_eq!(recovered(long_outage), [false, false, true, false]);
+        // One that was not: the failures stay.
+        let given_up = vec![
+            call("/api/orders", 503, "at-1", 0),
+            call("/api/orders", 503, "at-1", 30),
+        ];
+        assert_eq!(recovered(given_up), [false, false]);
         // Nor one long after.
         let late = vec![
             call("/api/orders", 503, "at-1", 0),
@@ -476,13 +508,14 @@ mod tests {
         };
         let soon = vec![refresh("app.jsonl", 503, 0), refresh("app.jsonl", 200, 10)];
         assert_eq!(recovered(soon), [true, false]);
-        // A second failure came first: the success retried that one, not the first.
+        // Retried twice (502, 502, 200 while the provider restarted): the second attempt
+        // retried the first, the success the second, and the login went on.
         let twice = vec![
             refresh("app.jsonl", 503, 0),
             refresh("app.jsonl", 503, 5),
             refresh("app.jsonl", 200, 10),
         ];
-        assert_eq!(recovered(twice), [false, true, false]);
+        assert_eq!(recovered(twice), [true, true, false]);
         // Another program's record in between (the provider's "refresh token consumed" of
         // the retry) does not stand in for the program's own next attempt.
         let between = vec![

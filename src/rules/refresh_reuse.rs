@@ -26,6 +26,11 @@ impl Rule for RefreshReuse {
                 continue;
             }
             let ev = cx.ev(t);
+            // A 5xx or no answer is no refusal of the token: the server may never have
+            // seen it (a proxy's 502 while the provider restarts).
+            if ev.is_transient_failure() {
+                continue;
+            }
             let Some(rt) = ev.refresh_token else {
                 if let Some(f) = raced_unnamed(cx, fi, t, window, &mut claimed) {
                     out.push(f);
