@@ -261,6 +261,9 @@ pub struct Event {
 
     // revoke
     pub revoked_token: Option<Fingerprint>,
+    /// The token an RP-initiated logout named as its `id_token_hint` (an ID token, or
+    /// another token sent by mistake): it ties the logout to the login that issued it.
+    pub id_token_hint: Option<Fingerprint>,
 
     // api call
     pub bearer: Option<Box<Bearer>>,
@@ -399,7 +402,11 @@ impl Event {
                 }
             }
             EventKind::Revoke => {
-                s.push_str("revoke");
+                s.push_str(if self.id_token_hint.is_some() {
+                    "logout"
+                } else {
+                    "revoke"
+                });
                 if let Some(t) = &self.revoked_token {
                     s.push_str(&format!(" {t}"));
                 }

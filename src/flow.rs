@@ -73,6 +73,7 @@ fn keys(e: &Event) -> Vec<Key<'_>> {
         e.code,
         e.refresh_token,
         e.revoked_token,
+        e.id_token_hint,
         e.bearer.as_ref().map(|b| b.fp),
     ]
     .into_iter()

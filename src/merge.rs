@@ -757,6 +757,7 @@ fn fold(c: &mut Event, e: Event) {
         _ => {}
     }
     fill(&mut c.revoked_token, e.revoked_token);
+    fill(&mut c.id_token_hint, e.id_token_hint);
     fill(&mut c.bearer, e.bearer);
     fill(&mut c.www_authenticate_error, e.www_authenticate_error);
     fill(&mut c.error, e.error);

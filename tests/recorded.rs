@@ -332,3 +332,14 @@ fn a_code_exchanged_long_after_its_callback_expired_from_the_app_log_alone() {
     false_pos.extend(causes_from("recorded-eighth", &["app.jsonl"], &["Y03"]));
     assert!(false_pos.is_empty(), "{false_pos:?}");
 }
+
+/// fixtures/recorded-eleventh: new variants of the causes the tenth did not cover (a TOTP
+/// step before the exchange past the code's lifetime, a verifier cut by a column, a callback
+/// on another host without the session cookie, a restored tab after the interaction expired,
+/// a silent login past max_age, an access token as logout id_token_hint, an empty code, a
+/// grant type removed by a deploy, a refresh given up during a provider restart), each beside
+/// its clean twin; a refresh retried through two 502s into a 200 is clean.
+#[test]
+fn recorded_eleventh_more_new_variants() {
+    labels_hold_in("recorded-eleventh", 9);
+}

@@ -491,6 +491,17 @@ pub(super) fn classify_shape(ex: &HttpExchange, src: &Source) -> Vec<Event> {
             ev.issued = None;
         }
         out.push(ev);
+    } else if let Some(hint) = get(&params, "id_token_hint").filter(|h| !h.is_empty()) {
+        // RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0): the end of a login,
+        // named by the ID token it hints, whatever the endpoint's path.
+        let mut ev = base_event(EventKind::Revoke, src, ex, &u);
+        ev.id_token_hint = Some(Fingerprint::of(SecretKind::Token, hint));
+        ev.client_id = nonempty(get(&params, "client_id"));
+        if let Some((error, desc)) = error_page(ex) {
+            ev.error = Some(error);
+            ev.error_description = Some(desc);
+        }
+        out.push(ev);
     } else if let Some((code, state, error, desc)) = callback_from(&params) {
         let mut ev = base_event(EventKind::Callback, src, ex, &u);
         ev.callback_side = Some(CallbackSide::Received);
@@ -677,6 +688,17 @@ fn oauth_error_page(ex: &HttpExchange, src: &Source, u: &SplitUrl<'_>) -> Option
     if !ex.body_visible || status < 500 && !submitted {
         return None;
     }
+    let (error, desc) = error_page(ex)?;
+    let mut ev = base_event(EventKind::LogError, src, ex, u);
+    ev.error_description = Some(desc);
+    ev.error = Some(error);
+    Some(ev)
+}
+
+/// The OAuth error an HTML error page answering `ex` names, and its description
+/// ("error_description: ..." as oidc-provider's page writes it, else the page's words).
+fn error_page(ex: &HttpExchange) -> Option<(String, String)> {
+    ex.status.filter(|s| *s >= 400)?;
     let body = ex.resp_body.as_deref()?;
     if !body.trim_start().starts_with('<') {
         return None;
@@ -691,15 +713,12 @@ fn oauth_error_page(ex: &HttpExchange, src: &Source, u: &SplitUrl<'_>) -> Option
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
         .find(|w| OAUTH_ERRORS.contains(w))?
         .to_string();
-    let mut ev = base_event(EventKind::LogError, src, ex, u);
-    // "error_description: ..." as oidc-provider's page writes it, else the page's words.
-    ev.error_description = text
+    let desc = text
         .split_once("error_description")
         .map(|(_, d)| d.trim_start_matches([' ', ':', '=']).trim().to_string())
         .filter(|d| !d.is_empty())
-        .or(Some(text));
-    ev.error = Some(error);
-    Some(ev)
+        .unwrap_or(text);
+    Some((error, desc))
 }
 
 fn error_page_text(body: &str) -> Option<String> {

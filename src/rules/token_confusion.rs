@@ -20,6 +20,10 @@ impl Rule for TokenConfusion {
                 wrong_refresh_token(cx, fi, i, out);
                 continue;
             }
+            if e.kind() == EventKind::Revoke && e.is_failure() {
+                wrong_id_token_hint(cx, fi, i, out);
+                continue;
+            }
             if e.kind() != EventKind::ApiCall || !e.is_failure() {
                 continue;
             }
@@ -131,4 +135,29 @@ fn other_audience(cx: &Context, fi: usize, src: usize, e: &Event) -> Option<Stri
         hosts.push(bare(&crate::ingest::http::split_url(r).host?));
     }
     (!hosts.iter().any(|h| h.is_empty() || *h == host)).then_some(resource)
+}
+
+/// A logout refused whose `id_token_hint` is a token the server issued as another kind (the
+/// access token, the refresh token): the hint must be the ID token. Its fingerprint tells.
+fn wrong_id_token_hint(cx: &Context, fi: usize, i: usize, out: &mut Vec<Finding>) {
+    let e = cx.ev(i);
+    let Some(hint) = e.id_token_hint else { return };
+    let Some(&(src, role)) = cx.issued_by.get(&hint) else {
+        return;
+    };
+    let (variant, what) = match role {
+        TokenRole::Access => ("access_token_as_id_token_hint", "the access token"),
+        TokenRole::Refresh => ("refresh_token_as_id_token_hint", "the refresh token"),
+        TokenRole::Id => return,
+    };
+    let f = Finding::new(
+        "token_confusion",
+        variant,
+        0.93,
+        fi,
+        format!("the logout sent {what} ({hint}) as id_token_hint; send the ID token"),
+    )
+    .evidence(src, format!("{hint} issued here as {what}"))
+    .explains(i, e.describe());
+    out.push(cx.corroborate(f, i));
 }
