@@ -40,8 +40,6 @@ impl Rule for CodeExpired {
             .map(|s| s.duration_ms("ttl"))
             .filter(|t| *t > 0)
             .unwrap_or(600_000);
-        let mut ages: Option<Vec<(Option<String>, i64)>> = None;
-        let mut waits: Option<Vec<i64>> = None;
         for t in failed_tokens(cx, flow, "authorization_code") {
             let ev = cx.ev(t);
             if ev.no_response
@@ -51,7 +49,7 @@ impl Rule for CodeExpired {
                 continue;
             }
             let Some(code) = ev.code else {
-                let waits = waits.get_or_insert_with(|| success_waits(cx));
+                let waits = cx.memo.code_waits.get_or_init(|| success_waits(cx));
                 out.extend(waited_unnamed(cx, fi, t, ttl, waits));
                 continue;
             };
@@ -72,7 +70,7 @@ impl Rule for CodeExpired {
             let age = ts - issued;
             let sig = cx.signature(self.id(), t);
             let strong_sig = sig.as_ref().is_some_and(|s| s.0 == Weight::Strong);
-            let ages = ages.get_or_insert_with(|| success_ages(cx));
+            let ages = cx.memo.code_ages.get_or_init(|| success_ages(cx));
             let max_ok = ages
                 .iter()
                 .filter(|(h, _)| ev.host.is_none() || h.is_none() || *h == ev.host)
@@ -132,24 +130,16 @@ const WAIT_MIN_MS: i64 = 5_000;
 /// The callback whose code the app exchanged at `t`, where the logs name no code: the
 /// latest callback the login received before `t`, with no other code exchange between.
 fn callback_of(cx: &Context, fi: usize, t: usize) -> Option<usize> {
-    let flow = &cx.flows[fi];
-    let before: Vec<usize> = flow
-        .events
-        .iter()
-        .copied()
-        .take_while(|&i| i != t)
-        .collect();
-    let at = before.iter().rposition(|&i| {
-        let e = cx.ev(i);
+    let (cb, since) = cx.last_before(&cx.flows[fi], t, |e| {
         e.kind() == EventKind::Callback
             && e.callback_side == Some(CallbackSide::Received)
             && !e.is_failure()
     })?;
-    let exchanged_between = before[at + 1..].iter().any(|&i| {
+    let exchanged_between = since.iter().any(|&i| {
         let e = cx.ev(i);
         e.kind() == EventKind::Token && e.is_code_exchange()
     });
-    (!exchanged_between).then_some(before[at])
+    (!exchanged_between).then_some(cb)
 }
 
 /// How long the app waited between callback and a successful exchange, where the logs name

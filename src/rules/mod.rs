@@ -110,6 +110,19 @@ pub struct Context<'a> {
     /// Client id -> its successful revocations, in event order: what an ambiguous "refresh
     /// token not found" of another login of the client is weighed against.
     pub revocations: HashMap<&'a str, Vec<usize>>,
+    /// Facts about the whole set that some detectors compare a failure with, found once on
+    /// first use (found per flow, they made a dense log's analysis quadratic).
+    pub memo: Memo,
+}
+
+/// See [`Context::memo`].
+#[derive(Default)]
+pub struct Memo {
+    /// Ages of successfully exchanged codes, per token-endpoint host (`code_expired`).
+    pub code_ages: std::sync::OnceLock<Vec<(Option<String>, Millis)>>,
+    /// How long after its callback each successful exchange that names no code came
+    /// (`code_expired`).
+    pub code_waits: std::sync::OnceLock<Vec<Millis>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,6 +179,7 @@ impl<'a> Context<'a> {
             flow_of,
             token_successes,
             revocations,
+            memo: Memo::default(),
         }
     }
 
@@ -230,6 +244,25 @@ impl<'a> Context<'a> {
     pub fn code_issued_at(&self, flow: &Flow, code: Fingerprint) -> Option<(usize, Millis)> {
         let cb = self.callback_for_code(flow, code)?;
         Some((cb, self.events[cb].ts?))
+    }
+
+    /// The latest event of `flow` before event `before` that `pred` accepts, and the flow's
+    /// events between the two: what a log that names no token is asked ("what did this
+    /// login do last, and what has happened since?").
+    pub fn last_before<'b>(
+        &self,
+        flow: &'b Flow,
+        before: usize,
+        pred: impl Fn(&Event) -> bool,
+    ) -> Option<(usize, &'b [usize])> {
+        let end = flow
+            .events
+            .iter()
+            .position(|&i| i == before)
+            .unwrap_or(flow.events.len());
+        let head = &flow.events[..end];
+        let at = head.iter().rposition(|&i| pred(&self.events[i]))?;
+        Some((head[at], &head[at + 1..]))
     }
 
     /// Events of a flow matching a predicate, strictly before event `before` in time order.

@@ -108,15 +108,7 @@ impl Rule for RefreshExpired {
 /// of the flow lies between: the same token just worked and nothing happened to it since,
 /// so only its lifetime can have ended (a reuse needs a rotation, a revocation an event).
 fn kept_and_unrevoked(cx: &Context, fi: usize, t: usize, rt: Fingerprint) -> Option<usize> {
-    let flow = &cx.flows[fi];
-    let before: Vec<usize> = flow
-        .events
-        .iter()
-        .copied()
-        .take_while(|&i| i != t)
-        .collect();
-    let worked = before.iter().copied().rev().find(|&i| {
-        let e = cx.ev(i);
+    let (worked, since) = cx.last_before(&cx.flows[fi], t, |e| {
         e.kind() == EventKind::Token
             && e.is_refresh()
             && e.is_success()
@@ -125,8 +117,7 @@ fn kept_and_unrevoked(cx: &Context, fi: usize, t: usize, rt: Fingerprint) -> Opt
                 .as_ref()
                 .is_some_and(|x| x.refresh_token.is_none_or(|k| k == rt))
     })?;
-    let at = before.iter().position(|&i| i == worked)?;
-    let quiet = before[at + 1..].iter().all(|&i| {
+    let quiet = since.iter().all(|&i| {
         let e = cx.ev(i);
         !(e.is_failure() || e.kind() == EventKind::Revoke && e.is_success())
     });
@@ -143,19 +134,11 @@ fn kept_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
     if ev.error.as_deref() != Some("invalid_grant") {
         return None;
     }
-    let before: Vec<usize> = flow
-        .events
-        .iter()
-        .copied()
-        .take_while(|&i| i != t)
-        .collect();
-    let at = before.iter().rposition(|&i| {
-        let e = cx.ev(i);
+    let (worked, since) = cx.last_before(flow, t, |e| {
         e.kind() == EventKind::Token && e.is_refresh() && e.is_success()
     })?;
-    let worked = before[at];
     let kept = cx.ev(worked).issued.as_ref().and_then(|x| x.rotated) == Some(false);
-    let quiet = before[at + 1..].iter().all(|&i| {
+    let quiet = since.iter().all(|&i| {
         let e = cx.ev(i);
         !(e.is_failure() || e.kind() == EventKind::Revoke)
     });
@@ -166,10 +149,11 @@ fn kept_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
         return first_refresh_unnamed(cx, fi, t);
     }
     let dt = ev.ts? - cx.ev(worked).ts?;
-    let login = before.iter().copied().find(|&i| {
-        let e = cx.ev(i);
-        e.kind() == EventKind::Token && e.is_code_exchange() && e.is_success()
-    });
+    let login = cx
+        .earlier(flow, t, |e| {
+            e.kind() == EventKind::Token && e.is_code_exchange() && e.is_success()
+        })
+        .next();
     let age = login
         .and_then(|l| Some(ev.ts? - cx.ev(l).ts?))
         .map(|a| format!(", {} after the login", secs(a)))
@@ -209,11 +193,11 @@ fn first_use_unrevoked(
     let (Some(from), Some(to)) = (cx.ev(issued).ts, cx.ev(t).ts) else {
         return false;
     };
-    let used_before = cx
-        .events
-        .iter()
-        .enumerate()
-        .any(|(i, e)| i != t && e.refresh_token == Some(rt) && e.ts.is_some_and(|x| x <= to));
+    // Every record presenting `rt` is in its flow: the token is a flow key.
+    let used_before = cx.flows[fi].events.iter().any(|&i| {
+        let e = cx.ev(i);
+        i != t && e.refresh_token == Some(rt) && e.ts.is_some_and(|x| x <= to)
+    });
     let revoked = cx.flows[fi].events.iter().any(|&i| {
         let e = cx.ev(i);
         e.kind() == EventKind::Revoke && e.ts.is_some_and(|x| from <= x && x <= to)
@@ -226,20 +210,11 @@ fn first_use_unrevoked(
 /// [`FRESH_MIN_MS`] after, with no other refresh or revocation between, refused with
 /// `invalid_grant`.
 fn first_refresh_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
-    let flow = &cx.flows[fi];
     let ev = cx.ev(t);
-    let before: Vec<usize> = flow
-        .events
-        .iter()
-        .copied()
-        .take_while(|&i| i != t)
-        .collect();
-    let at = before.iter().rposition(|&i| {
-        let e = cx.ev(i);
+    let (issued, since) = cx.last_before(&cx.flows[fi], t, |e| {
         e.kind() == EventKind::Token && e.is_success() && (e.is_refresh() || e.is_code_exchange())
     })?;
-    let issued = before[at];
-    let between_quiet = before[at + 1..].iter().all(|&i| {
+    let between_quiet = since.iter().all(|&i| {
         let e = cx.ev(i);
         !(e.kind() == EventKind::Token && e.is_refresh() || e.kind() == EventKind::Revoke)
     });

@@ -224,25 +224,16 @@ const RETRY_MS: i64 = 60_000;
 /// retry within [`RETRY_MS`] with nothing issued between, is refused with `invalid_grant`:
 /// the server had carried out the first and rotated the token the retry presented again.
 fn lost_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
-    let flow = &cx.flows[fi];
     let ev = cx.ev(t);
     let ts = ev.ts?;
-    let before: Vec<usize> = flow
-        .events
-        .iter()
-        .copied()
-        .take_while(|&i| i != t)
-        .collect();
-    let at = before.iter().rposition(|&i| {
-        let e = cx.ev(i);
+    let (first, since) = cx.last_before(&cx.flows[fi], t, |e| {
         e.kind() == EventKind::Token && e.is_refresh()
     })?;
-    let first = before[at];
     let fe = cx.ev(first);
     let retried = fe.is_transient_failure()
         && fe.refresh_token.is_none()
         && fe.ts.is_some_and(|x| x <= ts && ts - x <= RETRY_MS);
-    let settled_between = before[at + 1..].iter().any(|&i| {
+    let settled_between = since.iter().any(|&i| {
         let e = cx.ev(i);
         e.kind() == EventKind::Revoke || e.kind() == EventKind::Token && e.is_success()
     });

@@ -53,11 +53,12 @@ fn recent_revocation(cx: &Context, i: usize) -> Option<usize> {
         })
 }
 
-/// Every rule's signatures that `e`'s texts hit, for a failure of grant `grant`: the
-/// strong hits (rule, text, variant, vendor), one per rule, and the first weak hit of each
-/// rule without a strong one.
+/// A rule's strong signature hit: (rule, text hit, variant, vendor).
 type StrongHit = (&'static str, String, Option<String>, String);
 
+/// Every rule's signatures that `e`'s texts hit, for a failure of grant `grant`: the
+/// strong hits, one per rule, and the first weak hit (rule, text) of each rule without a
+/// strong one.
 fn hits(
     cx: &Context,
     e: &Event,
