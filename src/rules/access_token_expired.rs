@@ -99,7 +99,7 @@ fn by_timing(cx: &Context, fi: usize, i: usize, ts: Millis, leeway: i64) -> Opti
                 && x.is_success()
                 && x.issued.as_ref().and_then(|s| s.expires_in).is_some()
         })
-        .last()?;
+        .next_back()?;
     let lifetime = cx.ev(issue).issued.as_ref()?.expires_in? * 1000;
     let age = ts - cx.ev(issue).ts?;
     if age <= lifetime + leeway {

@@ -150,7 +150,7 @@ fn crossed_client(cx: &Context, fi: usize, t: usize) -> Option<usize> {
                 .earlier(flow, t, |e| {
                     e.kind() == EventKind::Authorize && e.state.as_deref() == Some(state)
                 })
-                .last()
+                .next_back()
                 .filter(|&a| other(cx.ev(a)));
         }
         // Without that link, only a login with no authorization request of the redeeming
@@ -168,14 +168,16 @@ fn crossed_client(cx: &Context, fi: usize, t: usize) -> Option<usize> {
         return last_other;
     }
     let rt = ev.refresh_token?;
-    cx.earlier(flow, t, |e| {
-        e.kind() == EventKind::Token
-            && other(e)
-            && e.issued
-                .as_ref()
-                .is_some_and(|i| i.refresh_token == Some(rt))
-    })
-    .last()
+    let issuer = cx
+        .earlier(flow, t, |e| {
+            e.kind() == EventKind::Token
+                && other(e)
+                && e.issued
+                    .as_ref()
+                    .is_some_and(|i| i.refresh_token == Some(rt))
+        })
+        .next_back();
+    issuer
 }
 
 fn fp(f: Option<Fingerprint>) -> String {

@@ -104,6 +104,9 @@ pub struct Context<'a> {
     pub challenges: HashMap<&'a str, Vec<usize>>,
     /// Event index -> flow index.
     pub flow_of: Vec<usize>,
+    /// Event index -> its place in its flow's events: a login of tens of thousands of
+    /// records (a refresh loop) was searched for each of its failures.
+    pos_in_flow: Vec<usize>,
     /// Client id -> its successful token requests, in event order. A failing client is
     /// compared with them; looking them up per failure in the whole batch was quadratic.
     pub token_successes: HashMap<&'a str, Vec<usize>>,
@@ -139,9 +142,11 @@ impl<'a> Context<'a> {
         let mut token_successes: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut revocations: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut flow_of = vec![0; events.len()];
+        let mut pos_in_flow = vec![usize::MAX; events.len()];
         for (fi, f) in flows.iter().enumerate() {
-            for &i in &f.events {
+            for (p, &i) in f.events.iter().enumerate() {
                 flow_of[i] = fi;
+                pos_in_flow[i] = p;
             }
         }
         for (i, e) in events.iter().enumerate() {
@@ -177,10 +182,17 @@ impl<'a> Context<'a> {
             issued_by,
             challenges,
             flow_of,
+            pos_in_flow,
             token_successes,
             revocations,
             memo: Memo::default(),
         }
+    }
+
+    /// Where event `i` stands in `flow`'s events (None: not in it).
+    fn position(&self, flow: &Flow, i: usize) -> Option<usize> {
+        let p = *self.pos_in_flow.get(i)?;
+        (flow.events.get(p) == Some(&i)).then_some(p)
     }
 
     pub fn spec(&self, id: &str) -> Option<&Spec> {
@@ -255,11 +267,7 @@ impl<'a> Context<'a> {
         before: usize,
         pred: impl Fn(&Event) -> bool,
     ) -> Option<(usize, &'b [usize])> {
-        let end = flow
-            .events
-            .iter()
-            .position(|&i| i == before)
-            .unwrap_or(flow.events.len());
+        let end = self.position(flow, before).unwrap_or(flow.events.len());
         let head = &flow.events[..end];
         let at = head.iter().rposition(|&i| pred(&self.events[i]))?;
         Some((head[at], &head[at + 1..]))
@@ -271,12 +279,8 @@ impl<'a> Context<'a> {
         flow: &'b Flow,
         before: usize,
         pred: impl Fn(&Event) -> bool + 'b,
-    ) -> impl Iterator<Item = usize> + 'b {
-        let pos = flow
-            .events
-            .iter()
-            .position(|&i| i == before)
-            .unwrap_or(flow.events.len());
+    ) -> impl DoubleEndedIterator<Item = usize> + 'b {
+        let pos = self.position(flow, before).unwrap_or(flow.events.len());
         flow.events[..pos]
             .iter()
             .copied()
@@ -330,10 +334,8 @@ impl<'a> Context<'a> {
         after: usize,
         pred: impl Fn(&Event) -> bool + 'b,
     ) -> impl Iterator<Item = usize> + 'b {
-        let pos = flow
-            .events
-            .iter()
-            .position(|&i| i == after)
+        let pos = self
+            .position(flow, after)
             .map(|p| p + 1)
             .unwrap_or(flow.events.len());
         flow.events[pos..]

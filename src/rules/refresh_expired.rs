@@ -28,18 +28,20 @@ impl Rule for RefreshExpired {
                 continue;
             }
             let Some(rt) = ev.refresh_token.or_else(|| {
-                // An app log without the token: the latest refresh token issued in this flow.
-                flow.events
+                // An app log without the token: the latest refresh token issued in this flow
+                // by then. The flow is in time order (untimed records last), so the search
+                // starts at this time, not at the flow's end: a refresh loop of thousands.
+                let untimed = flow.events.partition_point(|&i| cx.ev(i).ts.is_some());
+                let by_then = match ev.ts {
+                    Some(at) => flow.events[..untimed]
+                        .partition_point(|&i| cx.ev(i).ts.is_some_and(|x| x <= at)),
+                    None => 0,
+                };
+                flow.events[untimed..]
                     .iter()
                     .rev()
-                    .filter_map(|&i| {
-                        cx.ev(i)
-                            .issued
-                            .as_ref()
-                            .and_then(|x| x.refresh_token)
-                            .filter(|_| cx.ev(i).ts <= ev.ts)
-                    })
-                    .next()
+                    .chain(flow.events[..by_then].iter().rev())
+                    .find_map(|&i| cx.ev(i).issued.as_ref().and_then(|x| x.refresh_token))
             }) else {
                 out.extend(kept_unnamed(cx, fi, t));
                 continue;

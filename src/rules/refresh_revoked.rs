@@ -22,7 +22,7 @@ impl Rule for RefreshRevoked {
                             && !e.is_failure()
                             && (e.client_id.is_none() || e.client_id == ev.client_id)
                     })
-                    .last();
+                    .next_back();
                 if let Some(r) = revoke {
                     let dt = ev.ts.zip(cx.ev(r).ts).map(|(a, b)| a - b).unwrap_or(0);
                     let f = Finding::new(self.id(), "revoked_then_used", 0.75, fi, format!("this login's tokens were revoked {} before this refresh (sign-out or admin revocation); the logs name no token, so the order decides", secs(dt)))
@@ -36,7 +36,7 @@ impl Rule for RefreshRevoked {
                 .earlier(flow, t, |e| {
                     e.kind() == EventKind::Revoke && e.revoked_token == Some(rt) && !e.is_failure()
                 })
-                .last();
+                .next_back();
             if let Some(r) = revoke {
                 let dt = ev.ts.zip(cx.ev(r).ts).map(|(a, b)| a - b).unwrap_or(0);
                 let f = Finding::new(self.id(), "revoked_then_used", 0.93, fi, format!("{rt} was revoked {} before this refresh used it (sign-out or admin revocation; a background job kept the old token)", secs(dt)))
@@ -64,7 +64,7 @@ impl Rule for RefreshRevoked {
                                 || ev.client_id.is_none()
                                 || e.client_id == ev.client_id)
                     })
-                    .last()
+                    .next_back()
                     .filter(|&r| {
                         let at = |i: usize| flow.events.iter().position(|&x| x == i);
                         let (Some(from), Some(to)) = (at(r), at(t)) else {
@@ -161,7 +161,7 @@ fn grant_revoked_by_server(cx: &Context, fi: usize, t: usize) -> Option<usize> {
                 && e.client_id.is_some()
                 && e.client_id == ev.client_id
         })
-        .last()?;
+        .next_back()?;
     let at = |i: usize| flow.events.iter().position(|&x| x == i);
     let (from, to) = (at(r)?, at(t)?);
     let reissued = flow.events[from + 1..to].iter().any(|&i| {

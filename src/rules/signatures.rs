@@ -173,7 +173,7 @@ impl Rule for Signatures {
                             && x.is_refresh() == e.is_refresh()
                             && x.ts.zip(e.ts).is_some_and(|(a, b)| b - a <= RETRY_MS)
                     })
-                    .last()
+                    .next_back()
                 } else {
                     None
                 };

@@ -95,7 +95,7 @@ fn other_audience(cx: &Context, fi: usize, src: usize, e: &Event) -> Option<Stri
         cx.earlier(flow, src, |a| {
             a.kind() == EventKind::Authorize && a.resource.is_some()
         })
-        .last()
+        .next_back()
         .and_then(|a| cx.ev(a).resource.clone())
     })?;
     // Host names only: a port, user part or root dot does not make another API.
