@@ -195,6 +195,14 @@ impl<'a> Context<'a> {
         (flow.events.get(p) == Some(&i)).then_some(p)
     }
 
+    /// The note of a failure that followed from its login's grant being revoked.
+    pub fn grant_revoked_consequence(&self, i: usize) -> String {
+        format!(
+            "consequence: the grant was revoked — {}",
+            self.events[i].describe()
+        )
+    }
+
     pub fn spec(&self, id: &str) -> Option<&Spec> {
         self.specs.get(id)
     }

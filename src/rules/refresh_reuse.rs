@@ -32,8 +32,11 @@ impl Rule for RefreshReuse {
                 continue;
             }
             let Some(rt) = ev.refresh_token else {
-                if let Some(f) = raced_unnamed(cx, fi, t, window, &mut claimed) {
-                    out.push(f);
+                // The logs name no token: the order of the login's refreshes decides.
+                if ev.error.as_deref() == Some("invalid_grant") {
+                    let f = lost_unnamed(cx, fi, t)
+                        .or_else(|| raced_unnamed(cx, fi, t, window, &mut claimed));
+                    out.extend(f);
                 }
                 continue;
             };
@@ -137,7 +140,7 @@ impl Rule for RefreshReuse {
     }
 }
 
-/// A refresh refused with `invalid_grant` within `window` of another refresh of the same
+/// A refresh refused (`invalid_grant`) within `window` of another refresh of the same
 /// login that succeeded, where the logs name neither token (an app's log): two refreshes
 /// of one login that close together presented one token, and with rotation the second is
 /// a reuse. Nobody refreshes a login twice in a second on purpose; a server that kept the
@@ -155,13 +158,7 @@ fn raced_unnamed(
     let flow = &cx.flows[fi];
     let ev = cx.ev(t);
     let ts = ev.ts?;
-    if ev.error.as_deref() != Some("invalid_grant") {
-        return None;
-    }
     let near = |e: &Event| e.ts.is_some_and(|x| (x - ts).abs() <= window);
-    if let Some(lost) = lost_unnamed(cx, fi, t) {
-        return Some(lost);
-    }
     let won = flow.events.iter().copied().find(|&i| {
         let e = cx.ev(i);
         i != t
@@ -204,13 +201,7 @@ fn raced_unnamed(
             && e.ts.is_some_and(|x| x < relogin)
             && (e.kind() == EventKind::ApiCall || e.kind() == EventKind::Token && e.is_refresh())
     }) {
-        f = f.explains(
-            later,
-            format!(
-                "consequence: the grant was revoked — {}",
-                cx.ev(later).describe()
-            ),
-        );
+        f = f.explains(later, cx.grant_revoked_consequence(later));
         claimed.push(later);
     }
     Some(cx.corroborate(f, t))
@@ -221,7 +212,7 @@ const RETRY_MS: i64 = 60_000;
 
 /// The `lost_response` story told by order, where the logs name no token: the login's
 /// previous refresh got no usable answer (a proxy's 504, a timeout) and this one, its
-/// retry within [`RETRY_MS`] with nothing issued between, is refused with `invalid_grant`:
+/// retry within [`RETRY_MS`] with nothing issued between, is refused (`invalid_grant`):
 /// the server had carried out the first and rotated the token the retry presented again.
 fn lost_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
     let ev = cx.ev(t);

@@ -55,7 +55,7 @@ impl Rule for RefreshRevoked {
             let chain = grant_tokens(cx, rt);
             let sibling = (!ev.is_transient_failure())
                 .then(|| {
-                    cx.earlier(flow, t, |e| {
+                    latest_unreissued(cx, fi, t, |e| {
                         e.kind() == EventKind::Revoke
                             && !e.is_failure()
                             && e.revoked_token
@@ -63,16 +63,6 @@ impl Rule for RefreshRevoked {
                             && (e.client_id.is_none()
                                 || ev.client_id.is_none()
                                 || e.client_id == ev.client_id)
-                    })
-                    .next_back()
-                    .filter(|&r| {
-                        let at = |i: usize| flow.events.iter().position(|&x| x == i);
-                        let (Some(from), Some(to)) = (at(r), at(t)) else {
-                            return false;
-                        };
-                        !flow.events[from + 1..to]
-                            .iter()
-                            .any(|&i| cx.ev(i).kind() == EventKind::Token && cx.ev(i).is_success())
                     })
                 })
                 .flatten();
@@ -147,24 +137,30 @@ fn grant_tokens(cx: &Context, rt: Fingerprint) -> Vec<Fingerprint> {
 
 /// The server's own revocation of the grant of failure `t`'s login: a successful revocation
 /// earlier in the flow that names a grant and no token (oidc-provider's `grant.revoked` by an
-/// administrator), of the same client, with no token issued in the login after it (the grant
-/// would have outlived it).
+/// administrator), of the same client, with no token issued in the login after it.
 fn grant_revoked_by_server(cx: &Context, fi: usize, t: usize) -> Option<usize> {
-    let flow = &cx.flows[fi];
     let ev = cx.ev(t);
-    let r = cx
-        .earlier(flow, t, |e| {
-            e.kind() == EventKind::Revoke
-                && !e.is_failure()
-                && e.revoked_token.is_none()
-                && e.grant_id.is_some()
-                && e.client_id.is_some()
-                && e.client_id == ev.client_id
-        })
-        .next_back()?;
-    let at = |i: usize| flow.events.iter().position(|&x| x == i);
-    let (from, to) = (at(r)?, at(t)?);
-    let reissued = flow.events[from + 1..to].iter().any(|&i| {
+    latest_unreissued(cx, fi, t, |e| {
+        e.kind() == EventKind::Revoke
+            && !e.is_failure()
+            && e.revoked_token.is_none()
+            && e.grant_id.is_some()
+            && e.client_id.is_some()
+            && e.client_id == ev.client_id
+    })
+}
+
+/// The latest revocation before failure `t` that `pred` accepts, unless a token was issued
+/// in the login after it: the grant outlived it (RFC 7009 answers 200 to any revocation, even
+/// of a token already rotated away).
+fn latest_unreissued(
+    cx: &Context,
+    fi: usize,
+    t: usize,
+    pred: impl Fn(&Event) -> bool,
+) -> Option<usize> {
+    let (r, since) = cx.last_before(&cx.flows[fi], t, pred)?;
+    let reissued = since.iter().any(|&i| {
         let e = cx.ev(i);
         e.kind() == EventKind::Token && e.is_success()
     });

@@ -204,13 +204,7 @@ impl Rule for Signatures {
                 if revokes_grant {
                     // The grant is gone: the login's later failures follow from this one.
                     for later in cx.later(flow, i, |x| x.is_failure()) {
-                        f = f.explains(
-                            later,
-                            format!(
-                                "consequence: the grant was revoked — {}",
-                                cx.ev(later).describe()
-                            ),
-                        );
+                        f = f.explains(later, cx.grant_revoked_consequence(later));
                     }
                 }
                 out.push(f);
