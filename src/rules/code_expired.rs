@@ -130,16 +130,16 @@ const WAIT_MIN_MS: i64 = 5_000;
 /// The callback whose code the app exchanged at `t`, where the logs name no code: the
 /// latest callback the login received before `t`, with no other code exchange between.
 fn callback_of(cx: &Context, fi: usize, t: usize) -> Option<usize> {
-    let (cb, since) = cx.last_before(&cx.flows[fi], t, |e| {
-        e.kind() == EventKind::Callback
-            && e.callback_side == Some(CallbackSide::Received)
-            && !e.is_failure()
-    })?;
-    let exchanged_between = since.iter().any(|&i| {
-        let e = cx.ev(i);
-        e.kind() == EventKind::Token && e.is_code_exchange()
-    });
-    (!exchanged_between).then_some(cb)
+    cx.last_before_unless(
+        &cx.flows[fi],
+        t,
+        |e| {
+            e.kind() == EventKind::Callback
+                && e.callback_side == Some(CallbackSide::Received)
+                && !e.is_failure()
+        },
+        |e| e.kind() == EventKind::Token && e.is_code_exchange(),
+    )
 }
 
 /// How long the app waited between callback and a successful exchange, where the logs name

@@ -147,17 +147,16 @@ fn crossed_client(cx: &Context, fi: usize, t: usize) -> Option<usize> {
             .and_then(|cb| cx.ev(cb).state.as_deref());
         if let Some(state) = state {
             return cx
-                .earlier(flow, t, |e| {
-                    e.kind() == EventKind::Authorize && e.state.as_deref() == Some(state)
+                .earlier_kind(flow, t, EventKind::Authorize, |e| {
+                    e.state.as_deref() == Some(state)
                 })
                 .next_back()
                 .filter(|&a| other(cx.ev(a)));
         }
         // Without that link, only a login with no authorization request of the redeeming
         // client at all.
-        let mut authorizes = cx.earlier(flow, t, |e| {
-            e.kind() == EventKind::Authorize && e.client_id.is_some()
-        });
+        let mut authorizes =
+            cx.earlier_kind(flow, t, EventKind::Authorize, |e| e.client_id.is_some());
         let mut last_other = None;
         for a in authorizes.by_ref() {
             if !other(cx.ev(a)) {

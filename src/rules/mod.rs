@@ -47,6 +47,11 @@ pub struct Finding {
     pub evidence: Vec<Evidence>,
     /// Failure events (indices) this finding accounts for.
     pub explains: Vec<usize>,
+    /// The highest event cited and explained so far: an event above it is new, so a
+    /// finding that claims thousands of failures in order (a refresh loop's) need not look
+    /// through its list for each.
+    newest_cited: Option<usize>,
+    newest_explained: Option<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -71,23 +76,29 @@ impl Finding {
             flow,
             evidence: Vec::new(),
             explains: Vec::new(),
+            newest_cited: None,
+            newest_explained: None,
         }
     }
 
     pub fn evidence(mut self, event: usize, note: impl Into<String>) -> Finding {
-        if !self.evidence.iter().any(|e| e.event == event) {
+        let new = self.newest_cited.is_none_or(|n| event > n)
+            || !self.evidence.iter().any(|e| e.event == event);
+        if new {
             self.evidence.push(Evidence {
                 event,
                 note: note.into(),
             });
+            self.newest_cited = self.newest_cited.max(Some(event));
         }
         self
     }
 
     /// Marks `event` as a failure this finding explains (and cites it).
     pub fn explains(mut self, event: usize, note: impl Into<String>) -> Finding {
-        if !self.explains.contains(&event) {
+        if self.newest_explained.is_none_or(|n| event > n) || !self.explains.contains(&event) {
             self.explains.push(event);
+            self.newest_explained = self.newest_explained.max(Some(event));
         }
         self.evidence(event, note)
     }
@@ -116,6 +127,26 @@ pub struct Context<'a> {
     /// Facts about the whole set that some detectors compare a failure with, found once on
     /// first use (found per flow, they made a dense log's analysis quadratic).
     pub memo: Memo,
+    /// Per flow, its events by kind, made on first use for a long flow (see
+    /// [`Context::earlier_kind`]).
+    by_kind: Vec<std::sync::OnceLock<Box<[Vec<usize>; KINDS]>>>,
+}
+
+/// How many [`EventKind`]s there are.
+const KINDS: usize = 6;
+
+/// Flows shorter than this are searched event by event: an index would cost more.
+const INDEXED_FLOW: usize = 64;
+
+fn kind_slot(k: EventKind) -> usize {
+    match k {
+        EventKind::Authorize => 0,
+        EventKind::Callback => 1,
+        EventKind::Token => 2,
+        EventKind::Revoke => 3,
+        EventKind::ApiCall => 4,
+        EventKind::LogError => 5,
+    }
 }
 
 /// See [`Context::memo`].
@@ -186,6 +217,9 @@ impl<'a> Context<'a> {
             token_successes,
             revocations,
             memo: Memo::default(),
+            by_kind: (0..flows.len())
+                .map(|_| std::sync::OnceLock::new())
+                .collect(),
         }
     }
 
@@ -266,19 +300,29 @@ impl<'a> Context<'a> {
         Some((cb, self.events[cb].ts?))
     }
 
-    /// The latest event of `flow` before event `before` that `pred` accepts, and the flow's
-    /// events between the two: what a log that names no token is asked ("what did this
-    /// login do last, and what has happened since?").
-    pub fn last_before<'b>(
+    /// The latest event of `flow` before event `before` that `pred` accepts, unless an event
+    /// `unless` accepts lies between the two: what a log that names no token is asked
+    /// ("what did this login do last, and has anything happened since?"). The search stops
+    /// at the first such event from `before` back, so that each failure of a refresh loop
+    /// of thousands looks at its neighbours, not at the whole login.
+    pub fn last_before_unless(
         &self,
-        flow: &'b Flow,
+        flow: &Flow,
         before: usize,
         pred: impl Fn(&Event) -> bool,
-    ) -> Option<(usize, &'b [usize])> {
+        unless: impl Fn(&Event) -> bool,
+    ) -> Option<usize> {
         let end = self.position(flow, before).unwrap_or(flow.events.len());
-        let head = &flow.events[..end];
-        let at = head.iter().rposition(|&i| pred(&self.events[i]))?;
-        Some((head[at], &head[at + 1..]))
+        for &i in flow.events[..end].iter().rev() {
+            let e = &self.events[i];
+            if pred(e) {
+                return Some(i);
+            }
+            if unless(e) {
+                return None;
+            }
+        }
+        None
     }
 
     /// Events of a flow matching a predicate, strictly before event `before` in time order.
@@ -293,6 +337,39 @@ impl<'a> Context<'a> {
             .iter()
             .copied()
             .filter(move |&i| pred(&self.events[i]))
+    }
+
+    /// [`Context::earlier`] for events of one kind: a long flow is searched through its
+    /// events of that kind only. A refresh loop of thousands of refused refreshes holds no
+    /// revocation, and every failure of it asked for the latest one.
+    pub fn earlier_kind<'b>(
+        &'b self,
+        flow: &'b Flow,
+        before: usize,
+        kind: EventKind,
+        pred: impl Fn(&Event) -> bool + 'b,
+    ) -> impl DoubleEndedIterator<Item = usize> + 'b {
+        let end = self.position(flow, before).unwrap_or(flow.events.len());
+        let fi = flow.events.first().map(|&i| self.flow_of[i]);
+        let indexed = fi
+            .filter(|&fi| flow.events.len() >= INDEXED_FLOW && std::ptr::eq(&self.flows[fi], flow));
+        let list: &[usize] = match indexed {
+            Some(fi) => {
+                let lists = self.by_kind[fi].get_or_init(|| {
+                    let mut lists: Box<[Vec<usize>; KINDS]> = Default::default();
+                    for &i in &flow.events {
+                        lists[kind_slot(self.events[i].kind())].push(i);
+                    }
+                    lists
+                });
+                let list = &lists[kind_slot(kind)];
+                &list[..list.partition_point(|&i| self.pos_in_flow[i] < end)]
+            }
+            None => &flow.events[..end],
+        };
+        list.iter()
+            .copied()
+            .filter(move |&i| self.events[i].kind() == kind && pred(&self.events[i]))
     }
 
     /// The events of a flow of one kind, in flow order. Rules look them up once per flow

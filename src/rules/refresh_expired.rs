@@ -19,6 +19,9 @@ impl Rule for RefreshExpired {
             .spec(self.id())
             .map(|s| s.duration_ms("ttl"))
             .unwrap_or(0);
+        // Where the flow's refresh tokens were issued, in flow order: found once, on the
+        // first failure whose log names no token (a refresh loop has thousands).
+        let mut issued_rts: Option<Vec<(usize, Fingerprint)>> = None;
         for t in failed_tokens(cx, flow, "refresh_token") {
             let ev = cx.ev(t);
             if ev.no_response
@@ -29,19 +32,29 @@ impl Rule for RefreshExpired {
             }
             let Some(rt) = ev.refresh_token.or_else(|| {
                 // An app log without the token: the latest refresh token issued in this flow
-                // by then. The flow is in time order (untimed records last), so the search
-                // starts at this time, not at the flow's end: a refresh loop of thousands.
+                // by then. The flow is in time order (untimed records last): one issued by
+                // an untimed record may be the latest, else the latest issued by this time.
+                let issued_rts = issued_rts.get_or_insert_with(|| {
+                    flow.events
+                        .iter()
+                        .enumerate()
+                        .filter_map(|(p, &i)| Some((p, cx.ev(i).issued.as_ref()?.refresh_token?)))
+                        .collect()
+                });
                 let untimed = flow.events.partition_point(|&i| cx.ev(i).ts.is_some());
                 let by_then = match ev.ts {
                     Some(at) => flow.events[..untimed]
                         .partition_point(|&i| cx.ev(i).ts.is_some_and(|x| x <= at)),
                     None => 0,
                 };
-                flow.events[untimed..]
-                    .iter()
-                    .rev()
-                    .chain(flow.events[..by_then].iter().rev())
-                    .find_map(|&i| cx.ev(i).issued.as_ref().and_then(|x| x.refresh_token))
+                let last_issued = |end: usize| {
+                    let n = issued_rts.partition_point(|&(p, _)| p < end);
+                    n.checked_sub(1).map(|k| issued_rts[k])
+                };
+                match last_issued(flow.events.len()) {
+                    Some((p, fp)) if p >= untimed => Some(fp),
+                    _ => last_issued(by_then).map(|(_, fp)| fp),
+                }
             }) else {
                 out.extend(kept_unnamed(cx, fi, t));
                 continue;
@@ -110,20 +123,20 @@ impl Rule for RefreshExpired {
 /// of the flow lies between: the same token just worked and nothing happened to it since,
 /// so only its lifetime can have ended (a reuse needs a rotation, a revocation an event).
 fn kept_and_unrevoked(cx: &Context, fi: usize, t: usize, rt: Fingerprint) -> Option<usize> {
-    let (worked, since) = cx.last_before(&cx.flows[fi], t, |e| {
-        e.kind() == EventKind::Token
-            && e.is_refresh()
-            && e.is_success()
-            && e.refresh_token == Some(rt)
-            && e.issued
-                .as_ref()
-                .is_some_and(|x| x.refresh_token.is_none_or(|k| k == rt))
-    })?;
-    let quiet = since.iter().all(|&i| {
-        let e = cx.ev(i);
-        !(e.is_failure() || e.kind() == EventKind::Revoke && e.is_success())
-    });
-    quiet.then_some(worked)
+    cx.last_before_unless(
+        &cx.flows[fi],
+        t,
+        |e| {
+            e.kind() == EventKind::Token
+                && e.is_refresh()
+                && e.is_success()
+                && e.refresh_token == Some(rt)
+                && e.issued
+                    .as_ref()
+                    .is_some_and(|x| x.refresh_token.is_none_or(|k| k == rt))
+        },
+        |e| e.is_failure() || e.kind() == EventKind::Revoke && e.is_success(),
+    )
 }
 
 /// [`kept_and_unrevoked`] where the logs name no token (an app's log): the login's latest
@@ -136,17 +149,13 @@ fn kept_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
     if ev.error.as_deref() != Some("invalid_grant") {
         return None;
     }
-    let (worked, since) = cx.last_before(flow, t, |e| {
-        e.kind() == EventKind::Token && e.is_refresh() && e.is_success()
-    })?;
+    let worked = cx.last_before_unless(
+        flow,
+        t,
+        |e| e.kind() == EventKind::Token && e.is_refresh() && e.is_success(),
+        |e| e.is_failure() || e.kind() == EventKind::Revoke,
+    )?;
     let kept = cx.ev(worked).issued.as_ref().and_then(|x| x.rotated) == Some(false);
-    let quiet = since.iter().all(|&i| {
-        let e = cx.ev(i);
-        !(e.is_failure() || e.kind() == EventKind::Revoke)
-    });
-    if !quiet {
-        return None;
-    }
     if !kept {
         return first_refresh_unnamed(cx, fi, t);
     }
@@ -213,15 +222,19 @@ fn first_use_unrevoked(
 /// `invalid_grant`.
 fn first_refresh_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
     let ev = cx.ev(t);
-    let (issued, since) = cx.last_before(&cx.flows[fi], t, |e| {
-        e.kind() == EventKind::Token && e.is_success() && (e.is_refresh() || e.is_code_exchange())
-    })?;
-    let between_quiet = since.iter().all(|&i| {
-        let e = cx.ev(i);
-        !(e.kind() == EventKind::Token && e.is_refresh() || e.kind() == EventKind::Revoke)
-    });
+    // No other refresh and no revocation between.
+    let issued = cx.last_before_unless(
+        &cx.flows[fi],
+        t,
+        |e| {
+            e.kind() == EventKind::Token
+                && e.is_success()
+                && (e.is_refresh() || e.is_code_exchange())
+        },
+        |e| e.kind() == EventKind::Token && e.is_refresh() || e.kind() == EventKind::Revoke,
+    )?;
     let age = ev.ts? - cx.ev(issued).ts?;
-    if !between_quiet || age < FRESH_MIN_MS {
+    if age < FRESH_MIN_MS {
         return None;
     }
     let f = Finding::new(

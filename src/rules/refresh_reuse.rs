@@ -5,6 +5,7 @@
 //! Those later failures are claimed here as consequences of the one root cause.
 
 use super::*;
+use foldhash::{HashSet, HashSetExt};
 
 pub struct RefreshReuse;
 
@@ -20,7 +21,7 @@ impl Rule for RefreshReuse {
             .map(|s| s.duration_ms("concurrent_window"))
             .unwrap_or(2_000);
         let grace = spec.map(|s| s.duration_ms("grace")).unwrap_or(0);
-        let mut claimed: Vec<usize> = Vec::new();
+        let mut claimed: HashSet<usize> = HashSet::new();
         for t in failed_tokens(cx, flow, "refresh_token") {
             if claimed.contains(&t) {
                 continue;
@@ -132,7 +133,7 @@ impl Rule for RefreshReuse {
                             l.describe()
                         ),
                     );
-                    claimed.push(later);
+                    claimed.insert(later);
                 }
             }
             out.push(f);
@@ -153,7 +154,7 @@ fn raced_unnamed(
     fi: usize,
     t: usize,
     window: i64,
-    claimed: &mut Vec<usize>,
+    claimed: &mut HashSet<usize>,
 ) -> Option<Finding> {
     let flow = &cx.flows[fi];
     let ev = cx.ev(t);
@@ -202,7 +203,7 @@ fn raced_unnamed(
             && (e.kind() == EventKind::ApiCall || e.kind() == EventKind::Token && e.is_refresh())
     }) {
         f = f.explains(later, cx.grant_revoked_consequence(later));
-        claimed.push(later);
+        claimed.insert(later);
     }
     Some(cx.corroborate(f, t))
 }
@@ -217,18 +218,18 @@ const RETRY_MS: i64 = 60_000;
 fn lost_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
     let ev = cx.ev(t);
     let ts = ev.ts?;
-    let (first, since) = cx.last_before(&cx.flows[fi], t, |e| {
-        e.kind() == EventKind::Token && e.is_refresh()
-    })?;
+    // Nothing settled between: no revocation, no token issued.
+    let first = cx.last_before_unless(
+        &cx.flows[fi],
+        t,
+        |e| e.kind() == EventKind::Token && e.is_refresh(),
+        |e| e.kind() == EventKind::Revoke || e.kind() == EventKind::Token && e.is_success(),
+    )?;
     let fe = cx.ev(first);
     let retried = fe.is_transient_failure()
         && fe.refresh_token.is_none()
         && fe.ts.is_some_and(|x| x <= ts && ts - x <= RETRY_MS);
-    let settled_between = since.iter().any(|&i| {
-        let e = cx.ev(i);
-        e.kind() == EventKind::Revoke || e.kind() == EventKind::Token && e.is_success()
-    });
-    if !retried || settled_between || fe.issued.as_ref().and_then(|x| x.rotated) == Some(false) {
+    if !retried || fe.issued.as_ref().and_then(|x| x.rotated) == Some(false) {
         return None;
     }
     let f = Finding::new(

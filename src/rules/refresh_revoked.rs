@@ -17,10 +17,8 @@ impl Rule for RefreshRevoked {
                 // Logs name no token: a sign-out (successful revocation) earlier in the same
                 // login, then a refresh of that login failing, tells the same story by order.
                 let revoke = cx
-                    .earlier(flow, t, |e| {
-                        e.kind() == EventKind::Revoke
-                            && !e.is_failure()
-                            && (e.client_id.is_none() || e.client_id == ev.client_id)
+                    .earlier_kind(flow, t, EventKind::Revoke, |e| {
+                        !e.is_failure() && (e.client_id.is_none() || e.client_id == ev.client_id)
                     })
                     .next_back();
                 if let Some(r) = revoke {
@@ -33,8 +31,8 @@ impl Rule for RefreshRevoked {
                 continue;
             };
             let revoke = cx
-                .earlier(flow, t, |e| {
-                    e.kind() == EventKind::Revoke && e.revoked_token == Some(rt) && !e.is_failure()
+                .earlier_kind(flow, t, EventKind::Revoke, |e| {
+                    e.revoked_token == Some(rt) && !e.is_failure()
                 })
                 .next_back();
             if let Some(r) = revoke {
@@ -159,10 +157,7 @@ fn latest_unreissued(
     t: usize,
     pred: impl Fn(&Event) -> bool,
 ) -> Option<usize> {
-    let (r, since) = cx.last_before(&cx.flows[fi], t, pred)?;
-    let reissued = since.iter().any(|&i| {
-        let e = cx.ev(i);
+    cx.last_before_unless(&cx.flows[fi], t, pred, |e| {
         e.kind() == EventKind::Token && e.is_success()
-    });
-    (!reissued).then_some(r)
+    })
 }

@@ -106,9 +106,8 @@ const NOTE_MS: i64 = 10_000;
 fn app_notes<'b>(cx: &'b Context, flow: &'b Flow, i: usize) -> impl Iterator<Item = usize> + 'b {
     let e = cx.ev(i);
     let notes: Vec<usize> = cx
-        .earlier(flow, i, move |n| {
-            n.kind() == EventKind::LogError
-                && !n.is_failure()
+        .earlier_kind(flow, i, EventKind::LogError, move |n| {
+            !n.is_failure()
                 && n.shares_program(e)
                 && n.ts
                     .zip(e.ts)

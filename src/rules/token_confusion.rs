@@ -92,11 +92,9 @@ fn other_audience(cx: &Context, fi: usize, src: usize, e: &Event) -> Option<Stri
     }
     let flow = &cx.flows[fi];
     let resource = cx.ev(src).resource.clone().or_else(|| {
-        cx.earlier(flow, src, |a| {
-            a.kind() == EventKind::Authorize && a.resource.is_some()
-        })
-        .next_back()
-        .and_then(|a| cx.ev(a).resource.clone())
+        cx.earlier_kind(flow, src, EventKind::Authorize, |a| a.resource.is_some())
+            .next_back()
+            .and_then(|a| cx.ev(a).resource.clone())
     })?;
     // Host names only: a port, user part or root dot does not make another API.
     let bare = |h: &str| {
