@@ -91,13 +91,20 @@ pub fn claim(events: &[Event], flows: &[Flow], mut findings: Vec<Finding>) -> Cl
     });
     let mut claimed: HashMap<usize, usize> = HashMap::new();
     let mut kept: Vec<Finding> = Vec::new();
+    // Event -> its flow: a finding may cite thousands of a flow's events (a refresh loop's).
+    let mut flow_of = vec![usize::MAX; events.len()];
+    for (fi, flow) in flows.iter().enumerate() {
+        for &i in &flow.events {
+            flow_of[i] = fi;
+        }
+    }
     for mut f in findings {
         // Evidence stays inside the finding's own flow: another login's events are context
         // for the summary, not evidence of this failure.
-        let own = &flows[f.flow].events;
-        f.evidence.retain(|e| own.contains(&e.event));
+        let own = |e: usize| flow_of.get(e) == Some(&f.flow);
+        f.evidence.retain(|e| own(e.event));
         f.explains
-            .retain(|e| !claimed.contains_key(e) && events[*e].is_failure() && own.contains(e));
+            .retain(|&e| !claimed.contains_key(&e) && events[e].is_failure() && own(e));
         if f.explains.is_empty() {
             continue;
         }
