@@ -136,6 +136,54 @@ pub fn mark_recovered(events: &mut [Event], flows: &[Flow]) {
         }
         mark_refreshed_retries(events, f);
         mark_superseded_refusals(events, f);
+        mark_stray_callbacks(events, f);
+    }
+}
+
+/// How soon after a callback was rejected for its state the same state's acceptance shows
+/// the rejected one was a stray copy.
+const STRAY_COPY_MS: Millis = 60_000;
+
+/// Callbacks the client rejected for their state when that very state was then accepted
+/// and the login went through: the rejected request was a copy of the callback sent from
+/// elsewhere (a mail or web gateway scanning the link, a prefetch) that had no session to
+/// match, while the user's own browser arrived with it. Another state accepted after a
+/// rejection (a second tab's login) recovers nothing, nor does an acceptance before it (a
+/// replayed callback).
+fn mark_stray_callbacks(events: &mut [Event], f: &Flow) {
+    for &i in &f.events {
+        let e = &events[i];
+        let rejected = matches!(e.kind(), EventKind::Callback | EventKind::LogError)
+            && e.is_failure()
+            && e.error.as_deref().is_some_and(|x| x.contains("state"));
+        let (Some(t), Some(received), true) =
+            (e.ts, e.other_states.first().or(e.state.as_ref()), rejected)
+        else {
+            continue;
+        };
+        let within = |r: &Event| r.ts.is_some_and(|x| x >= t && x - t <= STRAY_COPY_MS);
+        let accepted = f.events.iter().find_map(|&j| {
+            let r = &events[j];
+            (j != i
+                && r.kind() == EventKind::Callback
+                && r.callback_side == Some(CallbackSide::Received)
+                && !r.is_failure()
+                && r.state.as_ref() == Some(received)
+                && within(r))
+            .then_some(r.ts)
+            .flatten()
+        });
+        let Some(at) = accepted else { continue };
+        let got_in = f.events.iter().any(|&j| {
+            let r = &events[j];
+            r.kind() == EventKind::Token
+                && r.is_code_exchange()
+                && r.is_success()
+                && r.ts.is_some_and(|x| x >= at && x - at <= STRAY_COPY_MS)
+        });
+        if got_in {
+            events[i].recovered = true;
+        }
     }
 }
 
@@ -493,6 +541,62 @@ mod tests {
         assert_eq!(recovered(other), [false, false]);
         let late = vec![refusal("web"), exchange("web", 200, 600)];
         assert_eq!(recovered(late), [false, false]);
+    }
+
+    #[test]
+    fn a_state_rejected_then_accepted_for_a_login_that_got_in_was_a_stray_copy() {
+        let callback = |state: &str, rejected: bool, secs: i64| {
+            let mut e = Event::new(
+                EventKind::Callback,
+                Source::new("app.jsonl".into(), Locator::Line(1)),
+            );
+            e.callback_side = Some(CallbackSide::Received);
+            e.state = Some(state.to_string());
+            if rejected {
+                e.error = Some("mismatching_state".to_string());
+                e.status = Some(400);
+            }
+            e.ts = Some(secs * 1000);
+            e
+        };
+        let exchange = |status: u16, secs: i64| {
+            let mut e = Event::new(
+                EventKind::Token,
+                Source::new("app.jsonl".into(), Locator::Line(2)),
+            );
+            e.grant_type = Some("authorization_code".to_string());
+            e.status = Some(status);
+            e.ts = Some(secs * 1000);
+            e
+        };
+        // A gateway's copy without the session, then the user's own browser: signed in.
+        let copy = vec![
+            callback("s1", true, 0),
+            callback("s1", false, 1),
+            exchange(200, 1),
+        ];
+        assert_eq!(recovered(copy), [true, false, false]);
+        // The same state accepted but the login failed: the rejection stays.
+        let failed = vec![
+            callback("s1", true, 0),
+            callback("s1", false, 1),
+            exchange(400, 1),
+        ];
+        assert_eq!(recovered(failed), [false, false, false]);
+        // Another state accepted (a second tab's login) is no acceptance of this one.
+        let other_tab = vec![
+            callback("s1", true, 0),
+            callback("s2", false, 1),
+            exchange(200, 1),
+        ];
+        assert_eq!(recovered(other_tab), [false, false, false]);
+        // Accepted before the rejection: a replayed callback, still a failure.
+        let replay = vec![
+            callback("s1", false, 0),
+            exchange(200, 0),
+            callback("s1", true, 15),
+        ];
+        assert_eq!(recovered(replay), [false, false, false]);
     }
 
     #[test]

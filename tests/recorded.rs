@@ -343,3 +343,25 @@ fn a_code_exchanged_long_after_its_callback_expired_from_the_app_log_alone() {
 fn recorded_eleventh_more_new_variants() {
     labels_hold_in("recorded-eleventh", 9);
 }
+
+/// fixtures/recorded-twelfth: new variants of ten causes (a web gateway replaying the
+/// callback with the user's cookies, a redirect_uri host in other letter case, a hex PKCE
+/// challenge, two apps' cookies of one name, an app removed on the provider's account page,
+/// a client_secret_jwt of the wrong algorithm, a bot-challenge page at the token endpoint, a
+/// refresh turned away by a 429, an API host's slow clock, a device grant the client may not
+/// use), each beside its clean twin; a gateway's cookieless copy of a callback, rejected for
+/// its state while the user's own browser signs in with it, is clean.
+#[test]
+fn recorded_twelfth_more_new_variants() {
+    labels_hold_in("recorded-twelfth", 10);
+}
+
+/// fixtures/recorded-twelfth from one source: the HAR alone tells the 429 nobody retried
+/// (server_error) and the device authorization refused in JSON (unauthorized_client); the
+/// app log alone reads jose's `'iat' claim timestamp check failed` as clock skew.
+#[test]
+fn recorded_twelfth_from_single_sources() {
+    let mut false_pos = causes_from("recorded-twelfth", &["session.har"], &["J14", "J18"]);
+    false_pos.extend(causes_from("recorded-twelfth", &["app.jsonl"], &["J16"]));
+    assert!(false_pos.is_empty(), "{false_pos:?}");
+}

@@ -692,6 +692,11 @@ fn oauth_error_page(ex: &HttpExchange, src: &Source, u: &SplitUrl<'_>) -> Option
     let mut ev = base_event(EventKind::LogError, src, ex, u);
     ev.error_description = Some(desc);
     ev.error = Some(error);
+    ev.client_id = ex
+        .form
+        .iter()
+        .find(|(k, _)| k.as_ref() == "client_id")
+        .and_then(|(_, v)| nonempty(Some(v.as_ref())));
     Some(ev)
 }
 
@@ -700,6 +705,9 @@ fn oauth_error_page(ex: &HttpExchange, src: &Source, u: &SplitUrl<'_>) -> Option
 fn error_page(ex: &HttpExchange) -> Option<(String, String)> {
     ex.status.filter(|s| *s >= 400)?;
     let body = ex.resp_body.as_deref()?;
+    if body.trim_start().starts_with('{') {
+        return json_error(body);
+    }
     if !body.trim_start().starts_with('<') {
         return None;
     }
@@ -719,6 +727,27 @@ fn error_page(ex: &HttpExchange) -> Option<(String, String)> {
         .filter(|d| !d.is_empty())
         .unwrap_or(text);
     Some((error, desc))
+}
+
+/// The OAuth error of a JSON error answer (RFC 6749 §5.2's shape), which the endpoints a
+/// form is posted to besides the token endpoint answer with too: device authorization
+/// (RFC 8628), pushed authorization requests (RFC 9126), backchannel authentication.
+fn json_error(body: &str) -> Option<(String, String)> {
+    if body.len() > ERROR_PAGE_BYTES {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    let error = v.get("error")?.as_str()?;
+    if !OAUTH_ERRORS.contains(&error) {
+        return None;
+    }
+    let desc = v
+        .get("error_description")
+        .and_then(|d| d.as_str())
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or(error);
+    let desc: String = scrub(desc).chars().take(300).collect();
+    Some((error.to_string(), desc))
 }
 
 fn error_page_text(body: &str) -> Option<String> {
@@ -748,6 +777,42 @@ fn error_page_text(body: &str) -> Option<String> {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    /// A form posted to an endpoint other than the token endpoint (device authorization,
+    /// pushed authorization) answered with RFC 6749's JSON error: a failure of that client,
+    /// its description kept (scrubbed) for the signatures. Other JSON errors make no event.
+    #[test]
+    fn json_oauth_errors_of_other_endpoints_are_failures() {
+        let src = Source::new(Arc::from("s.har"), crate::event::Locator::Entry(0));
+        let post = |body: &str| HttpExchange {
+            method: Some("POST".into()),
+            url: "https://login.example.test/device/auth".into(),
+            body_visible: true,
+            form: vec![
+                ("client_id".into(), "media-web".into()),
+                ("scope".into(), "openid".into()),
+            ],
+            status: Some(400),
+            resp_body: Some(body.to_string()),
+            ..HttpExchange::default()
+        };
+        let evs = classify(
+            &post(
+                r#"{"error":"invalid_request","error_description":"urn:ietf:params:oauth:grant-type:device_code is not allowed for this client"}"#,
+            ),
+            &src,
+        );
+        assert_eq!(evs.len(), 1);
+        assert_eq!(evs[0].kind(), EventKind::LogError);
+        assert_eq!(evs[0].client_id.as_deref(), Some("media-web"));
+        assert_eq!(evs[0].error.as_deref(), Some("invalid_request"));
+        assert!(evs[0]
+            .error_description
+            .as_deref()
+            .is_some_and(|d| d.ends_with("is not allowed for this client")));
+        assert!(classify(&post(r#"{"error":"validation_failed"}"#), &src).is_empty());
+        assert!(classify(&post(r#"{"error":"invalid_request""#), &src).is_empty());
+    }
 
     /// A provider's error page at a login step names the error the user met; a site's
     /// other error pages make no event, nor does a word deep inside a large page.

@@ -24,10 +24,9 @@ impl Rule for RefreshExpired {
         let mut issued_rts: Option<Vec<(usize, Fingerprint)>> = None;
         for t in failed_tokens(cx, flow, "refresh_token") {
             let ev = cx.ev(t);
-            if ev.no_response
-                || ev.status.is_some_and(|s| s >= 500)
-                || ev.error.as_deref() == Some("invalid_client")
-            {
+            // A 5xx, 429 or no answer is no refusal of the token: the server may never have
+            // seen it.
+            if ev.is_transient_failure() || ev.error.as_deref() == Some("invalid_client") {
                 continue;
             }
             let Some(rt) = ev.refresh_token.or_else(|| {

@@ -1,5 +1,6 @@
 //! `server_error`: the authorization server or a proxy failed (5xx, timeouts,
-//! temporarily_unavailable): infrastructure, not the client.
+//! temporarily_unavailable) or turned the request away (429 rate limit): infrastructure,
+//! not the client.
 
 use super::*;
 
@@ -45,6 +46,9 @@ impl Rule for ServerError {
                 (Some(502), _) => "bad_gateway",
                 (Some(503), _) => "unavailable",
                 (Some(504), _) => "gateway_timeout",
+                // A rate limit (a proxy's or the provider's) turned the request away: the
+                // client sent nothing wrong, and a retry after a pause would have gone through.
+                (Some(429), _) => "rate_limited",
                 (Some(s), _) if s >= 500 => "internal_error",
                 (_, _) if e.no_response => "no_response",
                 _ => continue,
@@ -57,6 +61,9 @@ impl Rule for ServerError {
             };
             let summary = match variant {
                 "no_response" => format!("{where_} gave no answer (client or proxy timeout)"),
+                "rate_limited" => format!(
+                    "{where_} turned the request away: 429 Too Many Requests (a rate limit of the proxy or the provider); the client did not retry after a pause"
+                ),
                 _ => format!(
                     "{where_} failed: {}{}",
                     e.status.map(|s| s.to_string()).unwrap_or_default(),
