@@ -151,39 +151,56 @@ const STRAY_COPY_MS: Millis = 60_000;
 /// rejection (a second tab's login) recovers nothing, nor does an acceptance before it (a
 /// replayed callback).
 fn mark_stray_callbacks(events: &mut [Event], f: &Flow) {
-    for &i in &f.events {
-        let e = &events[i];
+    let rejected_state = |e: &Event| -> Option<(Millis, String)> {
         let rejected = matches!(e.kind(), EventKind::Callback | EventKind::LogError)
             && e.is_failure()
             && e.error.as_deref().is_some_and(|x| x.contains("state"));
-        let (Some(t), Some(received), true) =
-            (e.ts, e.other_states.first().or(e.state.as_ref()), rejected)
-        else {
-            continue;
-        };
-        let within = |r: &Event| r.ts.is_some_and(|x| x >= t && x - t <= STRAY_COPY_MS);
-        let accepted = f.events.iter().find_map(|&j| {
-            let r = &events[j];
-            (j != i
-                && r.kind() == EventKind::Callback
-                && r.callback_side == Some(CallbackSide::Received)
-                && !r.is_failure()
-                && r.state.as_ref() == Some(received)
-                && within(r))
-            .then_some(r.ts)
-            .flatten()
-        });
-        let Some(at) = accepted else { continue };
-        let got_in = f.events.iter().any(|&j| {
-            let r = &events[j];
-            r.kind() == EventKind::Token
-                && r.is_code_exchange()
-                && r.is_success()
-                && r.ts.is_some_and(|x| x >= at && x - at <= STRAY_COPY_MS)
-        });
-        if got_in {
-            events[i].recovered = true;
+        let received = e.other_states.first().or(e.state.as_ref())?;
+        Some((e.ts?, received.clone())).filter(|_| rejected)
+    };
+    let rejections: Vec<(usize, Millis, String)> = f
+        .events
+        .iter()
+        .filter_map(|&i| rejected_state(&events[i]).map(|(t, s)| (i, t, s)))
+        .collect();
+    if rejections.is_empty() {
+        return;
+    }
+    // Found once per flow: a login can hold thousands of rejected callbacks.
+    let mut accepted: HashMap<&str, Vec<Millis>> = HashMap::default();
+    let mut logins: Vec<Millis> = Vec::new();
+    for &j in &f.events {
+        let r = &events[j];
+        let Some(at) = r.ts else { continue };
+        if r.kind() == EventKind::Callback
+            && r.callback_side == Some(CallbackSide::Received)
+            && !r.is_failure()
+        {
+            if let Some(s) = r.state.as_deref() {
+                accepted.entry(s).or_default().push(at);
+            }
         }
+        if r.kind() == EventKind::Token && r.is_code_exchange() && r.is_success() {
+            logins.push(at);
+        }
+    }
+    logins.sort_unstable();
+    let stray: Vec<usize> = rejections
+        .iter()
+        .filter(|(_, t, state)| {
+            let first_accepted = accepted
+                .get(state.as_str())
+                .and_then(|times| times.iter().copied().filter(|&x| x >= *t).min())
+                .filter(|&x| x - t <= STRAY_COPY_MS);
+            first_accepted.is_some_and(|at| {
+                let k = logins.partition_point(|&x| x < at);
+                logins.get(k).is_some_and(|&x| x - at <= STRAY_COPY_MS)
+            })
+        })
+        .map(|(i, _, _)| *i)
+        .collect();
+    for i in stray {
+        events[i].recovered = true;
     }
 }
 
@@ -264,7 +281,17 @@ pub fn retries<'a>(
     pos: usize,
 ) -> impl Iterator<Item = usize> + 'a {
     let e = &events[f.events[pos]];
-    let later = &f.events[pos + 1..];
+    // The flow is in time order (untimed records last): what lies past the window is no
+    // retry, and a login can hold thousands of failures.
+    let window_end = e.ts.map_or(f.events.len(), |t| {
+        let after = &f.events[pos + 1..];
+        pos + 1
+            + after
+                .iter()
+                .position(|&j| events[j].ts.is_some_and(|x| x - t > RETRY_WINDOW_MS))
+                .unwrap_or(after.len())
+    });
+    let later = &f.events[pos + 1..window_end];
     // A path one source left out (an app's log of a token request) does not tell two apart.
     let same_path = move |r: &Event| e.path.is_none() || r.path.is_none() || r.path == e.path;
     let of_kind = move |r: &Event| r.kind == e.kind && r.grant_type == e.grant_type && same_path(r);
@@ -282,12 +309,18 @@ pub fn retries<'a>(
         .then(|| {
             later
                 .iter()
-                .copied()
-                .find(|&j| of_kind(&events[j]) && events[j].shares_program(e))
+                .position(|&j| of_kind(&events[j]) && events[j].shares_program(e))
         })
         .flatten();
+    // Unnamed, that next request is the only candidate.
+    let candidates = match (unnamed, next_of_kind) {
+        (true, Some(p)) => &later[p..=p],
+        (true, None) => &later[..0],
+        (false, _) => later,
+    };
+    let next_of_kind = next_of_kind.map(|p| later[p]);
     let within = move |r: &Event, ms: i64| r.ts.zip(e.ts).is_some_and(|(a, b)| a - b <= ms);
-    later.iter().copied().filter(move |&j| {
+    candidates.iter().copied().filter(move |&j| {
         let r = &events[j];
         let same_request = if unnamed {
             // An API call's next call to its path, and with its token where both show one.
@@ -306,6 +339,9 @@ pub fn retries<'a>(
 /// successful call to the same path within [`REFRESH_RETRY_MS`]: a client that refreshes
 /// when told its token expired (a common pattern), not a failure to explain.
 fn mark_refreshed_retries(events: &mut [Event], f: &Flow) {
+    // The ID and refresh tokens the flow was issued, found on first need: a login can hold
+    // thousands of refused calls.
+    let mut not_access: Option<Vec<Fingerprint>> = None;
     for (pos, &i) in f.events.iter().enumerate() {
         let e = &events[i];
         if e.kind() != EventKind::ApiCall || e.status != Some(401) {
@@ -313,7 +349,13 @@ fn mark_refreshed_retries(events: &mut [Event], f: &Flow) {
         }
         let Some(t) = e.ts else { continue };
         let within = |r: &Event| r.ts.is_some_and(|rt| rt >= t && rt - t <= REFRESH_RETRY_MS);
-        let later = &f.events[pos + 1..];
+        // The flow is in time order (untimed records last): what lies past the window
+        // cannot be the refresh or the retry.
+        let in_window = f.events[pos + 1..]
+            .iter()
+            .position(|&j| events[j].ts.is_some_and(|x| x - t > REFRESH_RETRY_MS))
+            .unwrap_or(f.events.len() - pos - 1);
+        let later = &f.events[pos + 1..pos + 1 + in_window];
         let Some(refreshed) = later.iter().position(|&j| {
             let r = &events[j];
             r.kind() == EventKind::Token && r.is_refresh() && r.is_success() && within(r)
@@ -323,11 +365,16 @@ fn mark_refreshed_retries(events: &mut [Event], f: &Flow) {
         // A 401 for an id_token or refresh token sent as Bearer is token_confusion's, even
         // when a later call with the right token works.
         let wrong_kind = e.bearer.as_ref().is_some_and(|b| {
-            f.events.iter().any(|&j| {
-                events[j].issued.as_ref().is_some_and(|iss| {
-                    iss.id_token == Some(b.fp) || iss.refresh_token == Some(b.fp)
+            not_access
+                .get_or_insert_with(|| {
+                    f.events
+                        .iter()
+                        .filter_map(|&j| events[j].issued.as_ref())
+                        .flat_map(|iss| [iss.id_token, iss.refresh_token])
+                        .flatten()
+                        .collect()
                 })
-            })
+                .contains(&b.fp)
         });
         if wrong_kind {
             continue;

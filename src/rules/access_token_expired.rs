@@ -94,10 +94,8 @@ impl Rule for AccessTokenExpired {
 fn by_timing(cx: &Context, fi: usize, i: usize, ts: Millis, leeway: i64) -> Option<Finding> {
     let flow = &cx.flows[fi];
     let issue = cx
-        .earlier(flow, i, |x| {
-            x.kind() == EventKind::Token
-                && x.is_success()
-                && x.issued.as_ref().and_then(|s| s.expires_in).is_some()
+        .earlier_kind(flow, i, EventKind::Token, |x| {
+            x.is_success() && x.issued.as_ref().and_then(|s| s.expires_in).is_some()
         })
         .next_back()?;
     let lifetime = cx.ev(issue).issued.as_ref()?.expires_in? * 1000;

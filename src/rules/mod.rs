@@ -350,10 +350,19 @@ impl<'a> Context<'a> {
         pred: impl Fn(&Event) -> bool + 'b,
     ) -> impl DoubleEndedIterator<Item = usize> + 'b {
         let end = self.position(flow, before).unwrap_or(flow.events.len());
+        self.kind_prefix(flow, end, kind)
+            .iter()
+            .copied()
+            .filter(move |&i| self.events[i].kind() == kind && pred(&self.events[i]))
+    }
+
+    /// Of `flow`'s first `end` events, a list that holds those of `kind` (in flow order):
+    /// for a long flow, its events of that kind only; for a short one, all.
+    fn kind_prefix<'b>(&'b self, flow: &'b Flow, end: usize, kind: EventKind) -> &'b [usize] {
         let fi = flow.events.first().map(|&i| self.flow_of[i]);
         let indexed = fi
             .filter(|&fi| flow.events.len() >= INDEXED_FLOW && std::ptr::eq(&self.flows[fi], flow));
-        let list: &[usize] = match indexed {
+        match indexed {
             Some(fi) => {
                 let lists = self.by_kind[fi].get_or_init(|| {
                     let mut lists: Box<[Vec<usize>; KINDS]> = Default::default();
@@ -366,10 +375,7 @@ impl<'a> Context<'a> {
                 &list[..list.partition_point(|&i| self.pos_in_flow[i] < end)]
             }
             None => &flow.events[..end],
-        };
-        list.iter()
-            .copied()
-            .filter(move |&i| self.events[i].kind() == kind && pred(&self.events[i]))
+        }
     }
 
     /// The events of a flow of one kind, in flow order. Rules look them up once per flow
@@ -395,7 +401,7 @@ impl<'a> Context<'a> {
         if e.request_ids.is_empty() {
             return None;
         }
-        flow.events
+        self.kind_prefix(flow, flow.events.len(), EventKind::Callback)
             .iter()
             .map(|&c| &self.events[c])
             .filter(|c| {

@@ -15,6 +15,9 @@ impl Rule for StateMismatch {
 
     fn check(&self, cx: &Context, fi: usize, out: &mut Vec<Finding>) {
         let flow = &cx.flows[fi];
+        // The flow's authorize requests, found once: a login can hold thousands of rejected
+        // callbacks.
+        let all_authorizes = cx.of_kind(flow, EventKind::Authorize);
         for &i in &flow.events {
             let e = cx.ev(i);
             if !e.is_failure() || !matches!(e.kind(), EventKind::Callback | EventKind::LogError) {
@@ -26,11 +29,10 @@ impl Rule for StateMismatch {
             if !named {
                 continue;
             }
-            let authorizes: Vec<usize> = flow
-                .events
+            let authorizes: Vec<usize> = all_authorizes
                 .iter()
                 .copied()
-                .filter(|&a| cx.ev(a).kind() == EventKind::Authorize && cx.ev(a).ts <= e.ts)
+                .filter(|&a| cx.ev(a).ts <= e.ts)
                 .collect();
             let received = e.other_states.first().or(e.state.as_ref());
             // A log that names no state: its words say whether one was missing or differed.
