@@ -1,0 +1,48 @@
+#!/usr/bin/env python3
+"""Writes an app's JSON log of one login failing N times (default 100,000), one failure every
+100 ms, in one app session, naming no code or token: what an app stuck retrying writes.
+Every failure of it asks what the login did before and after it: a detector that looks
+through the whole login for each makes the analysis quadratic.
+
+SHAPE (default refresh):
+  refresh  one successful refresh, then refreshes refused with a bare invalid_grant
+  api      API calls refused 401 invalid_token ("access token not found")
+  state    callbacks rejected for their state, each with another received state
+  code     code exchanges refused with a bare invalid_grant
+  5xx      refreshes answered 502 by a proxy
+Usage: python3 fuzz/bench_one_login.py OUT [N] [SHAPE]"""
+import json, sys, time
+
+out = sys.argv[1]
+n = int(sys.argv[2]) if len(sys.argv) > 2 else 100_000
+shape = sys.argv[3] if len(sys.argv) > 3 else "refresh"
+base_ms = 1_764_151_200_000
+def t(ms):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((base_ms + ms) // 1000)) + f".{(base_ms + ms) % 1000:03d}Z"
+def failure(i):
+    if shape == "refresh":
+        return {"level": "WARNING", "message": "token refresh failed", "event": "oauth.refresh.error",
+                "http_status": 400, "error": "invalid_grant", "error_description": "grant request is invalid"}
+    if shape == "api":
+        return {"level": "ERROR", "message": "upstream API rejected bearer token", "event": "api.unauthorized",
+                "upstream": "userinfo", "http_status": 401, "error": "invalid_token",
+                "error_description": "access token not found"}
+    if shape == "state":
+        return {"level": "ERROR", "message": "OAuth callback rejected: state does not match session",
+                "event": "oauth.callback.state_mismatch", "error": "mismatching_state",
+                "received_state": f"st{i:08d}", "http_status": 400}
+    if shape == "code":
+        return {"level": "ERROR", "message": "token exchange failed", "event": "oauth.token.error",
+                "grant_type": "authorization_code", "http_status": 400, "error": "invalid_grant",
+                "error_description": "grant request is invalid"}
+    if shape == "5xx":
+        return {"level": "ERROR", "message": "token refresh failed", "event": "oauth.refresh.error",
+                "http_status": 502, "error": "HTTPError", "error_description": "502 Server Error: Bad Gateway"}
+    sys.exit(f"unknown shape {shape!r}: refresh, api, state, code, 5xx")
+common = {"logger": "app.web.auth", "session_id": "s1", "client_id": "web"}
+first = {"level": "INFO", "message": "access token refreshed", "event": "oauth.refresh.success",
+         "http_status": 200, "expires_in": 300, "refresh_token_rotated": True}
+with open(out, "w", buffering=1 << 20) as f:
+    f.write(json.dumps({"timestamp": t(0), **first, **common, "request_id": "r0"}) + "\n")
+    for i in range(1, n + 1):
+        f.write(json.dumps({"timestamp": t(100 * i), **failure(i), **common, "request_id": f"r{i}"}) + "\n")
