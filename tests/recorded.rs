@@ -365,3 +365,14 @@ fn recorded_twelfth_from_single_sources() {
     false_pos.extend(causes_from("recorded-twelfth", &["app.jsonl"], &["J16"]));
     assert!(false_pos.is_empty(), "{false_pos:?}");
 }
+
+/// fixtures/recorded-thirteenth: new variants (an S256 challenge without its method, a plain
+/// authorize from a client that must push its requests, an SSO logout taking down a refresh
+/// token bound to the provider session, a serverless cold start before the exchange, localhost
+/// against a registered loopback IP, an expiry a client could not read, an expired client
+/// secret, a form_post callback without its Lax cookie, a client_credentials scope not
+/// allowed), each beside its clean twin.
+#[test]
+fn recorded_thirteenth_more_new_variants() {
+    labels_hold_in("recorded-thirteenth", 9);
+}

@@ -84,7 +84,17 @@ impl Rule for RefreshRevoked {
                 .flatten()
             {
                 let dt = ev.ts.zip(cx.ev(r).ts).map(|(a, b)| a - b).unwrap_or(0);
-                let f = Finding::new(self.id(), "grant_revoked", 0.8, fi, format!("the server revoked this login's grant {} before this refresh (administrator or policy; its record names the grant, not a token): {rt} went with it", secs(dt)))
+                // Why, in the record's own words where it gives them (a logout, an account
+                // page, an administrator's console).
+                let why = cx
+                    .ev(r)
+                    .message
+                    .as_deref()
+                    .or(cx.ev(r).error_description.as_deref())
+                    .map_or("an administrator, a policy or a logout".to_string(), |m| {
+                        format!("its record says: {m}")
+                    });
+                let f = Finding::new(self.id(), "grant_revoked", 0.8, fi, format!("the server revoked this login's grant {} before this refresh ({why}; the record names the grant, not a token): {rt} went with it", secs(dt)))
                     .evidence(r, "the grant revoked at the server")
                     .explains(t, ev.describe());
                 out.push(cx.corroborate(f, t));
