@@ -985,6 +985,16 @@ fn may_make_event(f: &Fields) -> bool {
 /// just before a failure can be read beside it. Both are prefilter words.
 const APP_NOTE_WORDS: &[&str] = &["oauth", "oidc"];
 
+/// Errors an authorization server answers with its own error page, never by redirecting to
+/// the client: the redirect_uri or the client it would redirect to is what failed (RFC 6749
+/// §4.1.2.1).
+fn is_unredirectable(error: &str) -> bool {
+    matches!(
+        error,
+        "invalid_redirect_uri" | "redirect_uri_mismatch" | "invalid_client"
+    )
+}
+
 /// The events of a record.
 fn events(v: &Json, src: &Source) -> Vec<Event> {
     events_of(v, src, true)
@@ -1244,6 +1254,13 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
             || auth0 && auth0_grant(&et).is_some()
         {
             Some(EventKind::Token)
+        } else if state.is_some()
+            && low_et.contains("authoriz")
+            && error.as_deref().is_some_and(is_unredirectable)
+        {
+            // The provider's record of an authorization request it could not send back: an
+            // error page is the answer to the request itself, no callback.
+            Some(EventKind::Authorize)
         } else if low_et.contains("callback") || (state.is_some() && has_oauth_error) {
             Some(EventKind::Callback)
         } else if state.is_some()
@@ -1465,6 +1482,25 @@ mod tests {
             Some("authorization code already consumed")
         );
         assert_eq!(e[0].status, Some(400));
+    }
+
+    /// A provider's record of an authorization error it answered with its own page (the
+    /// redirect_uri is what failed) is the authorize request; one it sent back to the client
+    /// is the callback.
+    #[test]
+    fn oidc_provider_authorization_errors() {
+        let line = |error: &str| {
+            format!(
+                r#"{{"time":"2026-11-26T22:56:45.138Z","level":"warn","event":"authorization.error","request_id":"38d1","route":"authorization","method":"GET","path":"/auth","client_id":"deploy-cli","redirect_uri":"http://localhost:53412/callback","state":"zIoTZSg6","error":"{error}","status":400}}"#
+            )
+        };
+        let page = one(&line("invalid_redirect_uri"));
+        assert_eq!(page.len(), 1);
+        assert_eq!(page[0].kind(), EventKind::Authorize);
+        assert_eq!(page[0].status, Some(400));
+        let redirected = one(&line("access_denied"));
+        assert_eq!(redirected.len(), 1);
+        assert_eq!(redirected[0].kind(), EventKind::Callback);
     }
 
     #[test]
