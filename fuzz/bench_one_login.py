@@ -10,6 +10,8 @@ SHAPE (default refresh):
   state    callbacks rejected for their state, each with another received state
   code     code exchanges refused with a bare invalid_grant
   5xx      refreshes answered 502 by a proxy
+  reuse    one callback reloaded: each reload logs the callback URL (with its code) and
+           exchanges that code again, refused after the first
 Usage: python3 fuzz/bench_one_login.py OUT [N] [SHAPE]"""
 import json, sys, time
 
@@ -38,11 +40,24 @@ def failure(i):
     if shape == "5xx":
         return {"level": "ERROR", "message": "token refresh failed", "event": "oauth.refresh.error",
                 "http_status": 502, "error": "HTTPError", "error_description": "502 Server Error: Bad Gateway"}
-    sys.exit(f"unknown shape {shape!r}: refresh, api, state, code, 5xx")
+    sys.exit(f"unknown shape {shape!r}: refresh, api, state, code, 5xx, reuse")
 common = {"logger": "app.web.auth", "session_id": "s1", "client_id": "web"}
 first = {"level": "INFO", "message": "access token refreshed", "event": "oauth.refresh.success",
          "http_status": 200, "expires_in": 300, "refresh_token_rotated": True}
+url = "https://web.example.test/login/callback?code=CgBjGBf7KAvVFf9R6l1zFszTmchRh5LbxAe0ihobBcX&state=GR1CsaGRJeMtP2Phh0uwO5NkMp2Ks0"
 with open(out, "w", buffering=1 << 20) as f:
+    if shape == "reuse":
+        for i in range(n + 1):
+            rid = {"request_id": f"r{i}"}
+            f.write(json.dumps({"timestamp": t(200 * i), "level": "INFO", "message": "authorization callback received",
+                                "event": "oauth.callback", "state": "GR1CsaGRJeMtP2Phh0uwO5NkMp2Ks0",
+                                "callback_url": url, **common, **rid}) + "\n")
+            outcome = ({"level": "INFO", "event": "oauth.login.success", "http_status": 200} if i == 0 else
+                       {"level": "ERROR", "event": "oauth.token.error", "http_status": 400, "error": "invalid_grant",
+                        "error_description": "grant request is invalid"})
+            f.write(json.dumps({"timestamp": t(200 * i + 50), "message": "token exchange", "grant_type": "authorization_code",
+                                **outcome, **common, **rid}) + "\n")
+        sys.exit(0)
     f.write(json.dumps({"timestamp": t(0), **first, **common, "request_id": "r0"}) + "\n")
     for i in range(1, n + 1):
         f.write(json.dumps({"timestamp": t(100 * i), **failure(i), **common, "request_id": f"r{i}"}) + "\n")

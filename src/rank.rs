@@ -101,8 +101,9 @@ pub fn claim(events: &[Event], flows: &[Flow], mut findings: Vec<Finding>) -> Cl
     for mut f in findings {
         // Evidence stays inside the finding's own flow: another login's events are context
         // for the summary, not evidence of this failure.
-        let own = |e: usize| flow_of.get(e) == Some(&f.flow);
-        f.evidence.retain(|e| own(e.event));
+        let own_flow = f.flow;
+        let own = |e: usize| flow_of.get(e) == Some(&own_flow);
+        f.keep_evidence(|e| own(e.event));
         f.explains
             .retain(|&e| !claimed.contains_key(&e) && events[e].is_failure() && own(e));
         if f.explains.is_empty() {
@@ -126,12 +127,25 @@ pub fn claim(events: &[Event], flows: &[Flow], mut findings: Vec<Finding>) -> Cl
             failed_flows += 1;
         }
         let mut left = Vec::new();
+        // The flow is in time order (untimed records last, and never near another): an echo
+        // is looked for only among the failures within ECHO_MS, a flow can hold thousands.
+        let timed = failures.partition_point(|&c| events[c].ts.is_some());
         for &u in &failures {
             if claimed.contains_key(&u) {
                 continue;
             }
             let ue = &events[u];
-            let echo = failures
+            let nearby = match ue.ts {
+                Some(t) => {
+                    let from = failures[..timed]
+                        .partition_point(|&c| events[c].ts.is_some_and(|x| x < t - ECHO_MS));
+                    let to = failures[..timed]
+                        .partition_point(|&c| events[c].ts.is_some_and(|x| x <= t + ECHO_MS));
+                    &failures[from..to.max(from)]
+                }
+                None => &failures[..0],
+            };
+            let echo = nearby
                 .iter()
                 .copied()
                 .filter(|c| claimed.contains_key(c))
@@ -150,7 +164,7 @@ pub fn claim(events: &[Event], flows: &[Flow], mut findings: Vec<Finding>) -> Cl
                 Some(c) => {
                     let k = claimed[&c];
                     claimed.insert(u, k);
-                    kept[k] = kept[k].clone().explains(
+                    kept[k].also_explains(
                         u,
                         format!("same failure, as logged here: {}", ue.describe()),
                     );

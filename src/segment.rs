@@ -225,12 +225,7 @@ impl<'s> Segmenter<'s> {
             k
         };
         for f in &mut claimed.findings {
-            for e in &mut f.evidence {
-                e.event = map_ev(e.event);
-            }
-            for e in &mut f.explains {
-                *e = map_ev(*e);
-            }
+            f.renumber(&mut map_ev);
             let cited: Vec<usize> = f
                 .evidence
                 .iter()

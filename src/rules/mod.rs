@@ -33,7 +33,7 @@ mod unauthorized_client;
 use crate::event::*;
 use crate::fingerprint::Fingerprint;
 use crate::flow::Flow;
-use foldhash::{HashMap, HashMapExt};
+use foldhash::{HashMap, HashMapExt, HashSet};
 use spec::{Spec, SpecSet, Weight};
 
 /// One explanation of one or more failures in a flow.
@@ -52,7 +52,13 @@ pub struct Finding {
     /// through its list for each.
     newest_cited: Option<usize>,
     newest_explained: Option<usize>,
+    /// The events cited, once there are many: a failure added out of order (an echo of one
+    /// already claimed) is then looked up, not searched for.
+    cited: Option<HashSet<usize>>,
 }
+
+/// Citations a finding searches through before it keeps a set of them.
+const CITED_SET_FROM: usize = 32;
 
 #[derive(Debug, Clone)]
 pub struct Evidence {
@@ -78,29 +84,79 @@ impl Finding {
             explains: Vec::new(),
             newest_cited: None,
             newest_explained: None,
+            cited: None,
         }
     }
 
     pub fn evidence(mut self, event: usize, note: impl Into<String>) -> Finding {
-        let new = self.newest_cited.is_none_or(|n| event > n)
-            || !self.evidence.iter().any(|e| e.event == event);
-        if new {
-            self.evidence.push(Evidence {
-                event,
-                note: note.into(),
-            });
-            self.newest_cited = self.newest_cited.max(Some(event));
-        }
+        self.cites(event, note);
         self
     }
 
     /// Marks `event` as a failure this finding explains (and cites it).
     pub fn explains(mut self, event: usize, note: impl Into<String>) -> Finding {
+        self.also_explains(event, note);
+        self
+    }
+
+    /// [`Finding::evidence`] in place.
+    pub fn cites(&mut self, event: usize, note: impl Into<String>) {
+        let new = self.newest_cited.is_none_or(|n| event > n)
+            || match &self.cited {
+                Some(set) => !set.contains(&event),
+                None => !self.evidence.iter().any(|e| e.event == event),
+            };
+        if !new {
+            return;
+        }
+        self.evidence.push(Evidence {
+            event,
+            note: note.into(),
+        });
+        self.newest_cited = self.newest_cited.max(Some(event));
+        match &mut self.cited {
+            Some(set) => {
+                set.insert(event);
+            }
+            None if self.evidence.len() >= CITED_SET_FROM => {
+                self.cited = Some(self.evidence.iter().map(|e| e.event).collect());
+            }
+            None => {}
+        }
+    }
+
+    /// Gives every event the finding names its new index (a set's events moved into the
+    /// list kept for the report).
+    pub fn renumber(&mut self, mut new_index: impl FnMut(usize) -> usize) {
+        for e in &mut self.evidence {
+            e.event = new_index(e.event);
+        }
+        for e in &mut self.explains {
+            *e = new_index(*e);
+        }
+        self.newest_cited = self.evidence.iter().map(|e| e.event).max();
+        self.newest_explained = self.explains.iter().copied().max();
+        if self.cited.is_some() {
+            self.cited = Some(self.evidence.iter().map(|e| e.event).collect());
+        }
+    }
+
+    /// Keeps only the evidence `keep` accepts.
+    pub fn keep_evidence(&mut self, keep: impl Fn(&Evidence) -> bool) {
+        self.evidence.retain(keep);
+        if self.cited.is_some() {
+            self.cited = Some(self.evidence.iter().map(|e| e.event).collect());
+        }
+    }
+
+    /// [`Finding::explains`] in place: for a finding that already claims thousands, which
+    /// a copy per added failure made quadratic.
+    pub fn also_explains(&mut self, event: usize, note: impl Into<String>) {
         if self.newest_explained.is_none_or(|n| event > n) || !self.explains.contains(&event) {
             self.explains.push(event);
             self.newest_explained = self.newest_explained.max(Some(event));
         }
-        self.evidence(event, note)
+        self.cites(event, note);
     }
 }
 
@@ -127,6 +183,9 @@ pub struct Context<'a> {
     /// Facts about the whole set that some detectors compare a failure with, found once on
     /// first use (found per flow, they made a dense log's analysis quadratic).
     pub memo: Memo,
+    /// Request id -> the callbacks that name it, in event order, made on first use (see
+    /// [`Context::handled_callback`]).
+    callbacks_by_request: std::sync::OnceLock<HashMap<String, Vec<usize>>>,
     /// Per flow, its events by kind, made on first use for a long flow (see
     /// [`Context::earlier_kind`]).
     by_kind: Vec<std::sync::OnceLock<Box<[Vec<usize>; KINDS]>>>,
@@ -220,6 +279,7 @@ impl<'a> Context<'a> {
             by_kind: (0..flows.len())
                 .map(|_| std::sync::OnceLock::new())
                 .collect(),
+            callbacks_by_request: std::sync::OnceLock::new(),
         }
     }
 
@@ -401,14 +461,31 @@ impl<'a> Context<'a> {
         if e.request_ids.is_empty() {
             return None;
         }
-        self.kind_prefix(flow, flow.events.len(), EventKind::Callback)
+        // Looked up by request id: a login can hold thousands of callbacks (a reload loop).
+        let by_request = self.callbacks_by_request.get_or_init(|| {
+            // Owned keys: a borrowed one would make the context invariant in its lifetime.
+            let mut map: HashMap<String, Vec<usize>> = HashMap::new();
+            for (c, ev) in self.events.iter().enumerate() {
+                if ev.kind() == EventKind::Callback {
+                    for r in &ev.request_ids {
+                        map.entry(r.clone()).or_default().push(c);
+                    }
+                }
+            }
+            map
+        });
+        let mut found: Vec<usize> = e
+            .request_ids
             .iter()
-            .map(|&c| &self.events[c])
-            .filter(|c| {
-                c.kind() == EventKind::Callback
-                    && c.request_ids.iter().any(|r| e.request_ids.contains(r))
-            })
-            .find_map(what)
+            .filter_map(|r| by_request.get(r))
+            .flatten()
+            .copied()
+            .filter(|&c| self.position(flow, c).is_some())
+            .collect();
+        // In flow order, as the flow's own events would be searched.
+        found.sort_by_key(|&c| self.pos_in_flow[c]);
+        found.dedup();
+        found.into_iter().map(|c| &self.events[c]).find_map(what)
     }
 
     /// The code token exchange `i` presented: its own, or the code of the callback the app
