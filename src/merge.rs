@@ -426,10 +426,17 @@ fn windows(e: &Event) -> impl Iterator<Item = (u64, bool)> + '_ {
         .filter(|_| by_status && e.is_failure())
         .map(|x| tagged(12, (e.kind, x)));
     let prose = (e.prose && e.kind() == EventKind::LogError).then(|| (tagged(13, e.kind), true));
+    // An error sent back to a client, as issued and as received ([`error_redirect_followed`]).
+    let redirected_error = e
+        .error
+        .as_ref()
+        .filter(|_| e.kind() == EventKind::Callback && e.callback_side.is_some())
+        .map(|x| tagged(14, (e.kind, x)));
     target
         .into_iter()
         .chain(status)
         .chain(error)
+        .chain(redirected_error)
         .map(|w| (w, false))
         .chain(prose)
 }
@@ -535,6 +542,28 @@ fn issued_and_received(c: &Event, e: &Event) -> bool {
         && (same(&c.code, &e.code) == Some(true) || same(&c.error, &e.error) == Some(true))
 }
 
+/// How soon after the provider sent an error back to the client the client's record of
+/// receiving it can be that redirect followed: a browser follows at once.
+const FOLLOWED_MS: i64 = 1_000;
+
+/// [`issued_and_received`] for an error sent back to a client whose log names no state:
+/// the same error and description, of the same client where both name one, received within
+/// [`FOLLOWED_MS`]. Of two such redirects in that time, the nearest pair joins (the merge's
+/// look-alike rule).
+fn error_redirect_followed(c: &Event, e: &Event) -> bool {
+    c.kind() == EventKind::Callback
+        && e.kind() == EventKind::Callback
+        && c.callback_side.is_some()
+        && e.callback_side.is_some()
+        && c.callback_side != e.callback_side
+        && (c.state.is_none() || e.state.is_none())
+        && c.code.is_none()
+        && e.code.is_none()
+        && same(&c.error, &e.error) == Some(true)
+        && same(&c.error_description, &e.error_description) != Some(false)
+        && same(&c.client_id, &e.client_id) != Some(false)
+}
+
 /// Returns what joins `c` and `e` and the time window within which they are one
 /// exchange, or None if they cannot be.
 /// An app's log line about a request that records no outcome of it (see [`mergeable`]).
@@ -569,6 +598,9 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
     }
     if issued_and_received(c, e) {
         return Some((Anchor::Key, NEAR_MS * 10));
+    }
+    if error_redirect_followed(c, e) {
+        return Some((Anchor::Status, FOLLOWED_MS));
     }
     if one_failure_in_prose(c, e, same_request_id) {
         return Some((Anchor::Status, PROSE_MS));

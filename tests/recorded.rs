@@ -376,3 +376,13 @@ fn recorded_twelfth_from_single_sources() {
 fn recorded_thirteenth_more_new_variants() {
     labels_hold_in("recorded-thirteenth", 9);
 }
+
+/// fixtures/recorded-fourteenth: the shared corpus's causes under other conditions (other
+/// clients and auth methods, concurrent logins of one client, timings just past a lifetime
+/// beside clean ones just within, app logs that name no code, state or token), and clean
+/// look-alikes: a cancel followed by a sign-in in the same app session, an app noting the
+/// API's 401 before it refreshes and retries.
+#[test]
+fn recorded_fourteenth_core_causes_under_other_conditions() {
+    labels_hold_in("recorded-fourteenth", 13);
+}

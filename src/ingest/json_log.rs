@@ -1244,6 +1244,9 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
             || low_et.contains("token")
                 && !low_et.contains("userinfo")
                 && !low_et.contains("introspect")
+                // An app noting its access token's end (`oauth.token.expiring`, even with
+                // the API's 401 it saw) before it refreshes: not a request of its own.
+                && (!low_et.contains("expir") || has_oauth_error)
             // Not a grant revoked (`grant.revoked`): a revocation, though it names no request.
             || low_et.contains("grant") && !low_et.contains("revoke")
             || low_et.contains("login.success")
@@ -1501,6 +1504,21 @@ mod tests {
         let redirected = one(&line("access_denied"));
         assert_eq!(redirected.len(), 1);
         assert_eq!(redirected[0].kind(), EventKind::Callback);
+    }
+
+    /// An app noting its access token's end before it refreshes is no token request, even
+    /// with the API's 401 it saw; a token request that failed for an expired code is one.
+    #[test]
+    fn an_app_noting_its_token_expiring_is_no_token_request() {
+        let note = one(
+            r#"{"timestamp":"2026-11-26T23:19:20.101Z","level":"INFO","logger":"app.ops.auth","message":"access token rejected, refreshing","event":"oauth.token.expiring","session_id":"s1","client_id":"ops-console","request_id":"r1","http_status":401}"#,
+        );
+        assert!(note.is_empty(), "{note:?}");
+        let failed = one(
+            r#"{"timestamp":"2026-11-26T23:19:20.101Z","level":"ERROR","logger":"app.ops.auth","message":"token exchange failed","event":"oauth.token.code_expired","session_id":"s1","client_id":"ops-console","request_id":"r2","http_status":400,"error":"invalid_grant"}"#,
+        );
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].kind(), EventKind::Token);
     }
 
     #[test]

@@ -66,7 +66,20 @@ impl Rule for StateMismatch {
                     .iter()
                     .filter_map(|&a| cx.ev(a).state.as_deref())
                     .collect();
-                if distinct.len() >= 2 {
+                // The newest login's state brought back and still refused: the session the
+                // app read held an older login's (a lagging replica or cache of the session
+                // store, an old cookie), not a newer tab's.
+                let newest = authorizes
+                    .iter()
+                    .rev()
+                    .find_map(|&a| cx.ev(a).state.as_deref());
+                let expected = e.other_states.get(1).map(String::as_str);
+                let stale = distinct.len() >= 2
+                    && received.is_some_and(|r| Some(r.as_str()) == newest)
+                    && expected.is_some_and(|x| Some(x) != newest && distinct.contains(x));
+                if stale {
+                    ("stale_session", 0.9, "the callback brought the newest login's state, but the session the client read still held an older login's (a session store replica or cache behind, or an old cookie), so it was rejected".to_string())
+                } else if distinct.len() >= 2 {
                     ("overwritten", 0.93, format!("{} logins were started in one session; the newer one overwrote the stored state, so the older tab's callback was rejected", distinct.len()))
                 } else if received.is_some_and(|r| !distinct.contains(r.as_str())) {
                     ("unknown_state", 0.88, "the callback's state matches no login this client started (session lost, or a forged/replayed callback)".to_string())
