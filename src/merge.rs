@@ -533,13 +533,19 @@ enum Anchor {
 /// A redirect to the client's callback as the provider issued it (a HAR's or a proxy's
 /// `Location`) and as the browser then requested it: one callback, even in one file.
 fn issued_and_received(c: &Event, e: &Event) -> bool {
+    two_sides_of_a_callback(c, e)
+        && same(&c.state, &e.state) == Some(true)
+        && (same(&c.code, &e.code) == Some(true) || same(&c.error, &e.error) == Some(true))
+}
+
+/// Two callback records, one of the provider issuing a redirect, one of a client receiving
+/// one.
+fn two_sides_of_a_callback(c: &Event, e: &Event) -> bool {
     c.kind() == EventKind::Callback
         && e.kind() == EventKind::Callback
         && c.callback_side.is_some()
         && e.callback_side.is_some()
         && c.callback_side != e.callback_side
-        && same(&c.state, &e.state) == Some(true)
-        && (same(&c.code, &e.code) == Some(true) || same(&c.error, &e.error) == Some(true))
 }
 
 /// How soon after the provider sent an error back to the client the client's record of
@@ -551,11 +557,7 @@ const FOLLOWED_MS: i64 = 1_000;
 /// [`FOLLOWED_MS`]. Of two such redirects in that time, the nearest pair joins (the merge's
 /// look-alike rule).
 fn error_redirect_followed(c: &Event, e: &Event) -> bool {
-    c.kind() == EventKind::Callback
-        && e.kind() == EventKind::Callback
-        && c.callback_side.is_some()
-        && e.callback_side.is_some()
-        && c.callback_side != e.callback_side
+    two_sides_of_a_callback(c, e)
         && (c.state.is_none() || e.state.is_none())
         && c.code.is_none()
         && e.code.is_none()
