@@ -12,6 +12,8 @@ SHAPE (default refresh):
   5xx      refreshes answered 502 by a proxy
   reuse    one callback reloaded: each reload logs the callback URL (with its code) and
            exchanges that code again, refused after the first
+  idp      the provider's log of one grant: a refresh issued, then N refreshes refused as
+           reuse ("refresh token already used", a cause that revokes the grant)
 Usage: python3 fuzz/bench_one_login.py OUT [N] [SHAPE]"""
 import json, sys, time
 
@@ -40,12 +42,23 @@ def failure(i):
     if shape == "5xx":
         return {"level": "ERROR", "message": "token refresh failed", "event": "oauth.refresh.error",
                 "http_status": 502, "error": "HTTPError", "error_description": "502 Server Error: Bad Gateway"}
-    sys.exit(f"unknown shape {shape!r}: refresh, api, state, code, 5xx, reuse")
+    sys.exit(f"unknown shape {shape!r}: refresh, api, state, code, 5xx, reuse, idp")
 common = {"logger": "app.web.auth", "session_id": "s1", "client_id": "web"}
 first = {"level": "INFO", "message": "access token refreshed", "event": "oauth.refresh.success",
          "http_status": 200, "expires_in": 300, "refresh_token_rotated": True}
 url = "https://web.example.test/login/callback?code=CgBjGBf7KAvVFf9R6l1zFszTmchRh5LbxAe0ihobBcX&state=GR1CsaGRJeMtP2Phh0uwO5NkMp2Ks0"
 with open(out, "w", buffering=1 << 20) as f:
+    if shape == "idp":
+        grant = {"service": "idp", "route": "token", "method": "POST", "path": "/token", "client_id": "web",
+                 "grant_type": "refresh_token", "grant_id": "G1"}
+        f.write(json.dumps({"time": t(0), "level": "info", "event": "grant.success", "msg": "tokens issued",
+                            "request_id": "q0", **grant, "status": 200}) + "\n")
+        for i in range(1, n + 1):
+            f.write(json.dumps({"time": t(100 * i), "level": "warn", "event": "grant.error", "msg": "token request failed",
+                                "request_id": f"q{i}", **grant, "error": "invalid_grant",
+                                "error_description": "grant request is invalid",
+                                "error_detail": "refresh token already used", "status": 400}) + "\n")
+        sys.exit(0)
     if shape == "reuse":
         for i in range(n + 1):
             rid = {"request_id": f"r{i}"}

@@ -126,6 +126,12 @@ impl Rule for Signatures {
 
     fn check(&self, cx: &Context, fi: usize, out: &mut Vec<Finding>) {
         let flow = &cx.flows[fi];
+        // The first finding of this flow whose cause revokes the grant: it explains every
+        // later failure, so a later one of the same cause, variant and confidence would
+        // explain only failures it already does (and rank would drop it). Made anyway, a
+        // refresh loop of thousands of reported reuses wrote each later failure's note once
+        // per earlier failure.
+        let mut revoked_by: Option<(&str, Option<String>, f64)> = None;
         for i in flow.failures(cx.events) {
             let e = cx.ev(i);
             let grant = (e.kind() == EventKind::Token)
@@ -166,13 +172,18 @@ impl Rule for Signatures {
                 // got no usable answer: the client retried a request the server had already
                 // carried out. Order makes that a retry, and the first attempt part of it.
                 let gave_up = if revokes_grant && e.kind() == EventKind::Token {
-                    cx.earlier(flow, i, |x| {
-                        x.kind() == EventKind::Token
-                            && x.is_transient_failure()
-                            && x.is_refresh() == e.is_refresh()
-                            && x.ts.zip(e.ts).is_some_and(|(a, b)| b - a <= RETRY_MS)
-                    })
-                    .next_back()
+                    // From the back, within RETRY_MS: the flow is in time order.
+                    let within = |x: &Event| x.ts.zip(e.ts).is_some_and(|(a, b)| b - a <= RETRY_MS);
+                    cx.earlier(flow, i, |_| true)
+                        .rev()
+                        .take_while(|&x| cx.ev(x).ts.is_none() || within(cx.ev(x)))
+                        .find(|&x| {
+                            let x = cx.ev(x);
+                            x.kind() == EventKind::Token
+                                && x.is_transient_failure()
+                                && x.is_refresh() == e.is_refresh()
+                                && within(x)
+                        })
                 } else {
                     None
                 };
@@ -182,6 +193,14 @@ impl Rule for Signatures {
                 };
                 if gave_up.is_some() {
                     conf = 0.9;
+                }
+                if revokes_grant && gave_up.is_none() {
+                    let this = (*id, variant.map(str::to_string), conf);
+                    match &revoked_by {
+                        Some(first) if *first == this => continue,
+                        Some(_) => {}
+                        None => revoked_by = Some(this),
+                    }
                 }
                 let mut f = Finding::new(
                     id,
