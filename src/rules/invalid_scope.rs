@@ -35,8 +35,12 @@ impl Rule for InvalidScope {
                         "not_allowed"
                     },
                     format!(
-                        "requested scope {} is not allowed for client {}",
-                        scope.as_deref().unwrap_or("?"),
+                        "requested scope{} is not allowed for client {}",
+                        // A log that does not say which scope was asked for names none.
+                        scope
+                            .as_deref()
+                            .map(|s| format!(" {s}"))
+                            .unwrap_or_default(),
                         e.client_id.as_deref().unwrap_or("?")
                     ),
                 ),
