@@ -281,17 +281,11 @@ pub fn retries<'a>(
     pos: usize,
 ) -> impl Iterator<Item = usize> + 'a {
     let e = &events[f.events[pos]];
-    // The flow is in time order (untimed records last): what lies past the window is no
-    // retry, and a login can hold thousands of failures.
-    let window_end = e.ts.map_or(f.events.len(), |t| {
-        let after = &f.events[pos + 1..];
-        pos + 1
-            + after
-                .iter()
-                .position(|&j| events[j].ts.is_some_and(|x| x - t > RETRY_WINDOW_MS))
-                .unwrap_or(after.len())
-    });
-    let later = &f.events[pos + 1..window_end];
+    // What lies past the window is no retry, and a login can hold thousands of failures.
+    let later = match e.ts {
+        Some(t) => within_after(events, f, pos, t, RETRY_WINDOW_MS),
+        None => &f.events[pos + 1..],
+    };
     // A path one source left out (an app's log of a token request) does not tell two apart.
     let same_path = move |r: &Event| e.path.is_none() || r.path.is_none() || r.path == e.path;
     let of_kind = move |r: &Event| r.kind == e.kind && r.grant_type == e.grant_type && same_path(r);
@@ -349,13 +343,8 @@ fn mark_refreshed_retries(events: &mut [Event], f: &Flow) {
         }
         let Some(t) = e.ts else { continue };
         let within = |r: &Event| r.ts.is_some_and(|rt| rt >= t && rt - t <= REFRESH_RETRY_MS);
-        // The flow is in time order (untimed records last): what lies past the window
-        // cannot be the refresh or the retry.
-        let in_window = f.events[pos + 1..]
-            .iter()
-            .position(|&j| events[j].ts.is_some_and(|x| x - t > REFRESH_RETRY_MS))
-            .unwrap_or(f.events.len() - pos - 1);
-        let later = &f.events[pos + 1..pos + 1 + in_window];
+        // What lies past the window cannot be the refresh or the retry.
+        let later = within_after(events, f, pos, t, REFRESH_RETRY_MS);
         let Some(refreshed) = later.iter().position(|&j| {
             let r = &events[j];
             r.kind() == EventKind::Token && r.is_refresh() && r.is_success() && within(r)
@@ -402,6 +391,23 @@ fn mark_refreshed_retries(events: &mut [Event], f: &Flow) {
             events[i].recovered = true;
         }
     }
+}
+
+/// The events of `f` after its `pos`th, up to the first one timed more than `ms` after
+/// `t`: the flow is in time order (untimed records last), so none past it lies within `ms`.
+fn within_after<'f>(
+    events: &[Event],
+    f: &'f Flow,
+    pos: usize,
+    t: Millis,
+    ms: Millis,
+) -> &'f [usize] {
+    let after = &f.events[pos + 1..];
+    let end = after
+        .iter()
+        .position(|&j| events[j].ts.is_some_and(|x| x - t > ms))
+        .unwrap_or(after.len());
+    &after[..end]
 }
 
 /// Equal, or one side unknown: a path or host that one source left out (an app's log of a
