@@ -441,7 +441,7 @@ impl<'a> Context<'a> {
     /// The events of a flow of one kind, in flow order. Rules look them up once per flow
     /// rather than once per failure: a flow can hold tens of thousands of failures.
     pub fn of_kind(&self, flow: &Flow, kind: EventKind) -> Vec<usize> {
-        flow.events
+        self.kind_prefix(flow, flow.events.len(), kind)
             .iter()
             .copied()
             .filter(|&a| self.events[a].kind() == kind)
