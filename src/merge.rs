@@ -54,7 +54,7 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
     // Merged in place: the events placed so far are `out[..w]`, and each event read is
     // either placed next or folded into one of them. A pass over a dense log's pending
     // events allocated (and the kernel zeroed) tens of megabytes for a second list.
-    let mut out = by_time(events);
+    let mut out = fold_requests_of_one_program(by_time(events));
     let mut w = 0;
     for round in 0..out.len() {
         let (ts, settled) = (out[round].ts, out[round].settled);
@@ -182,6 +182,66 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
         e.settled = true;
     }
     out
+}
+
+/// Folds each program's records of one request (under one request id) together before
+/// anything else joins them, and returns the events still in time order.
+///
+/// Why: an app may log a token request as it sends it (client, grant, scope; no endpoint,
+/// no status) and its failure when the answer comes, with the same request id. The HAR
+/// entry and the IdP's record of that exchange fall between the two in time. The HAR entry
+/// cannot join the first record (nothing but the client ties them), and when the second
+/// comes it joins its first record by request id, the strongest anchor: the HAR entry and
+/// the IdP's record are left as a second event, and one failure counts twice. Folded first,
+/// the app's two records are one event with an endpoint and a status, which the others
+/// join like any app's record of an exchange.
+fn fold_requests_of_one_program(mut events: Vec<Event>) -> Vec<Event> {
+    // (program, request id) -> the latest event of that program that carries it.
+    let mut last: std::collections::HashMap<u64, usize, BuildHasherDefault<KeyHash>> =
+        Default::default();
+    let mut gone = vec![false; events.len()];
+    let mut moved = false;
+    for i in 0..events.len() {
+        let e = &events[i];
+        if e.request_ids.is_empty() || e.settled || e.ts.is_none() || e.sources.len() != 1 {
+            continue;
+        }
+        let src = &e.sources[0];
+        let keys: Vec<u64> = e
+            .request_ids
+            .iter()
+            .map(|r| tagged(0, (&*src.file, src.emitter.as_deref(), r)))
+            .collect();
+        let head = keys.iter().find_map(|k| last.get(k).copied()).filter(|&h| {
+            let (c, e) = (&events[h], &events[i]);
+            let near = c.ts.zip(e.ts).is_some_and(|(a, b)| (b - a).abs() <= ID_MS);
+            near && matches!(mergeable(c, e), Some((Anchor::RequestId, _)))
+        });
+        match head {
+            Some(h) => {
+                let e = std::mem::take(&mut events[i]);
+                let before = events[h].ts;
+                fold(&mut events[h], e);
+                moved |= events[h].ts != before;
+                gone[i] = true;
+            }
+            None => {
+                for k in keys {
+                    last.insert(k, i);
+                }
+            }
+        }
+    }
+    let mut i = 0;
+    events.retain(|_| {
+        i += 1;
+        !gone[i - 1]
+    });
+    // A record in whole seconds takes the exact time of the one folded into it.
+    if moved {
+        events = by_time(events);
+    }
+    events
 }
 
 /// Events of one window and source an event is compared with at most: the most recent.
@@ -942,6 +1002,46 @@ mod tests {
             assert_eq!(e.sources.len(), 2);
             assert!(e.session_id.is_some());
         }
+    }
+
+    /// An app logs a token request as it sends it (client and grant, no endpoint, no status)
+    /// and its failure when the answer comes, under one request id; the HAR entry and the
+    /// IdP's record of the exchange fall between the two. All four are one exchange: one
+    /// failure, not one for the app's records and another for the HAR's and the IdP's.
+    #[test]
+    fn an_app_s_request_and_answer_records_join_the_exchange_between_them() {
+        let in_file = |mut e: Event, file: &str| {
+            e.sources[0].file = Arc::from(file);
+            e
+        };
+        let token = |ts, emitter| Event {
+            client_id: Some("reporting-job".into()),
+            grant_type: Some("client_credentials".into()),
+            ..record(EventKind::Token, ts, emitter)
+        };
+        let refused = |e: Event| Event {
+            status: Some(400),
+            target: Some("/token".into()),
+            error: Some("invalid_scope".into()),
+            ..e
+        };
+        let sent = Event {
+            request_ids: vec!["app-1".into()],
+            ..in_file(token(1_000, None), "app.jsonl")
+        };
+        let har = in_file(refused(token(1_025, None)), "session.har");
+        let idp = Event {
+            request_ids: vec!["idp-9".into()],
+            ..in_file(refused(token(1_029, Some("idp"))), "idp.jsonl")
+        };
+        let failed = Event {
+            request_ids: vec!["app-1".into()],
+            ..in_file(refused(token(1_033, None)), "app.jsonl")
+        };
+        let merged = merge(vec![sent, har, idp, failed]);
+        assert_eq!(merged.len(), 1, "{merged:#?}");
+        assert_eq!(merged[0].sources.len(), 4);
+        assert_eq!(merged[0].ts, Some(1_000));
     }
 
     /// Two logins' token grants a millisecond apart, each logged by the IdP as it answers
