@@ -56,6 +56,8 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
     // events allocated (and the kernel zeroed) tens of megabytes for a second list.
     let mut out = fold_requests_of_one_program(by_time(events));
     let mut w = 0;
+    // Each token issued so far -> the exchange (placed) that issued it.
+    let mut issuer: Issuers = Issuers::default();
     for round in 0..out.len() {
         let (ts, settled) = (out[round].ts, out[round].settled);
         let Some(t) = ts.filter(|t| !(settled && *t < inert_before)) else {
@@ -145,9 +147,19 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
                 } else {
                     TIE_MS
                 };
+                // A look-alike of the same login outweighs nearness and order: two users'
+                // requests of one client a few milliseconds apart, which each program logs
+                // in its own order and with its own idea of when they began.
+                let mine = |i: usize| same_login(&out[i], &e, &out[..w], &issuer);
+                let near_mine = look_alikes
+                    .iter()
+                    .filter(|(i, ..)| mine(*i))
+                    .map(|(_, dt, _)| *dt)
+                    .min();
+                let near = near_mine.unwrap_or(near);
                 if let Some(&(i, dt, _)) = look_alikes
                     .iter()
-                    .filter(|(_, dt, _)| *dt <= near + tie)
+                    .filter(|(i, dt, _)| *dt <= near + tie && (near_mine.is_none() || mine(*i)))
                     .min_by_key(|(i, _, ct)| (other_size(*i), *ct, *i))
                 {
                     best = Some((i, (anchor, dt)));
@@ -168,6 +180,14 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
                 (w - 1, Some(t), true)
             }
         };
+        if let Some(iss) = &out[i].issued {
+            for t in [iss.access_token, iss.refresh_token, iss.id_token]
+                .into_iter()
+                .flatten()
+            {
+                issuer.insert(t.hash, i);
+            }
+        }
         if !new {
             // The fold may have brought keys and windows the event did not have.
             found_by = all.found_by(&out[i]);
@@ -182,6 +202,44 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
         e.settled = true;
     }
     out
+}
+
+/// Token fingerprint hash -> the placed event that issued it.
+type Issuers = std::collections::HashMap<u64, usize, BuildHasherDefault<KeyHash>>;
+
+/// Whether two events are of one login, by what each names (app session, user, grant) or
+/// the exchange that issued the token it carries names. Only agreement counts: an app's
+/// name for a user and the IdP's may differ for one user, so a difference rules nothing
+/// out.
+fn same_login(c: &Event, e: &Event, placed: &[Event], issuer: &Issuers) -> bool {
+    let via = |x: &Event| {
+        [
+            x.bearer.as_ref().map(|b| b.fp),
+            x.refresh_token,
+            x.revoked_token,
+        ]
+        .into_iter()
+        .flatten()
+        .find_map(|t| issuer.get(&t.hash))
+        .and_then(|&j| placed.get(j))
+    };
+    fn names(x: &Event) -> [Option<&str>; 3] {
+        [
+            x.session_id.as_deref(),
+            x.grant_id.as_deref(),
+            x.subject.as_deref(),
+        ]
+    }
+    let agree = |a: &Event, b: &Event| {
+        names(a)
+            .into_iter()
+            .zip(names(b))
+            .any(|pair| matches!(pair, (Some(x), Some(y)) if x.eq_ignore_ascii_case(y)))
+    };
+    [Some(c), via(c)]
+        .into_iter()
+        .flatten()
+        .any(|a| [Some(e), via(e)].into_iter().flatten().any(|b| agree(a, b)))
 }
 
 /// Folds each program's records of one request (under one request id) together before
@@ -876,6 +934,7 @@ fn fold(c: &mut Event, e: Event) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fingerprint::{Fingerprint, SecretKind};
     use proptest::prelude::*;
     use proptest::sample::select;
     use std::sync::Arc;
@@ -1042,6 +1101,94 @@ mod tests {
         assert_eq!(merged.len(), 1, "{merged:#?}");
         assert_eq!(merged[0].sources.len(), 4);
         assert_eq!(merged[0].ts, Some(1_000));
+    }
+
+    /// Two users' code exchanges of one client a millisecond apart: the app logs them in
+    /// another order than the IdP answered them. The user each record names pairs them,
+    /// not the order.
+    #[test]
+    fn look_alikes_pair_by_the_user_they_name_before_order() {
+        let grant = |ts, user: &str, emitter| Event {
+            subject: Some(user.into()),
+            ..tokens_issued(ts, emitter)
+        };
+        let merged = merge(vec![
+            grant(1_000, "nadia.haddad", Some("idp")),
+            grant(1_001, "oskar.lind", Some("idp")),
+            grant(1_003, "oskar.lind", None),
+            grant(1_004, "nadia.haddad", None),
+        ]);
+        assert_eq!(merged.len(), 2, "{merged:#?}");
+        for e in &merged {
+            assert_eq!(e.sources.len(), 2);
+        }
+        let users = |e: &Event| {
+            e.sources
+                .iter()
+                .map(|s| match s.loc {
+                    Locator::Line(1_000) | Locator::Line(1_004) => "nadia",
+                    _ => "oskar",
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(users(&merged[0]), ["nadia", "nadia"]);
+        assert_eq!(users(&merged[1]), ["oskar", "oskar"]);
+    }
+
+    /// Two logins' API calls a few milliseconds apart: the app logs each under its
+    /// session, naming no token; the HAR sees each call's token. The token's login (the
+    /// exchange that issued it, logged under a session) pairs them, not nearness.
+    #[test]
+    fn look_alikes_pair_by_the_login_that_issued_their_token() {
+        let issued = |ts, session: &str, token: &str| Event {
+            session_id: Some(session.into()),
+            issued: Some(Box::new(Issued {
+                access_token: Some(Fingerprint::of(SecretKind::AccessToken, token)),
+                ..Issued::default()
+            })),
+            ..tokens_issued(ts, None)
+        };
+        let app_call = |ts, session: &str| Event {
+            status: Some(200),
+            session_id: Some(session.into()),
+            ..record(EventKind::ApiCall, ts, None)
+        };
+        let har_call = |ts, token: &str| Event {
+            status: Some(200),
+            bearer: Some(Box::new(Bearer {
+                fp: Fingerprint::of(SecretKind::AccessToken, token),
+                malformed: None,
+                jwt: None,
+            })),
+            sources: vec![Source::new(Arc::from("s.har"), Locator::Entry(ts as u64))],
+            ..record(EventKind::ApiCall, ts, None)
+        };
+        let merged = merge(vec![
+            issued(1_000, "s1", "token-1"),
+            issued(1_001, "s2", "token-2"),
+            app_call(1_985, "s1"),
+            app_call(1_999, "s2"),
+            // Nearest to s2's call by time, but carrying s1's token.
+            har_call(2_000, "token-1"),
+            har_call(2_001, "token-2"),
+        ]);
+        let calls: Vec<&Event> = merged
+            .iter()
+            .filter(|e| e.kind() == EventKind::ApiCall)
+            .collect();
+        assert_eq!(calls.len(), 2, "{merged:#?}");
+        for c in calls {
+            let token = c.bearer.as_ref().map(|b| b.fp);
+            let want = if c.session_id.as_deref() == Some("s1") {
+                "token-1"
+            } else {
+                "token-2"
+            };
+            assert_eq!(
+                token.map(|t| t.hash),
+                Some(Fingerprint::of(SecretKind::AccessToken, want).hash)
+            );
+        }
     }
 
     /// Two logins' token grants a millisecond apart, each logged by the IdP as it answers

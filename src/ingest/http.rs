@@ -184,6 +184,23 @@ pub fn jwt_claims(token: &str) -> Option<JwtClaims> {
     })
 }
 
+/// A JWT's `sub` claim (the user an ID token was issued for). Never keeps the token.
+fn jwt_subject(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    #[derive(serde::Deserialize)]
+    struct Sub {
+        sub: Option<String>,
+    }
+    serde_json::from_slice::<Sub>(&bytes)
+        .ok()?
+        .sub
+        .filter(|s| !s.is_empty())
+        .map(|s| scrub(&s).into_owned())
+}
+
 pub fn verifier_info(v: &str) -> Verifier {
     Verifier {
         s256: s256(v),
@@ -259,6 +276,11 @@ pub fn apply_token_response(ev: &mut Event, body: &str) {
     if let Some(t) = s("id_token") {
         issued.id_token = Some(Fingerprint::of(SecretKind::IdToken, t));
         issued.id_token_claims = jwt_claims(t);
+        // Whose login this was: what tells two users' exchanges a millisecond apart apart
+        // when the app and the IdP log them too (see `merge`).
+        if ev.subject.is_none() {
+            ev.subject = jwt_subject(t);
+        }
     }
     let int = |k: &str| {
         map.get(k).and_then(|v| {
@@ -777,6 +799,34 @@ fn error_page_text(body: &str) -> Option<String> {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    /// A token response's ID token names whose login it was (its `sub`); the token itself
+    /// is kept only as a fingerprint.
+    #[test]
+    fn a_token_response_names_its_user_by_the_id_token() {
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let id_token = format!(
+            "{}.{}.c2ln",
+            b64(r#"{"alg":"RS256","typ":"JWT"}"#),
+            b64(r#"{"sub":"oskar.lind","aud":"orchard-web","iat":1795742775}"#)
+        );
+        let mut ev = Event::new(
+            EventKind::Token,
+            Source::new(Arc::from("s.har"), crate::event::Locator::Entry(0)),
+        );
+        apply_token_response(
+            &mut ev,
+            &format!(r#"{{"access_token":"at-1","id_token":"{id_token}","token_type":"Bearer"}}"#),
+        );
+        assert_eq!(ev.subject.as_deref(), Some("oskar.lind"));
+        let mut bare = Event::new(EventKind::Token, ev.sources[0].clone());
+        apply_token_response(
+            &mut bare,
+            r#"{"access_token":"at-2","token_type":"Bearer"}"#,
+        );
+        assert_eq!(bare.subject, None);
+    }
 
     /// A form posted to an endpoint other than the token endpoint (device authorization,
     /// pushed authorization) answered with RFC 6749's JSON error: a failure of that client,
