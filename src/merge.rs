@@ -56,8 +56,7 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
     // events allocated (and the kernel zeroed) tens of megabytes for a second list.
     let mut out = fold_requests_of_one_program(by_time(events));
     let mut w = 0;
-    // Each token issued so far -> the exchange (placed) that issued it.
-    let mut issuer: Issuers = Issuers::default();
+    let mut logins = Logins::default();
     for round in 0..out.len() {
         let (ts, settled) = (out[round].ts, out[round].settled);
         let Some(t) = ts.filter(|t| !(settled && *t < inert_before)) else {
@@ -150,7 +149,7 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
                 // A look-alike of the same login outweighs nearness and order: two users'
                 // requests of one client a few milliseconds apart, which each program logs
                 // in its own order and with its own idea of when they began.
-                let mine = |i: usize| same_login(&out[i], &e, &out[..w], &issuer);
+                let mine = |i: usize| logins.same(&out[i], &e, &out[..w]);
                 let near_mine = look_alikes
                     .iter()
                     .filter(|(i, ..)| mine(*i))
@@ -180,14 +179,7 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
                 (w - 1, Some(t), true)
             }
         };
-        if let Some(iss) = &out[i].issued {
-            for t in [iss.access_token, iss.refresh_token, iss.id_token]
-                .into_iter()
-                .flatten()
-            {
-                issuer.insert(t.hash, i);
-            }
-        }
+        logins.note(&out[i], i);
         if !new {
             // The fold may have brought keys and windows the event did not have.
             found_by = all.found_by(&out[i]);
@@ -204,42 +196,73 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
     out
 }
 
-/// Token fingerprint hash -> the placed event that issued it.
-type Issuers = std::collections::HashMap<u64, usize, BuildHasherDefault<KeyHash>>;
+/// The exchanges placed so far that tell which login a record belongs to: for each token
+/// issued, the exchange that issued it; for each app session, its latest exchange naming a
+/// grant or a user.
+#[derive(Default)]
+struct Logins(std::collections::HashMap<u64, usize, BuildHasherDefault<KeyHash>>);
 
-/// Whether two events are of one login, by what each names (app session, user, grant) or
-/// the exchange that issued the token it carries names. Only agreement counts: an app's
-/// name for a user and the IdP's may differ for one user, so a difference rules nothing
-/// out.
-fn same_login(c: &Event, e: &Event, placed: &[Event], issuer: &Issuers) -> bool {
-    let via = |x: &Event| {
-        [
-            x.bearer.as_ref().map(|b| b.fp),
-            x.refresh_token,
-            x.revoked_token,
-        ]
-        .into_iter()
-        .flatten()
-        .find_map(|t| issuer.get(&t.hash))
-        .and_then(|&j| placed.get(j))
-    };
-    fn names(x: &Event) -> [Option<&str>; 3] {
-        [
-            x.session_id.as_deref(),
-            x.grant_id.as_deref(),
-            x.subject.as_deref(),
-        ]
+const TOKEN_LOGIN: u8 = 0;
+const SESSION_LOGIN: u8 = 1;
+
+impl Logins {
+    /// Notes what the placed event `i` tells of logins.
+    fn note(&mut self, x: &Event, i: usize) {
+        if let Some(iss) = &x.issued {
+            for t in [iss.access_token, iss.refresh_token, iss.id_token]
+                .into_iter()
+                .flatten()
+            {
+                self.0.insert(tagged(TOKEN_LOGIN, t.hash), i);
+            }
+        }
+        if let Some(s) = &x.session_id {
+            if x.kind() == EventKind::Token && (x.grant_id.is_some() || x.subject.is_some()) {
+                self.0.insert(tagged(SESSION_LOGIN, s), i);
+            }
+        }
     }
-    let agree = |a: &Event, b: &Event| {
-        names(a)
+
+    /// Whether two events are of one login, by what each names (app session, grant, user)
+    /// or what the exchange that issued its token, or its session's exchange, names. Only
+    /// agreement counts: an app's name for a user and the IdP's may differ for one user,
+    /// so a difference rules nothing out.
+    fn same(&self, c: &Event, e: &Event, placed: &[Event]) -> bool {
+        let of = |x: &Event| {
+            let token = [
+                x.bearer.as_ref().map(|b| b.fp),
+                x.refresh_token,
+                x.revoked_token,
+            ]
             .into_iter()
-            .zip(names(b))
-            .any(|pair| matches!(pair, (Some(x), Some(y)) if x.eq_ignore_ascii_case(y)))
-    };
-    [Some(c), via(c)]
-        .into_iter()
-        .flatten()
-        .any(|a| [Some(e), via(e)].into_iter().flatten().any(|b| agree(a, b)))
+            .flatten()
+            .find_map(|t| self.0.get(&tagged(TOKEN_LOGIN, t.hash)));
+            let session = x
+                .session_id
+                .as_ref()
+                .and_then(|s| self.0.get(&tagged(SESSION_LOGIN, s)));
+            [token.copied(), session.copied()]
+        };
+        fn names(x: &Event) -> [Option<&str>; 3] {
+            [
+                x.session_id.as_deref(),
+                x.grant_id.as_deref(),
+                x.subject.as_deref(),
+            ]
+        }
+        let agree = |a: &Event, b: &Event| {
+            names(a)
+                .into_iter()
+                .zip(names(b))
+                .any(|pair| matches!(pair, (Some(x), Some(y)) if x.eq_ignore_ascii_case(y)))
+        };
+        // Each event, and the exchanges of its login placed before it.
+        let with = |x| {
+            let [t, s] = of(x).map(|j| j.and_then(|j| placed.get(j)));
+            [Some(x), t, s].into_iter().flatten()
+        };
+        with(c).any(|a| with(e).any(|b| agree(a, b)))
+    }
 }
 
 /// Folds each program's records of one request (under one request id) together before

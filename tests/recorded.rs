@@ -403,3 +403,16 @@ fn recorded_fourteenth_core_causes_under_other_conditions() {
 fn recorded_fifteenth_core_causes_under_another_deployment() {
     labels_hold_in("recorded-fifteenth", 13);
 }
+
+/// Without a HAR (what an SRE usually has: the app's log and the provider's), two users'
+/// sign-outs a millisecond apart are told apart by the app session each revocation's
+/// login was logged under (fifteenth P21 beside the clean P22), and a call refused right
+/// after a refresh, when every older token of the login was long expired, carried an old
+/// token (tenth Q07: the API client kept the access token of the login).
+#[test]
+fn the_app_and_provider_logs_without_a_har() {
+    clean_from("recorded-fifteenth", &["app.jsonl", "idp.jsonl"]);
+    causes_from("recorded-fifteenth", &["app.jsonl", "idp.jsonl"], &["P21"]);
+    let false_pos = causes_from("recorded-tenth", &["app.jsonl", "idp.jsonl"], &["Q07"]);
+    assert!(false_pos.is_empty(), "{false_pos:?}");
+}

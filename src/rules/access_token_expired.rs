@@ -90,18 +90,20 @@ impl Rule for AccessTokenExpired {
 }
 
 /// Logs name no token: the login's latest issuance said `expires_in`, and the rejected call
-/// came later than that — even the freshest token this login had was expired.
+/// came later than that — even the freshest token this login had was expired. Or the latest
+/// was fresh, but every token issued before it was long expired: a call refused right after
+/// a refresh carried an old token (a client that keeps the access token it was first given).
 fn by_timing(cx: &Context, fi: usize, i: usize, ts: Millis, leeway: i64) -> Option<Finding> {
     let flow = &cx.flows[fi];
-    let issue = cx
-        .earlier_kind(flow, i, EventKind::Token, |x| {
-            x.is_success() && x.issued.as_ref().and_then(|s| s.expires_in).is_some()
-        })
-        .next_back()?;
-    let lifetime = cx.ev(issue).issued.as_ref()?.expires_in? * 1000;
+    let mut issues = cx.earlier_kind(flow, i, EventKind::Token, |x| {
+        x.is_success() && x.issued.as_ref().and_then(|s| s.expires_in).is_some()
+    });
+    let issue = issues.next_back()?;
+    let lifetime_of = |j: usize| Some(cx.ev(j).issued.as_ref()?.expires_in? * 1000);
+    let lifetime = lifetime_of(issue)?;
     let age = ts - cx.ev(issue).ts?;
     if age <= lifetime + leeway {
-        return None;
+        return stale_after_refresh(cx, fi, i, ts, leeway, issue, issues.next_back()?);
     }
     let variant = if cx.ev(issue).is_refresh() {
         "used_stale_token"
@@ -122,5 +124,51 @@ fn by_timing(cx: &Context, fi: usize, i: usize, ts: Millis, leeway: i64) -> Opti
         )
         .evidence(issue, "latest tokens issued".to_string())
         .explains(i, cx.ev(i).describe()),
+    )
+}
+
+/// A call refused as `invalid_token` right after the login's latest issuance (`latest`, fresh
+/// then), when the issuance before it (`before`) was older than twice its `expires_in`: no
+/// token of the login was both known to the server and expired but for the old ones, so the
+/// call carried one of those. Twice the lifetime, because servers accept a token for a while
+/// past `expires_in` (clock tolerance): a call just past it with the token before a refresh
+/// is as likely another token sent by mistake (token_confusion).
+fn stale_after_refresh(
+    cx: &Context,
+    fi: usize,
+    i: usize,
+    ts: Millis,
+    leeway: i64,
+    latest: usize,
+    before: usize,
+) -> Option<Finding> {
+    let e = cx.ev(i);
+    let refused_as_unknown = e.error.as_deref() == Some("invalid_token")
+        || e.www_authenticate_error.as_deref() == Some("invalid_token");
+    if !refused_as_unknown || !cx.ev(latest).is_refresh() {
+        return None;
+    }
+    let lifetime = cx.ev(before).issued.as_ref()?.expires_in? * 1000;
+    let old = ts - cx.ev(before).ts?;
+    if old <= 2 * lifetime + leeway {
+        return None;
+    }
+    let fresh = ts - cx.ev(latest).ts?;
+    Some(
+        Finding::new(
+            "access_token_expired",
+            "used_stale_token",
+            0.5,
+            fi,
+            format!(
+                "refused {} after the login's latest refresh, when every token issued before it was at least {} old (expires_in {}): the call carried an old access token, not the refreshed one",
+                secs(fresh),
+                secs(old),
+                secs(lifetime)
+            ),
+        )
+        .evidence(before, "earlier tokens issued".to_string())
+        .evidence(latest, "latest tokens issued".to_string())
+        .explains(i, e.describe()),
     )
 }
