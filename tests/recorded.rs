@@ -408,10 +408,14 @@ fn recorded_fifteenth_core_causes_under_another_deployment() {
 /// sign-outs a millisecond apart are told apart by the app session each revocation's
 /// login was logged under (fifteenth P21 beside the clean P22), and a call refused right
 /// after a refresh, when every older token of the login was long expired, carried an old
-/// token (tenth Q07: the API client kept the access token of the login).
+/// token (tenth Q07: the API client kept the access token of the login). The provider's
+/// `authorization.error` is the error redirect it sent, which the app's record of the
+/// callback received joins: a cancel followed by a sign-in in that app session is clean
+/// (fourteenth G04).
 #[test]
 fn the_app_and_provider_logs_without_a_har() {
     clean_from("recorded-fifteenth", &["app.jsonl", "idp.jsonl"]);
+    clean_from("recorded-fourteenth", &["app.jsonl", "idp.jsonl"]);
     causes_from("recorded-fifteenth", &["app.jsonl", "idp.jsonl"], &["P21"]);
     let false_pos = causes_from("recorded-tenth", &["app.jsonl", "idp.jsonl"], &["Q07"]);
     assert!(false_pos.is_empty(), "{false_pos:?}");

@@ -1310,7 +1310,13 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
         ev.status = status;
         ev.method = method.clone();
         if kind == EventKind::Callback {
-            ev.callback_side = Some(CallbackSide::Received);
+            // The provider's record of an authorization request it answered with an error
+            // (`authorization.error`) is the redirect as issued; an app's is as received.
+            ev.callback_side = if low_et.contains("authoriz") && !low_et.contains("callback") {
+                Some(CallbackSide::Issued)
+            } else {
+                Some(CallbackSide::Received)
+            };
         }
         if kind == EventKind::Token && grant_type.is_none() && low_et.contains("refresh") {
             grant_type = Some("refresh_token".into());
