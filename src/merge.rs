@@ -548,7 +548,8 @@ fn keys(e: &Event) -> impl Iterator<Item = u64> + '_ {
 
 /// The windows an event is found in by the events that could join it within [`NEAR_MS`]
 /// without sharing a key (`mergeable`): those of the same kind of exchange with its target;
-/// for token, API and revocation requests, with its status, and as a failure with its error;
+/// for token, API and revocation requests, with its status, as a failure with its error, and
+/// as one that got no answer;
 /// and, for a failure written in prose, the other prose of its kind, which alone may be of
 /// its own source (the `bool`).
 fn windows(e: &Event) -> impl Iterator<Item = (u64, bool)> + '_ {
@@ -567,6 +568,9 @@ fn windows(e: &Event) -> impl Iterator<Item = (u64, bool)> + '_ {
         .filter(|_| by_status && e.is_failure())
         .map(|x| tagged(12, (e.kind, x)));
     let prose = (e.prose && e.kind() == EventKind::LogError).then(|| (tagged(13, e.kind), true));
+    // A request that got no answer (a client's timeout, a proxy's 499), whatever each
+    // source wrote for its status.
+    let no_answer = (by_status && e.no_response).then(|| tagged(15, e.kind));
     // An error sent back to a client, as issued and as received ([`error_redirect_followed`]).
     let redirected_error = e
         .error
@@ -577,6 +581,7 @@ fn windows(e: &Event) -> impl Iterator<Item = (u64, bool)> + '_ {
         .into_iter()
         .chain(status)
         .chain(error)
+        .chain(no_answer)
         .chain(redirected_error)
         .map(|w| (w, false))
         .chain(prose)
@@ -828,9 +833,11 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
         return Some((Anchor::Target, NEAR_MS));
     }
     // Exchanges known only by status (an app's error log, an IdP grant event): the same
-    // status on the same kind of exchange, and nothing disagrees.
+    // status on the same kind of exchange, or no answer seen by either, and nothing
+    // disagrees.
     let status_anchor = same(&c.status, &e.status) == Some(true)
-        || (c.is_failure() && e.is_failure() && same(&c.error, &e.error) == Some(true));
+        || (c.is_failure() && e.is_failure() && same(&c.error, &e.error) == Some(true))
+        || (c.no_response && e.no_response);
     if status_anchor
         && matches!(
             c.kind(),
