@@ -422,10 +422,15 @@ impl Event {
             }
             EventKind::LogError => s.push_str("log"),
         }
-        if let Some(st) = self.status {
-            s.push_str(&format!(" -> {st}"));
-        } else if self.no_response {
-            s.push_str(" -> no response");
+        match self.status {
+            // The server answered, but the client had stopped waiting (its timeout, a
+            // proxy's 499): the error is the client's.
+            Some(st) if self.no_response && (200..400).contains(&st) => {
+                s.push_str(&format!(" -> {st}, not received:"));
+            }
+            Some(st) => s.push_str(&format!(" -> {st}")),
+            None if self.no_response => s.push_str(" -> no response"),
+            None => {}
         }
         if let Some(e) = &self.error {
             s.push_str(&format!(" {e}"));
