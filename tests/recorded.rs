@@ -423,3 +423,14 @@ fn the_app_and_provider_logs_without_a_har() {
     let false_pos = causes_from("recorded-tenth", &["app.jsonl", "idp.jsonl"], &["Q07"]);
     assert!(false_pos.is_empty(), "{false_pos:?}");
 }
+
+/// A code refused with a bare `invalid_grant` when it was older than any code the server
+/// accepted, though not twice as old: expiry, with less confidence (fifteenth P12: 30.4 s,
+/// beside a clean code exchanged at 29.1 s; code lifetime 30 s), from the HAR alone and
+/// from the app log alone.
+#[test]
+fn a_code_older_than_any_accepted_from_single_sources() {
+    let mut false_pos = causes_from("recorded-fifteenth", &["session.har"], &["P12"]);
+    false_pos.extend(causes_from("recorded-fifteenth", &["app.jsonl"], &["P12"]));
+    assert!(false_pos.is_empty(), "{false_pos:?}");
+}

@@ -98,6 +98,15 @@ impl Rule for CodeExpired {
                         format!("{code} exchanged {} after it was issued; this server accepted codes up to {} old, so its lifetime lies between {} and {}", secs(age), secs(ok), secs(ok), secs(age))
                     },
                 )
+            } else if let Some(ok) = max_ok.filter(|ok| age >= WAIT_MIN_MS && age > *ok) {
+                // Older than every code this server accepted, but not by much: its lifetime
+                // may lie in between (a queue that grew past it), or something else refused
+                // the code; what else the code's exchange shows outranks this.
+                (
+                    0.5,
+                    "past_server_lifetime",
+                    format!("{code} exchanged {} after it was issued, later than any code this server accepted (the oldest was {} old)", secs(age), secs(ok)),
+                )
             } else if strong_sig {
                 (
                     0.75,
@@ -174,13 +183,22 @@ fn waited_unnamed(cx: &Context, fi: usize, t: usize, ttl: i64, waits: &[i64]) ->
     let cb = callback_of(cx, fi, t)?;
     let wait = ev.ts? - cx.ev(cb).ts?;
     let usual = waits.iter().copied().max();
-    if wait < WAIT_MIN_MS || usual.is_some_and(|u| wait <= 2 * u) {
+    if wait < WAIT_MIN_MS || usual.is_some_and(|u| wait <= u) {
         return None;
     }
     let (conf, variant, usual_text) = if wait > ttl {
         (0.85, "past_ttl", format!("codes live {} (ttl)", secs(ttl)))
     } else {
         match usual {
+            // Longer than any other, but not by much (see `check`).
+            Some(u) if wait <= 2 * u => (
+                0.45,
+                "past_server_lifetime",
+                format!(
+                    "it waited longer than any of its other code exchanges after their callbacks (at most {})",
+                    secs(u)
+                ),
+            ),
             Some(u) => (
                 0.6,
                 "past_server_lifetime",
