@@ -434,3 +434,27 @@ fn a_code_older_than_any_accepted_from_single_sources() {
     false_pos.extend(causes_from("recorded-fifteenth", &["app.jsonl"], &["P12"]));
     assert!(false_pos.is_empty(), "{false_pos:?}");
 }
+
+/// fixtures/recorded-sixteenth: heavy concurrency, 44 scenes 8–14 in flight on three
+/// clients, each core cause twice beside a clean twin on the same client. From the app's
+/// and the provider's logs every failing session gets its cause and no clean one a
+/// diagnosis. With the HAR and the proxy's log too, two pairings stay open (see the set's
+/// README): three refused exchanges of one public client within 40 ms whose app lines name
+/// only the session (C19's record is taken for C16's reuse), and two byte-identical proxy
+/// lines of two revocations in one second (clean C26 touched by C25's finding).
+#[test]
+fn recorded_sixteenth_many_users_of_one_client_at_once() {
+    let failing = [
+        "C01", "C03", "C05", "C06", "C08", "C10", "C12", "C14", "C16", "C18", "C19", "C20", "C22",
+        "C23", "C25", "C27", "C28", "C30", "C31", "C33", "C35", "C36", "C38", "C40",
+    ];
+    let both = ["app.jsonl", "idp.jsonl"];
+    assert!(causes_from("recorded-sixteenth", &both, &failing).is_empty());
+    let all = ["session.har", "access.log", "app.jsonl", "idp.jsonl"];
+    let but_c19: Vec<&str> = failing.iter().copied().filter(|id| *id != "C19").collect();
+    let false_pos = causes_from("recorded-sixteenth", &all, &but_c19);
+    assert!(
+        false_pos.iter().all(|id| id == "C26"),
+        "clean sessions diagnosed: {false_pos:?}"
+    );
+}
