@@ -20,7 +20,8 @@ const TIE_MS: i64 = 10;
 
 /// Folds the sightings of each exchange into one event, in time order: each event joins the
 /// earlier one it shares the strongest anchor with, nearest in time (of look-alikes joined
-/// by status alone and about as near, the earliest), else stands alone.
+/// by status alone, one of the same login first (`Logins`); then of those about as
+/// near, the earliest), else stands alone.
 /// Returns the events settled, so that merging them again changes nothing.
 pub fn merge(events: Vec<Event>) -> Vec<Event> {
     merge_with(events, false)
