@@ -289,30 +289,25 @@ fn fold_requests_of_one_program(mut events: Vec<Event>) -> Vec<Event> {
             continue;
         }
         let src = &e.sources[0];
-        let keys: Vec<u64> = e
+        let key = |r: &String| tagged(0, (&*src.file, src.emitter.as_deref(), r));
+        let head = e
             .request_ids
             .iter()
-            .map(|r| tagged(0, (&*src.file, src.emitter.as_deref(), r)))
-            .collect();
-        let head = keys.iter().find_map(|k| last.get(k).copied()).filter(|&h| {
-            let (c, e) = (&events[h], &events[i]);
-            let near = c.ts.zip(e.ts).is_some_and(|(a, b)| (b - a).abs() <= ID_MS);
-            near && matches!(mergeable(c, e), Some((Anchor::RequestId, _)))
-        });
-        match head {
-            Some(h) => {
-                let e = std::mem::take(&mut events[i]);
-                let before = events[h].ts;
-                fold(&mut events[h], e);
-                moved |= events[h].ts != before;
-                gone[i] = true;
-            }
-            None => {
-                for k in keys {
-                    last.insert(k, i);
-                }
-            }
-        }
+            .find_map(|r| last.get(&key(r)).copied())
+            .filter(|&h| {
+                let c = &events[h];
+                let near = c.ts.zip(e.ts).is_some_and(|(a, b)| (b - a).abs() <= ID_MS);
+                near && matches!(mergeable(c, e), Some((Anchor::RequestId, _)))
+            });
+        let Some(h) = head else {
+            last.extend(e.request_ids.iter().map(|r| (key(r), i)));
+            continue;
+        };
+        let e = std::mem::take(&mut events[i]);
+        let before = events[h].ts;
+        fold(&mut events[h], e);
+        moved |= events[h].ts != before;
+        gone[i] = true;
     }
     let mut i = 0;
     events.retain(|_| {

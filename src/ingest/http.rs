@@ -155,6 +155,16 @@ fn ends_with_hint(path: &str, hints: &[&str]) -> bool {
 
 /// Decodes a JWT payload's claims we reason about. Never keeps the token.
 pub fn jwt_claims(token: &str) -> Option<JwtClaims> {
+    decode_jwt(token).map(|jwt| jwt.claims())
+}
+
+/// A JWT's header `typ` and its decoded payload.
+struct DecodedJwt {
+    typ: Option<String>,
+    payload: serde_json::Value,
+}
+
+fn decode_jwt(token: &str) -> Option<DecodedJwt> {
     let mut parts = token.split('.');
     let header = parts.next()?;
     let payload = parts.next()?;
@@ -164,41 +174,40 @@ pub fn jwt_claims(token: &str) -> Option<JwtClaims> {
     }
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let bytes = engine.decode(payload.trim_end_matches('=')).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    let num = |k: &str| {
-        v.get(k)
-            .and_then(|x| x.as_f64())
-            .and_then(|f| super::time::span(f as i64))
-    };
+    let payload = serde_json::from_slice(&bytes).ok()?;
     let typ = engine
         .decode(header.trim_end_matches('='))
         .ok()
         .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
         .and_then(|h| h.get("typ").and_then(|t| t.as_str()).map(str::to_string));
-    Some(JwtClaims {
-        iat: num("iat"),
-        nbf: num("nbf"),
-        exp: num("exp"),
-        has_nonce: v.get("nonce").is_some(),
-        typ,
-    })
+    Some(DecodedJwt { typ, payload })
 }
 
-/// A JWT's `sub` claim (the user an ID token was issued for). Never keeps the token.
-fn jwt_subject(token: &str) -> Option<String> {
-    let payload = token.split('.').nth(1)?;
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .ok()?;
-    #[derive(serde::Deserialize)]
-    struct Sub {
-        sub: Option<String>,
+impl DecodedJwt {
+    fn claims(&self) -> JwtClaims {
+        let v = &self.payload;
+        let num = |k: &str| {
+            v.get(k)
+                .and_then(|x| x.as_f64())
+                .and_then(|f| super::time::span(f as i64))
+        };
+        JwtClaims {
+            iat: num("iat"),
+            nbf: num("nbf"),
+            exp: num("exp"),
+            has_nonce: v.get("nonce").is_some(),
+            typ: self.typ.clone(),
+        }
     }
-    serde_json::from_slice::<Sub>(&bytes)
-        .ok()?
-        .sub
-        .filter(|s| !s.is_empty())
-        .map(|s| scrub(&s).into_owned())
+
+    /// The `sub` claim (for an ID token, the user it was issued for), scrubbed.
+    fn subject(&self) -> Option<String> {
+        self.payload
+            .get("sub")
+            .and_then(|s| s.as_str())
+            .filter(|s| !s.is_empty())
+            .map(|s| scrub(s).into_owned())
+    }
 }
 
 pub fn verifier_info(v: &str) -> Verifier {
@@ -275,11 +284,12 @@ pub fn apply_token_response(ev: &mut Event, body: &str) {
     }
     if let Some(t) = s("id_token") {
         issued.id_token = Some(Fingerprint::of(SecretKind::IdToken, t));
-        issued.id_token_claims = jwt_claims(t);
+        let jwt = decode_jwt(t);
+        issued.id_token_claims = jwt.as_ref().map(DecodedJwt::claims);
         // Whose login this was: what tells two users' exchanges a millisecond apart apart
         // when the app and the IdP log them too (see `merge`).
         if ev.subject.is_none() {
-            ev.subject = jwt_subject(t);
+            ev.subject = jwt.and_then(|j| j.subject());
         }
     }
     let int = |k: &str| {

@@ -1236,6 +1236,9 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
     }
 
     let low_et = et.to_ascii_lowercase();
+    // The provider's record of an authorization request (`authorization.error`), not an
+    // app's record of the callback that answered it.
+    let provider_authorization = low_et.contains("authoriz") && !low_et.contains("callback");
     let state = f.str(STATE);
     let has_oauth_error = error.as_deref().is_some_and(|e| !e.is_empty());
 
@@ -1258,7 +1261,7 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
         {
             Some(EventKind::Token)
         } else if state.is_some()
-            && low_et.contains("authoriz")
+            && provider_authorization
             && error.as_deref().is_some_and(is_unredirectable)
         {
             // The provider's record of an authorization request it could not send back: an
@@ -1310,9 +1313,9 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
         ev.status = status;
         ev.method = method.clone();
         if kind == EventKind::Callback {
-            // The provider's record of an authorization request it answered with an error
-            // (`authorization.error`) is the redirect as issued; an app's is as received.
-            ev.callback_side = if low_et.contains("authoriz") && !low_et.contains("callback") {
+            // The provider's record of an authorization error it sent back is the redirect
+            // as issued; an app's is as received.
+            ev.callback_side = if provider_authorization {
                 Some(CallbackSide::Issued)
             } else {
                 Some(CallbackSide::Received)
@@ -1510,6 +1513,7 @@ mod tests {
         let redirected = one(&line("access_denied"));
         assert_eq!(redirected.len(), 1);
         assert_eq!(redirected[0].kind(), EventKind::Callback);
+        assert_eq!(redirected[0].callback_side, Some(CallbackSide::Issued));
     }
 
     /// An app noting its access token's end before it refreshes is no token request, even

@@ -99,8 +99,7 @@ fn by_timing(cx: &Context, fi: usize, i: usize, ts: Millis, leeway: i64) -> Opti
         x.is_success() && x.issued.as_ref().and_then(|s| s.expires_in).is_some()
     });
     let issue = issues.next_back()?;
-    let lifetime_of = |j: usize| Some(cx.ev(j).issued.as_ref()?.expires_in? * 1000);
-    let lifetime = lifetime_of(issue)?;
+    let lifetime = cx.ev(issue).issued.as_ref()?.expires_in? * 1000;
     let age = ts - cx.ev(issue).ts?;
     if age <= lifetime + leeway {
         return stale_after_refresh(cx, fi, i, ts, leeway, issue, issues.next_back()?);
