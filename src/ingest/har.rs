@@ -6,7 +6,7 @@
 //! is counted as skipped with its index, and the rest of the file goes on.
 
 use super::http::{classify, HttpExchange, Pair};
-use super::time::{parse_time, MAX_SPAN};
+use super::time::{parse_time, start_micros, MAX_SPAN};
 use super::InputReport;
 use crate::event::*;
 use base64::Engine;
@@ -216,12 +216,18 @@ fn split_and_read<'b>(
 
 fn to_exchange(e: Entry<'_>) -> HttpExchange<'_> {
     let ts = parse_time(&e.started_date_time);
-    let end_ts = ts.map(|t| {
-        t + e
-            .time
-            .filter(|x| x.is_finite() && *x > 0.0 && *x <= MAX_SPAN as f64)
-            .unwrap_or(0.0) as i64
-    });
+    let took = e
+        .time
+        .filter(|x| x.is_finite() && *x > 0.0 && *x <= MAX_SPAN as f64)
+        .unwrap_or(0.0);
+    // The end from the start and the duration as written, to the microsecond, before it is
+    // cut to the millisecond: two requests of one client that start and end within the same
+    // millisecond or two end in the order a proxy logged them only so, and that order is
+    // what pairs their byte-identical access-log lines.
+    let end_ts = match start_micros(&e.started_date_time) {
+        Some(us) => Some((us + (took * 1000.0) as i64).div_euclid(1000)),
+        None => ts.map(|t| t + took as i64),
+    };
     let status = e
         .response
         .status
@@ -530,6 +536,26 @@ mod tests {
     fn by_serde(doc: &str) -> Option<Vec<&[u8]>> {
         let h: Har<'_> = serde_json::from_str(doc).ok()?;
         Some(h.log.entries.iter().map(|r| r.get().as_bytes()).collect())
+    }
+
+    /// Two revocations of one client, recorded by mitmproxy (sixteenth C25 / C26): the
+    /// second started 0.8 ms later and ended 0.25 ms sooner. Their ends, cut to the
+    /// millisecond only once, keep that order.
+    #[test]
+    fn an_end_is_cut_to_the_millisecond_once() {
+        let end = |started: &str, time: f64| {
+            let raw = format!(
+                r#"{{"startedDateTime":"{started}","time":{time},"request":{{"method":"POST","url":"https://login.example.test/token/revocation"}},"response":{{"status":200}}}}"#
+            );
+            let entry: Entry = serde_json::from_str(&raw).expect("an entry");
+            to_exchange(entry).end_ts.expect("an end")
+        };
+        let first = end("2026-11-27T02:19:30.707834+00:00", 55.35006523132324);
+        let second = end("2026-11-27T02:19:30.708637+00:00", 54.294586181640625);
+        assert_eq!(first % 1000, 763);
+        assert_eq!(second % 1000, 762);
+        // A start in whole seconds: the duration alone, cut once.
+        assert_eq!(end("2026-11-27T02:19:30Z", 1.9) % 1000, 1);
     }
 
     #[test]

@@ -59,6 +59,14 @@ pub fn parse_time(s: &str) -> Option<Millis> {
     None
 }
 
+/// An RFC 3339 time (a HAR's `startedDateTime`) in microseconds since the epoch, for
+/// arithmetic that must not round twice; None for anything else.
+pub fn start_micros(s: &str) -> Option<i64> {
+    DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .map(|t| t.timestamp_micros())
+}
+
 /// The CLF time of every access-log line, `10/Oct/2000:13:55:36 -0700`, read without a
 /// format string (interpreting one per line was a tenth of reading an access log). Anything
 /// unusual is left to the general path.
