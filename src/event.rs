@@ -194,6 +194,11 @@ pub struct Event {
     pub recovered: bool,
     /// When the response completed, where the source says (HAR `time`).
     pub end_ts: Option<Millis>,
+    /// The earliest and the latest time (to the millisecond) of the records folded into
+    /// this one after the first: the provider's record of answering, the app's of being
+    /// answered. A client's capture may time a request tens of milliseconds off both, and
+    /// the next record of the exchange is nearest to these.
+    pub written: Option<(Millis, Millis)>,
     /// Every record this event was assembled from.
     pub sources: Vec<Source>,
     /// Read from free text, where one failure is often written as several lines (the
