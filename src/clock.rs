@@ -184,7 +184,9 @@ impl Offsets {
     /// hub lies [`SESSION_MIN_MS`] or more off, all by one correction.
     fn measure_sessions(&mut self, seen: &HashMap<Shared<'_>, Vec<Record<'_>>>) {
         let Some(hub) = self.hub.clone() else { return };
-        let mut ranges: HashMap<(&Arc<str>, &str), Ranges> = HashMap::new();
+        // Per session, per record of it (its index among the events): one record naming a
+        // state and a code (an app's callback URL) is one sighting of one exchange, not two.
+        let mut sighted: HashMap<(&Arc<str>, &str), HashMap<usize, Range>> = HashMap::new();
         for records in seen.values() {
             let Some(h) = records.iter().find(|r| *r.file == hub) else {
                 continue;
@@ -194,13 +196,16 @@ impl Offsets {
                 if *r.file == hub || r.corrected || self.by_file.contains_key(r.file) {
                     continue;
                 }
-                ranges
+                sighted
                     .entry((r.file, session))
                     .or_default()
-                    .push((r.start.saturating_sub(h.end), r.end.saturating_sub(h.start)));
+                    .entry(r.event)
+                    .or_insert((r.start.saturating_sub(h.end), r.end.saturating_sub(h.start)));
             }
         }
-        for ((file, session), ranges) in ranges {
+        for ((file, session), by_record) in sighted {
+            let mut ranges: Ranges = by_record.into_values().collect();
+            ranges.sort_unstable();
             let known = self
                 .by_session
                 .get(file)
@@ -322,7 +327,8 @@ fn most_allowed(ranges: &[(Millis, Millis)]) -> (Millis, usize) {
 }
 
 /// Corrections (lowest, highest) under which two records of one exchange overlap in time.
-type Ranges = Vec<(Millis, Millis)>;
+type Range = (Millis, Millis);
+type Ranges = Vec<Range>;
 
 /// How many `ranges` allow no correction at all.
 fn agree_uncorrected(ranges: &[(Millis, Millis)]) -> usize {
@@ -334,6 +340,9 @@ fn agree_uncorrected(ranges: &[(Millis, Millis)]) -> usize {
 
 /// One input's first record of an exchange, as the span it covers.
 struct Record<'e> {
+    /// Which event it is (its index), for telling one record's several keys from several
+    /// records.
+    event: usize,
     file: &'e Arc<str>,
     start: Millis,
     end: Millis,
@@ -346,7 +355,7 @@ struct Record<'e> {
 /// The records of each exchange, one per input, from single records (not yet merged).
 fn records_by_exchange(events: &[Event]) -> HashMap<Shared<'_>, Vec<Record<'_>>> {
     let mut seen: HashMap<Shared<'_>, Vec<Record<'_>>> = HashMap::new();
-    for e in events {
+    for (event, e) in events.iter().enumerate() {
         let (Some(t), [src]) = (e.ts, e.sources.as_slice()) else {
             continue;
         };
@@ -359,6 +368,7 @@ fn records_by_exchange(events: &[Event]) -> HashMap<Shared<'_>, Vec<Record<'_>>>
             let records = seen.entry(key).or_default();
             if !records.iter().any(|r| r.file == &src.file) {
                 records.push(Record {
+                    event,
                     file: &src.file,
                     start: t.saturating_sub(SLACK_MS),
                     end: end.saturating_add(SLACK_MS),
@@ -555,6 +565,30 @@ mod tests {
         let mut events = sessions(6, |i| if i == 2 { 600_000 } else { 0 });
         // Login 2's callback record is gone: one exchange left.
         events.remove(2 * 6 + 5);
+        assert!(Offsets::estimate(&events).is_empty());
+    }
+
+    /// An app that logs a callback only when a worker picks it up, 12 s after the browser
+    /// delivered it (seventeenth R08), and logs its redirect without the state: its callback
+    /// URL names a state and a code, which is still one exchange, and no clock is measured
+    /// from one. Its later records stay on the time they were written.
+    #[test]
+    fn a_record_naming_two_keys_is_one_sighting() {
+        let mut events = sessions(6, |_| 0);
+        let queued = 2 * 6 + 5;
+        let t = events[queued].ts.expect("a time");
+        events[queued].ts = Some(t + 12_354);
+        events[queued].code = Some(Fingerprint::of(crate::fingerprint::SecretKind::Code, "c2"));
+        for e in events
+            .iter_mut()
+            .filter(|e| e.sources[0].file.contains("s.har"))
+        {
+            if e.state.as_deref() == Some("state-2") && e.kind() == EventKind::Callback {
+                e.code = Some(Fingerprint::of(crate::fingerprint::SecretKind::Code, "c2"));
+            }
+        }
+        // The redirect names no state: nothing joins it to the hub's.
+        events[2 * 6 + 4].state = None;
         assert!(Offsets::estimate(&events).is_empty());
     }
 }
