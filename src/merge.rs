@@ -1066,6 +1066,14 @@ mod tests {
         }
     }
 
+    /// Each merged event's first record and the app session it was joined with.
+    fn sessions_of(merged: &[Event]) -> Vec<(Locator, &str)> {
+        merged
+            .iter()
+            .map(|e| (e.sources[0].loc, e.session_id.as_deref().unwrap_or("-")))
+            .collect()
+    }
+
     /// A token request answered 200, as a program logs it.
     fn tokens_issued(ts: i64, emitter: Option<&str>) -> Event {
         Event {
@@ -1251,10 +1259,7 @@ mod tests {
             signed_in(1_004, "s1"),
             signed_in(1_006, "s2"),
         ]);
-        let pairs: Vec<(Locator, &str)> = merged
-            .iter()
-            .map(|e| (e.sources[0].loc, e.session_id.as_deref().unwrap_or("-")))
-            .collect();
+        let pairs = sessions_of(&merged);
         assert_eq!(
             pairs,
             [(Locator::Line(1_000), "s1"), (Locator::Line(1_003), "s2")]
@@ -1301,10 +1306,7 @@ mod tests {
             logged(533, "s20"),
             logged(542, "s16"),
         ]);
-        let pairs: Vec<(Locator, &str)> = merged
-            .iter()
-            .map(|e| (e.sources[0].loc, e.session_id.as_deref().unwrap_or("-")))
-            .collect();
+        let pairs = sessions_of(&merged);
         assert_eq!(
             pairs,
             [
