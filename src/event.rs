@@ -296,6 +296,10 @@ pub struct Event {
     pub subject: Option<String>,
     /// States named by an app log that rejected a callback (received, expected).
     pub other_states: Vec<String>,
+    /// The browser's session at the authorization server, fingerprinted: the session cookie
+    /// an authorize request sent, or the one the answer set. A Cancel and a new login in one
+    /// browser are one user's two tries, where nothing else a capture holds ties them.
+    pub browser: Option<Fingerprint>,
 }
 
 impl Event {

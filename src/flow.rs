@@ -138,6 +138,60 @@ pub fn mark_recovered(events: &mut [Event], flows: &[Flow]) {
         mark_superseded_refusals(events, f);
         mark_stray_callbacks(events, f);
     }
+    mark_refusals_retried_in_the_browser(events, flows);
+}
+
+/// A refusal the same browser followed with a login of the same client that got in: the
+/// user clicked Cancel and signed in after all. The two logins have their own states and
+/// codes, so their flows are apart, and in a capture of many browsers only the browser's
+/// session at the provider ([`Event::browser`]) ties them. What counts is as in
+/// [`mark_superseded_refusals`]: the new login starts within [`SUPERSEDED_MS`] and its code
+/// exchange succeeds.
+fn mark_refusals_retried_in_the_browser(events: &mut [Event], flows: &[Flow]) {
+    // Per browser, the logins that got in: (client, when its authorize request was sent).
+    let mut got_in: HashMap<Fingerprint, Vec<(Option<String>, Millis)>> = HashMap::default();
+    for f in flows {
+        let exchanges: Vec<(&Option<String>, Millis)> = f
+            .events
+            .iter()
+            .map(|&j| &events[j])
+            .filter(|r| r.kind() == EventKind::Token && r.is_code_exchange() && r.is_success())
+            .filter_map(|r| Some((&r.client_id, r.end_ts.max(r.ts)?)))
+            .collect();
+        for &j in &f.events {
+            let a = &events[j];
+            let (Some(browser), Some(at)) = (a.browser, a.ts) else {
+                continue;
+            };
+            let succeeded = exchanges
+                .iter()
+                .any(|(client, done)| same_if_known(client, &a.client_id) && *done >= at);
+            if a.kind() == EventKind::Authorize && succeeded {
+                got_in
+                    .entry(browser)
+                    .or_default()
+                    .push((a.client_id.clone(), at));
+            }
+        }
+    }
+    if got_in.is_empty() {
+        return;
+    }
+    for e in events.iter_mut() {
+        let refused = matches!(e.kind(), EventKind::Callback | EventKind::Authorize)
+            && e.error.as_deref().is_some_and(|x| REFUSALS.contains(&x));
+        let (Some(browser), Some(t)) = (e.browser, e.ts) else {
+            continue;
+        };
+        let again = got_in.get(&browser).is_some_and(|logins| {
+            logins.iter().any(|(client, at)| {
+                same_if_known(client, &e.client_id) && *at >= t && at - t <= SUPERSEDED_MS
+            })
+        });
+        if refused && again {
+            e.recovered = true;
+        }
+    }
 }
 
 /// How soon after a callback was rejected for its state the same state's acceptance shows
@@ -594,6 +648,53 @@ mod tests {
         assert_eq!(recovered(other), [false, false]);
         let late = vec![refusal("web"), exchange("web", 200, 600)];
         assert_eq!(recovered(late), [false, false]);
+    }
+
+    /// A Cancel on the consent page and a new login 0.7 s later in the same browser
+    /// (seventeenth R35, from its HAR alone): two flows, tied by the provider's session
+    /// cookie the Cancel's redirect set and the new authorize request sent.
+    #[test]
+    fn a_refusal_then_a_login_in_the_same_browser_is_superseded() {
+        let browser = |b: &str| Some(Fingerprint::of(crate::fingerprint::SecretKind::Cookie, b));
+        let event = |kind, line, ms: i64| {
+            let mut e = Event::new(kind, Source::new("s.har".into(), Locator::Entry(line)));
+            e.ts = Some(ms);
+            e
+        };
+        let run = |cancel_in: &str, login_in: &str, exchange: u16, after_ms: i64| {
+            let mut refusal = event(EventKind::Callback, 0, 0);
+            refusal.error = Some("access_denied".to_string());
+            refusal.browser = browser(cancel_in);
+            let mut authorize = event(EventKind::Authorize, 1, after_ms);
+            authorize.client_id = Some("ops-console".to_string());
+            authorize.browser = browser(login_in);
+            let mut token = event(EventKind::Token, 2, after_ms + 2_000);
+            token.grant_type = Some("authorization_code".to_string());
+            token.client_id = Some("ops-console".to_string());
+            token.status = Some(exchange);
+            let mut events = vec![refusal, authorize, token];
+            let flows = [
+                Flow {
+                    id: id(0),
+                    events: vec![0],
+                    client_id: None,
+                    first_ts: Some(0),
+                },
+                Flow {
+                    id: id(1),
+                    events: vec![1, 2],
+                    client_id: Some("ops-console".to_string()),
+                    first_ts: Some(after_ms),
+                },
+            ];
+            mark_recovered(&mut events, &flows);
+            events[0].recovered
+        };
+        assert!(run("_session=W0BH", "_session=W0BH", 200, 670));
+        // Another browser, a login that did not get in, or one much later: still refused.
+        assert!(!run("_session=W0BH", "_session=Vim7", 200, 670));
+        assert!(!run("_session=W0BH", "_session=W0BH", 400, 670));
+        assert!(!run("_session=W0BH", "_session=W0BH", 200, 600_000));
     }
 
     #[test]

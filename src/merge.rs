@@ -972,6 +972,7 @@ fn fold(c: &mut Event, e: Event) {
     fill(&mut c.grant_id, e.grant_id);
     fill(&mut c.subject, e.subject);
     c.other_states.extend(e.other_states);
+    fill(&mut c.browser, e.browser);
 }
 
 #[cfg(test)]

@@ -115,6 +115,37 @@ fn header<'a>(headers: &'a [Pair<'_>], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_ref())
 }
 
+/// The browser's session at the server that answered: the first cookie named like a
+/// session (`_session`, `KEYCLOAK_SESSION`, `JSESSIONID`, ...) the request sent, or else the
+/// first such the answer set (a Cancel's error redirect starts the provider's session). A
+/// signature beside a cookie (`_session.sig`) and a cookie being cleared are no session.
+fn browser_session(ex: &HttpExchange) -> Option<Fingerprint> {
+    let is_session = |name: &str, value: &str| {
+        contains_ignoring_case(name, "session")
+            && !ends_with_ignoring_case(name, ".sig")
+            && value.len() >= MIN_SESSION_COOKIE
+    };
+    let sent = ex
+        .req_headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("cookie"))
+        .flat_map(|(_, v)| v.split(';'))
+        .filter_map(|c| c.split_once('='));
+    // `Set-Cookie: name=value; Path=/; ...`: the pair before the first `;`.
+    let set = ex
+        .resp_headers
+        .iter()
+        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+        .filter_map(|(_, v)| v.split(';').next()?.split_once('='));
+    sent.chain(set)
+        .map(|(name, value)| (name.trim(), value.trim()))
+        .find(|(name, value)| is_session(name, value))
+        .map(|(name, value)| Fingerprint::of(SecretKind::Cookie, &format!("{name}={value}")))
+}
+
+/// The shortest value taken for a session id: shorter ones are flags (`session=1`).
+const MIN_SESSION_COOKIE: usize = 16;
+
 fn nonempty(s: Option<&str>) -> Option<String> {
     s.filter(|v| !v.is_empty()).map(str::to_string)
 }
@@ -456,6 +487,7 @@ pub(super) fn classify_shape(ex: &HttpExchange, src: &Source) -> Vec<Event> {
 
     if is_authorize && grant_type.is_none() {
         let mut ev = base_event(EventKind::Authorize, src, ex, &u);
+        ev.browser = browser_session(ex);
         ev.client_id = nonempty(get(&params, "client_id"));
         ev.redirect_uri = nonempty(get(&params, "redirect_uri"));
         ev.state = nonempty(get(&params, "state"));
@@ -577,6 +609,7 @@ pub(super) fn classify_shape(ex: &HttpExchange, src: &Source) -> Vec<Event> {
             let mut ev = Event::new(EventKind::Callback, src.clone());
             ev.ts = ex.end_ts.or(ex.ts);
             ev.callback_side = Some(CallbackSide::Issued);
+            ev.browser = browser_session(ex);
             ev.host = lu.host.clone();
             ev.path = Some(lu.path.clone());
             ev.code = code;
@@ -812,6 +845,43 @@ mod tests {
 
     /// A token response's ID token names whose login it was (its `sub`); the token itself
     /// is kept only as a fingerprint.
+    /// The provider's session cookie an authorize request sent, or the one its answer set
+    /// (oidc-provider's `_session` on a Cancel's redirect); never its signature, a flag or a
+    /// cookie being cleared.
+    #[test]
+    fn the_browser_is_its_session_cookie_at_the_provider() {
+        let ex = |cookie: &str, set: &[&str]| HttpExchange {
+            req_headers: vec![("Cookie".into(), cookie.to_string().into())],
+            resp_headers: set
+                .iter()
+                .map(|c| ("set-cookie".into(), c.to_string().into()))
+                .collect(),
+            ..HttpExchange::default()
+        };
+        let fp = |c: &str| Some(Fingerprint::of(SecretKind::Cookie, c));
+        let sent = "_session.sig=tbOry-P0Sed1hAXu7YnYg; _session=W0BHQsSJy0YI6mhAOWl2VKtl";
+        assert_eq!(
+            browser_session(&ex(sent, &[])),
+            fp("_session=W0BHQsSJy0YI6mhAOWl2VKtl")
+        );
+        let resumed = ex(
+            "_interaction_resume=_PnszUNBkqH_ao_oSbEecR7HDUNvoZhHy",
+            &[
+                "_interaction_resume=; path=/auth/x; expires=Thu, 01 Jan 1970 00:00:00 GMT",
+                "_session.sig=tbOry-P0Sed1hAXu7YnYg; path=/",
+                "_session=W0BHQsSJy0YI6mhAOWl2VKtl; path=/; httponly",
+            ],
+        );
+        assert_eq!(
+            browser_session(&resumed),
+            fp("_session=W0BHQsSJy0YI6mhAOWl2VKtl")
+        );
+        assert_eq!(
+            browser_session(&ex("session=1; theme=dark", &["_session=; path=/"])),
+            None
+        );
+    }
+
     #[test]
     fn a_token_response_names_its_user_by_the_id_token() {
         use base64::Engine;
