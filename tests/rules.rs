@@ -87,6 +87,38 @@ rule_tests! {
     state_mismatch: "state_mismatch", [APP_LOG, ALL], &[];
 }
 
+/// A client secret read with a trailing newline and sent in HTTP Basic: oidc-provider answers
+/// `400 invalid_request` about the header's encoding, which is a client authentication
+/// failure, not a missing parameter (fixtures/rules/invalid_client/basic_header, cut from a
+/// seeded recording).
+#[test]
+fn invalid_client_basic_header_encoding() {
+    for files in [HAR, IDP_LOG, APP_LOG, ALL] {
+        expect(
+            "rules/invalid_client/basic_header",
+            files,
+            &[],
+            Some("invalid_client"),
+        );
+    }
+    let dir = fixture("rules/invalid_client/basic_header");
+    let out = analyze_json(
+        &paths(&dir, ALL)
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let variants: Vec<&str> = out["diagnoses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|d| d["rule"] == "invalid_client")
+        .flat_map(|d| d["findings"].as_array().into_iter().flatten())
+        .filter_map(|f| f["variant"].as_str())
+        .collect();
+    assert_eq!(variants, ["basic_header"]);
+}
+
 // Cut from fixtures/recorded (`slice_corpus.py fixtures/recorded --plan recorded`); the
 // negatives are near misses: a refresh just in time, redirect_uri omitted but accepted,
 // basic instead of post accepted, a 503 whose retry succeeded.

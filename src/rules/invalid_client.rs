@@ -77,6 +77,15 @@ impl Rule for InvalidClient {
                     format!("client {name} sent its secret in HTTP Basic with a raw '+', not form-encoded first (RFC 6749 §2.3.1): the server decodes it and reads a space"),
                     ok(&|e| e.client_secret.is_some() && e.client_secret != ev.client_secret),
                 )
+            } else if sig.as_ref().and_then(|s| s.2.as_deref()) == Some("basic_header") {
+                // Before the secret comparison: the secret differs from the good one, but by
+                // a character the server refused to read, which says more than "wrong".
+                (
+                    "basic_header",
+                    0.9,
+                    format!("client {name}'s HTTP Basic credentials hold a character the server refuses to decode (a newline or space read with the secret from a file or variable): {}", sig.as_ref().map_or("", |s| s.1.as_str())),
+                    ok(&|e| e.client_secret.is_some() && e.client_secret != ev.client_secret),
+                )
             } else if let Some(s) = ok(&|e| {
                 ev.client_secret.is_some()
                     && e.client_secret.is_some()
