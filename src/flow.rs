@@ -177,9 +177,7 @@ fn mark_refusals_retried_in_the_browser(events: &mut [Event], flows: &[Flow]) {
     if got_in.is_empty() {
         return;
     }
-    for e in events.iter_mut() {
-        let refused = matches!(e.kind(), EventKind::Callback | EventKind::Authorize)
-            && e.error.as_deref().is_some_and(|x| REFUSALS.contains(&x));
+    for e in events.iter_mut().filter(|e| is_refusal(e)) {
         let (Some(browser), Some(t)) = (e.browser, e.ts) else {
             continue;
         };
@@ -188,7 +186,7 @@ fn mark_refusals_retried_in_the_browser(events: &mut [Event], flows: &[Flow]) {
                 same_if_known(client, &e.client_id) && *at >= t && at - t <= SUPERSEDED_MS
             })
         });
-        if refused && again {
+        if again {
             e.recovered = true;
         }
     }
@@ -268,6 +266,15 @@ const REFUSALS: &[&str] = &[
     "account_selection_required",
 ];
 
+/// An authorization step the user or the server refused in a way the user can act on (see
+/// [`REFUSALS`]), as the provider's redirect, the app's record of it, or a log line.
+fn is_refusal(e: &Event) -> bool {
+    matches!(
+        e.kind(),
+        EventKind::Callback | EventKind::Authorize | EventKind::LogError
+    ) && e.error.as_deref().is_some_and(|x| REFUSALS.contains(&x))
+}
+
 /// How soon after a login broke off a successful login of the same client shows the user
 /// got in.
 const SUPERSEDED_MS: i64 = 300_000;
@@ -294,10 +301,7 @@ fn mark_superseded_refusals(events: &mut [Event], f: &Flow) {
     }
     for &i in &f.events {
         let e = &events[i];
-        let refused = matches!(
-            e.kind(),
-            EventKind::Callback | EventKind::Authorize | EventKind::LogError
-        ) && e.error.as_deref().is_some_and(|x| REFUSALS.contains(&x));
+        let refused = is_refusal(e);
         let exchange_lost =
             e.kind() == EventKind::Token && e.is_code_exchange() && e.is_transient_failure();
         let Some(t) = e.ts.filter(|_| refused || exchange_lost) else {

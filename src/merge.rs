@@ -96,22 +96,21 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
             // Proxies and apps log when the response ended; HARs when the request started,
             // with its end beside. A time in whole seconds stands for any moment of its
             // second.
-            let mut reach = (t - ct).abs();
-            for a in [Some(t), e.end_ts].into_iter().flatten() {
-                for b in [Some(ct), c.end_ts].into_iter().flatten() {
-                    reach = reach.min(gap(a, e.ts_coarse, b, c.ts_coarse));
-                }
-            }
             // Among those in reach, the nearest may be so by a record folded in: a client's
             // capture times its request from before the TLS handshake to long after the app
             // logged the answer, and the provider's record of answering is then the nearest
             // time. (Only for ranking: what is in reach is what the candidate index finds.)
+            let mut reach = (t - ct).abs();
             let mut dt = reach;
             for a in [Some(t), e.end_ts].into_iter().flatten() {
+                for b in [Some(ct), c.end_ts].into_iter().flatten() {
+                    reach = reach.min(gap(a, e.ts_coarse, b, c.ts_coarse));
+                }
                 for b in c.written.into_iter().flat_map(|(x, y)| [x, y]) {
                     dt = dt.min(gap(a, e.ts_coarse, b, false));
                 }
             }
+            let dt = dt.min(reach);
             if let Some((anchor, limit)) = mergeable(c, &e) {
                 let better = |(j, b): (usize, (Anchor, i64))| {
                     (anchor, dt, std::cmp::Reverse(i)) < (b.0, b.1, std::cmp::Reverse(j))

@@ -215,7 +215,11 @@ fn split_and_read<'b>(
 }
 
 fn to_exchange(e: Entry<'_>) -> HttpExchange<'_> {
-    let ts = parse_time(&e.started_date_time);
+    // RFC 3339 (what HARs write) is read once, to the microsecond; anything else as any time.
+    let start_us = start_micros(&e.started_date_time);
+    let ts = start_us
+        .map(|us| us.div_euclid(1000))
+        .or_else(|| parse_time(&e.started_date_time));
     let took = e
         .time
         .filter(|x| x.is_finite() && *x > 0.0 && *x <= MAX_SPAN as f64)
@@ -224,7 +228,7 @@ fn to_exchange(e: Entry<'_>) -> HttpExchange<'_> {
     // cut to the millisecond: two requests of one client that start and end within the same
     // millisecond or two end in the order a proxy logged them only so, and that order is
     // what pairs their byte-identical access-log lines.
-    let end_ts = match start_micros(&e.started_date_time) {
+    let end_ts = match start_us {
         Some(us) => Some((us + (took * 1000.0) as i64).div_euclid(1000)),
         None => ts.map(|t| t + took as i64),
     };

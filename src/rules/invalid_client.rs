@@ -31,6 +31,7 @@ impl Rule for InvalidClient {
             if !is_ic && !sig.as_ref().is_some_and(|s| s.0 == Weight::Strong) && crossed.is_none() {
                 continue;
             }
+            let sig_variant = sig.as_ref().and_then(|s| s.2.as_deref());
             let client = ev.client_id.clone();
             let successes: &[usize] = client
                 .as_deref()
@@ -77,7 +78,7 @@ impl Rule for InvalidClient {
                     format!("client {name} sent its secret in HTTP Basic with a raw '+', not form-encoded first (RFC 6749 §2.3.1): the server decodes it and reads a space"),
                     ok(&|e| e.client_secret.is_some() && e.client_secret != ev.client_secret),
                 )
-            } else if sig.as_ref().and_then(|s| s.2.as_deref()) == Some("basic_header") {
+            } else if sig_variant == Some("basic_header") {
                 // Before the secret comparison: the secret differs from the good one, but by
                 // a character the server refused to read, which says more than "wrong".
                 (
@@ -92,7 +93,7 @@ impl Rule for InvalidClient {
                     && e.client_secret != ev.client_secret
             }) {
                 ("wrong_secret", 0.92, format!("client {name} sent {} but succeeds with {}: wrong or rotated client secret", fp(ev.client_secret), fp(cx.ev(s).client_secret)), Some(s))
-            } else if sig.as_ref().and_then(|s| s.2.as_deref()) == Some("client_mismatch") {
+            } else if sig_variant == Some("client_mismatch") {
                 (
                     "client_mismatch",
                     0.85,
