@@ -418,26 +418,29 @@ impl StreamReader {
 
     /// Reads until `buf` holds `want` bytes or the stream ends. A read error ends the
     /// stream: what came before it is kept (a damaged `.gz` still yields its good part).
+    ///
+    /// The buffer is zeroed ahead of the reads a step at a time (a short stream does not
+    /// pay for a whole window), and each byte once: a pipe hands out 64 KiB a read, and
+    /// zeroing a step before each read zeroed every byte sixteen times, which made reading
+    /// a log from a pipe half again as slow as from its file.
     fn fill(&mut self, buf: &mut Vec<u8>, want: usize) {
         const STEP: usize = 1 << 20;
-        while buf.len() < want && !self.eof {
-            let old = buf.len();
-            let grow = (want - old).min(STEP);
-            buf.resize(old + grow, 0);
-            match self.reader.read(&mut buf[old..]) {
-                Ok(0) => {
-                    buf.truncate(old);
-                    self.eof = true;
-                }
-                Ok(n) => buf.truncate(old + n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => buf.truncate(old),
+        let mut filled = buf.len();
+        while filled < want && !self.eof {
+            if filled == buf.len() {
+                buf.resize(filled + (want - filled).min(STEP), 0);
+            }
+            match self.reader.read(&mut buf[filled..]) {
+                Ok(0) => self.eof = true,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    buf.truncate(old);
                     self.damage = Some(e.to_string());
                     self.eof = true;
                 }
             }
         }
+        buf.truncate(filled);
     }
 
     fn next_window(&mut self) -> io::Result<Option<Window>> {
