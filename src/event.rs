@@ -42,10 +42,15 @@ impl Source {
         Arc::ptr_eq(&self.file, &other.file) || self.file == other.file
     }
 
-    /// Whether two records were written by one program into one file (so by one clock,
-    /// and never twice for one exchange).
+    /// Whether two records were written by one program (so never twice for one exchange):
+    /// by one that named itself alike in both (its service, app or container field),
+    /// whichever files they are in, or in one file by the same name or none. A log
+    /// rotated or split by day is several files of one program, and so are the logs of a
+    /// service's replicas, each of which records an exchange it handled once; taken for
+    /// two sources, an exchange at the end of one file and a look-alike at the start of
+    /// the next were folded into one.
     pub fn same_program(&self, other: &Source) -> bool {
-        self.same_file(other) && self.emitter == other.emitter
+        self.emitter == other.emitter && (self.emitter.is_some() || self.same_file(other))
     }
 }
 

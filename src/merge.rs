@@ -761,7 +761,8 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
     // One program records an exchange once; two programs in one aggregated file are two
     // sources. Here the program of an event's first record stands for it, so that an
     // app's "callback received" and "callback failed" of one login both join the IdP's
-    // record of it through their state.
+    // record of it through their state. A program that names itself is one program in
+    // every file ([`Source::same_program`]).
     let shares_file = c
         .sources
         .iter()
@@ -769,7 +770,8 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
     fn first_emitter(x: &Event) -> Option<Option<&str>> {
         x.sources.first().map(|s| s.emitter.as_deref())
     }
-    if shares_file && first_emitter(c) == first_emitter(e) && !same_request_id {
+    let named = matches!(first_emitter(c), Some(Some(_)));
+    if (shares_file || named) && first_emitter(c) == first_emitter(e) && !same_request_id {
         return None;
     }
     // Any disagreement rules a merge out.
