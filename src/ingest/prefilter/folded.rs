@@ -406,20 +406,16 @@ fn cpu_has_vbmi() -> bool {
 /// where it adds least to the total; then single moves and swaps are taken while they
 /// lower it. Buckets hold at most an even share, rounded up.
 fn assign_buckets(anchors: &[Box<[u8]>]) -> [Vec<usize>; BUCKETS] {
-    let costing = Costing::new(anchors);
-    let rate = |per: &[u64; WIDTH]| costing.rate(per);
-    let union = |members: &[usize], extra: Option<usize>| costing.union(members, extra);
-    let cost = |members: &[usize]| costing.cost(members);
-    let entries = &costing.entries;
+    let c = Costing::new(anchors);
     let cap = anchors.len().div_ceil(BUCKETS);
     let mut order: Vec<usize> = (0..anchors.len()).collect();
-    order.sort_by(|&a, &b| rate(&entries[b]).total_cmp(&rate(&entries[a])));
+    order.sort_by(|&a, &b| c.rate(&c.entries[b]).total_cmp(&c.rate(&c.entries[a])));
     let mut buckets: [Vec<usize>; BUCKETS] = Default::default();
     for i in order {
         let best = (0..BUCKETS)
             .filter(|&b| buckets[b].len() < cap)
             .min_by(|&a, &b| {
-                let added = |x: usize| rate(&union(&buckets[x], Some(i))) - cost(&buckets[x]);
+                let added = |x: usize| c.rate(&c.union(&buckets[x], Some(i))) - c.cost(&buckets[x]);
                 added(a).total_cmp(&added(b))
             })
             .unwrap_or(0);
@@ -428,7 +424,7 @@ fn assign_buckets(anchors: &[Box<[u8]>]) -> [Vec<usize>; BUCKETS] {
     // Then moves and swaps of single anchors, each taken as soon as it lowers the total,
     // until none does. Placed one by one, the first anchors fill buckets before the later
     // ones could show which belong together: this more than halves the mixes.
-    let mut costs: [f64; BUCKETS] = std::array::from_fn(|b| cost(&buckets[b]));
+    let mut costs: [f64; BUCKETS] = std::array::from_fn(|b| c.cost(&buckets[b]));
     let lower = |after: f64, before: f64| after < before * (1.0 - 1e-9);
     for _ in 0..anchors.len() {
         let mut improved = false;
@@ -438,12 +434,12 @@ fn assign_buckets(anchors: &[Box<[u8]>]) -> [Vec<usize>; BUCKETS] {
                 let x = buckets[a][i];
                 let mut from = buckets[a].clone();
                 from.remove(i);
-                let from_cost = cost(&from);
+                let from_cost = c.cost(&from);
                 let mut changed = false;
                 for b in (0..BUCKETS).filter(|&b| b != a) {
                     let before = costs[a] + costs[b];
                     if buckets[b].len() < cap {
-                        let to_cost = rate(&union(&buckets[b], Some(x)));
+                        let to_cost = c.rate(&c.union(&buckets[b], Some(x)));
                         if lower(from_cost + to_cost, before) {
                             buckets[b].push(x);
                             buckets[a] = from.clone();
@@ -456,7 +452,7 @@ fn assign_buckets(anchors: &[Box<[u8]>]) -> [Vec<usize>; BUCKETS] {
                         let y = buckets[b][j];
                         let mut to = buckets[b].clone();
                         to[j] = x;
-                        let (a_cost, b_cost) = (rate(&union(&from, Some(y))), cost(&to));
+                        let (a_cost, b_cost) = (c.rate(&c.union(&from, Some(y))), c.cost(&to));
                         if lower(a_cost + b_cost, before) {
                             buckets[a][i] = y;
                             buckets[b] = to;
