@@ -25,11 +25,16 @@ pub struct Source {
     /// How far the clock that stamped this record ran ahead of the hub's, where `clock`
     /// measured and corrected it (0: as read).
     pub clock_ms: Millis,
+    /// The log the file is part of: the files of one rotated or split log (`access.log`,
+    /// `access.log.1`, `access.log-20261124.gz`) are one log (see
+    /// [`crate::ingest::log_of`]). The file itself until reading sets it.
+    pub log: Arc<str>,
 }
 
 impl Source {
     pub fn new(file: Arc<str>, loc: Locator) -> Source {
         Source {
+            log: file.clone(),
             file,
             loc,
             emitter: None,
@@ -42,15 +47,20 @@ impl Source {
         Arc::ptr_eq(&self.file, &other.file) || self.file == other.file
     }
 
+    /// Whether two records come from one log: one file, or files of one rotated log.
+    pub fn same_log(&self, other: &Source) -> bool {
+        Arc::ptr_eq(&self.log, &other.log) || self.log == other.log
+    }
+
     /// Whether two records were written by one program (so never twice for one exchange):
     /// by one that named itself alike in both (its service, app or container field),
-    /// whichever files they are in, or in one file by the same name or none. A log
+    /// whichever files they are in, or in one log by the same name or none. A log
     /// rotated or split by day is several files of one program, and so are the logs of a
     /// service's replicas, each of which records an exchange it handled once; taken for
     /// two sources, an exchange at the end of one file and a look-alike at the start of
     /// the next were folded into one.
     pub fn same_program(&self, other: &Source) -> bool {
-        self.emitter == other.emitter && (self.emitter.is_some() || self.same_file(other))
+        self.emitter == other.emitter && (self.emitter.is_some() || self.same_log(other))
     }
 }
 

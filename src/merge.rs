@@ -298,7 +298,7 @@ fn fold_requests_of_one_program(mut events: Vec<Event>) -> Vec<Event> {
             continue;
         }
         let src = &e.sources[0];
-        let key = |r: &String| tagged(0, (&*src.file, src.emitter.as_deref(), r));
+        let key = |r: &String| tagged(0, (&*src.log, src.emitter.as_deref(), r));
         let head = e
             .request_ids
             .iter()
@@ -762,16 +762,16 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
     // sources. Here the program of an event's first record stands for it, so that an
     // app's "callback received" and "callback failed" of one login both join the IdP's
     // record of it through their state. A program that names itself is one program in
-    // every file ([`Source::same_program`]).
-    let shares_file = c
+    // every file, and one that does not in every file of its log ([`Source::same_program`]).
+    let shares_log = c
         .sources
         .iter()
-        .any(|s| e.sources.iter().any(|x| x.same_file(s)));
+        .any(|s| e.sources.iter().any(|x| x.same_log(s)));
     fn first_emitter(x: &Event) -> Option<Option<&str>> {
         x.sources.first().map(|s| s.emitter.as_deref())
     }
     let named = matches!(first_emitter(c), Some(Some(_)));
-    if (shares_file || named) && first_emitter(c) == first_emitter(e) && !same_request_id {
+    if (shares_log || named) && first_emitter(c) == first_emitter(e) && !same_request_id {
         return None;
     }
     // Any disagreement rules a merge out.
@@ -1036,10 +1036,8 @@ mod tests {
                     ts_coarse: coarse,
                     settled,
                     sources: vec![Source {
-                        file: Arc::from(file),
-                        loc: Locator::Line(1),
                         emitter: emitter.map(Arc::from),
-                        clock_ms: 0,
+                        ..Source::new(Arc::from(file), Locator::Line(1))
                     }],
                     request_ids: rid.into_iter().collect(),
                     state,
@@ -1059,10 +1057,8 @@ mod tests {
             kind: Some(kind),
             ts: Some(ts),
             sources: vec![Source {
-                file: Arc::from("busy.jsonl"),
-                loc: Locator::Line(ts as u64),
                 emitter: emitter.map(Arc::from),
-                clock_ms: 0,
+                ..Source::new(Arc::from("busy.jsonl"), Locator::Line(ts as u64))
             }],
             ..Event::default()
         }
@@ -1123,7 +1119,10 @@ mod tests {
     #[test]
     fn an_app_s_request_and_answer_records_join_the_exchange_between_them() {
         let in_file = |mut e: Event, file: &str| {
-            e.sources[0].file = Arc::from(file);
+            e.sources[0] = Source {
+                emitter: e.sources[0].emitter.clone(),
+                ..Source::new(Arc::from(file), e.sources[0].loc)
+            };
             e
         };
         let token = |ts, emitter| Event {

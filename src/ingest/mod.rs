@@ -246,6 +246,38 @@ impl InputReport {
     }
 }
 
+/// The log a file is part of: its folder and its name without rotation marks, that is a
+/// `.gz` and every run of digits with the separator before it. `access.log`, `access.log.1`
+/// and `access.log-20261124.gz` are the log `access.log`; `app-2026-11-24.jsonl` and
+/// `app-0.jsonl` are `app.jsonl`. The files of one log are one program's records (see
+/// `Source::same_program`), so an exchange at the end of one and a look-alike at the start
+/// of the next are not taken for two sightings of one exchange. Files in other folders are
+/// other logs: two proxies that each log every request keep their own names.
+pub fn log_of(path: &str) -> String {
+    let p = Path::new(path);
+    let Some(name) = p.file_name().map(|n| n.to_string_lossy()) else {
+        return path.to_string();
+    };
+    let name = name.strip_suffix(".gz").unwrap_or(&name);
+    let mut plain = String::with_capacity(name.len());
+    let mut in_digits = false;
+    for c in name.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits && plain.ends_with(['-', '_', '.']) {
+                plain.pop();
+            }
+            in_digits = true;
+        } else {
+            in_digits = false;
+            plain.push(c);
+        }
+    }
+    match p.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => dir.join(plain).to_string_lossy().into_owned(),
+        None => plain,
+    }
+}
+
 /// One input as the user named it.
 #[derive(Debug, Clone)]
 pub enum Input {
@@ -424,6 +456,9 @@ pub fn stream(
 /// One input being read.
 struct Reading {
     file: Arc<str>,
+    /// The log the file is part of ([`log_of`]): the file's own name when it has no
+    /// rotation marks.
+    log: Arc<str>,
     input: Input,
     src: Option<(ByteSource, Format)>,
     report: InputReport,
@@ -441,9 +476,15 @@ struct Reading {
 
 impl Reading {
     fn new(name: String, input: Input) -> Reading {
+        let file: Arc<str> = Arc::from(name);
+        let log = match log_of(&file) {
+            log if *log == *file => file.clone(),
+            log => Arc::from(log),
+        };
         Reading {
-            report: InputReport::new(&name, "unknown"),
-            file: Arc::from(name),
+            report: InputReport::new(&file, "unknown"),
+            file,
+            log,
             input,
             src: None,
             last_ts: None,
@@ -582,6 +623,11 @@ impl Reading {
             // Release the mapping / file handle now, not at the end of the run.
             self.src = None;
             self.retired = None;
+        }
+        if !Arc::ptr_eq(&self.log, &self.file) {
+            for s in events.iter_mut().flat_map(|e| e.sources.iter_mut()) {
+                s.log = self.log.clone();
+            }
         }
         events
     }
@@ -774,6 +820,31 @@ fn parse_lines(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_files_of_one_rotated_log_are_one_log() {
+        for (a, b) in [
+            ("logs/access.log", "logs/access.log.1"),
+            ("logs/access.log", "logs/access.log-20261124.gz"),
+            ("app.jsonl", "app-2026-11-24.jsonl"),
+            ("idp-0.jsonl", "idp-7.jsonl"),
+            ("-", "-"),
+        ] {
+            assert_eq!(log_of(a), log_of(b), "{a} {b}");
+        }
+        for (a, b) in [
+            ("edge/access.log", "nginx/access.log"),
+            ("access.log", "error.log"),
+            ("app.jsonl", "idp.jsonl"),
+            ("session.har", "access.log"),
+        ] {
+            assert_ne!(log_of(a), log_of(b), "{a} {b}");
+        }
+        assert_eq!(
+            log_of("fixtures/recorded/app.jsonl"),
+            "fixtures/recorded/app.jsonl"
+        );
+    }
 
     #[test]
     fn globbing() {
