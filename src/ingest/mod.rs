@@ -457,7 +457,7 @@ pub fn stream(
 struct Reading {
     file: Arc<str>,
     /// The log the file is part of ([`log_of`]): the file's own name when it has no
-    /// rotation marks.
+    /// rotation marks, or is a HAR.
     log: Arc<str>,
     input: Input,
     src: Option<(ByteSource, Format)>,
@@ -547,6 +547,11 @@ impl Reading {
                 return Vec::new();
             };
             self.report.format = format.name().to_string();
+            // A capture is no log: two HARs of one name but their numbers are two captures,
+            // which may hold one request each.
+            if format == Format::Har {
+                self.log = self.file.clone();
+            }
             self.src = Some((src, format));
         }
         let Some((src, format)) = self.src.as_mut() else {
