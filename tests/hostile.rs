@@ -76,17 +76,7 @@ impl Run {
     }
 
     fn rules(&self) -> BTreeMap<String, u64> {
-        self.json["diagnoses"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|d| {
-                (
-                    d["rule"].as_str().unwrap().to_string(),
-                    d["count"].as_u64().unwrap(),
-                )
-            })
-            .collect()
+        counts_by_rule(&self.json)
     }
 }
 

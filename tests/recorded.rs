@@ -506,21 +506,7 @@ fn a_log_cut_into_files_is_read_as_one_log() {
         }
         dir
     };
-    let summary = |out: &serde_json::Value| {
-        let mut d: Vec<(String, u64)> = out["diagnoses"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|g| {
-                (
-                    g["rule"].as_str().unwrap().to_string(),
-                    g["count"].as_u64().unwrap(),
-                )
-            })
-            .collect();
-        d.sort();
-        (d, out["summary"].clone())
-    };
+    let summary = |out: &serde_json::Value| (counts_by_rule(out), out["summary"].clone());
     let path = |name: &str| folder.join(name).to_str().unwrap().to_string();
 
     let idp = cut("idp.jsonl", &|k| format!("idp-{k}.jsonl"));

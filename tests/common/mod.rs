@@ -15,6 +15,21 @@ pub fn fixture(p: &str) -> PathBuf {
     root().join("fixtures").join(p)
 }
 
+/// How many findings each rule of a JSON report has (its `diagnoses[].count`).
+pub fn counts_by_rule(out: &Value) -> BTreeMap<String, u64> {
+    out["diagnoses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["rule"].as_str().unwrap().to_string(),
+                d["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// Runs `grantscope analyze --format json ARGS...` and parses stdout.
 pub fn analyze_json(args: &[&str]) -> Value {
     let out = Command::cargo_bin("grantscope")
