@@ -5,11 +5,11 @@
 //! `_error`, bodies may be base64. Everything is optional here; an entry we cannot read
 //! is counted as skipped with its index, and the rest of the file goes on.
 
-use super::http::{classify, HttpExchange, Pair};
+use super::http::{classify, HttpExchange, Pair, ResponseBody};
+use super::json_skip::{skip_string, skip_value};
 use super::time::{parse_time, start_micros, MAX_SPAN};
 use super::InputReport;
 use crate::event::*;
-use base64::Engine;
 use rayon::prelude::*;
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -85,9 +85,28 @@ struct Response<'a> {
 #[serde(default, rename_all = "camelCase")]
 struct Content<'a> {
     #[serde(borrow)]
-    text: Option<Cow<'a, str>>,
+    text: Option<JsonString<'a>>,
     encoding: Option<String>,
     mime_type: String,
+}
+
+/// A JSON string literal as written (quotes and escapes), borrowed from the capture: a
+/// body is unescaped only if it is read ([`ResponseBody`]). Anything but a string is refused
+/// as a parser would refuse it.
+struct JsonString<'a>(&'a str);
+
+impl<'de: 'a, 'a> Deserialize<'de> for JsonString<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&RawValue>::deserialize(d)?.get();
+        if raw.starts_with('"') {
+            Ok(JsonString(raw))
+        } else {
+            Err(serde::de::Error::invalid_type(
+                serde::de::Unexpected::Other(raw.get(..1).unwrap_or("?")),
+                &"a string",
+            ))
+        }
+    }
 }
 
 /// A header or form parameter, borrowed from the capture where it needed no unescaping: a
@@ -299,16 +318,12 @@ fn to_exchange(e: Entry<'_>) -> HttpExchange<'_> {
         .map(|b| b as u64);
     let content = e.response.content;
     let body = match content.text {
-        // Images, fonts and other media hold no OAuth text; decoding them was most of the
-        // time spent on a capture full of them.
+        // Images, fonts and other media hold no OAuth text.
         Some(_) if is_media(&content.mime_type) => None,
-        Some(t) if content.encoding.as_deref() == Some("base64") => Some(
-            base64::engine::general_purpose::STANDARD
-                .decode(t.trim())
-                .map(|b| String::from_utf8_lossy(&b).into_owned())
-                .unwrap_or_default(),
-        ),
-        t => t.map(Cow::into_owned),
+        Some(t) if content.encoding.as_deref() == Some("base64") => {
+            Some(ResponseBody::Base64Json(t.0))
+        }
+        t => t.map(|t| ResponseBody::Json(t.0)),
     };
     // The proxy's request id, as the client sent it or as the proxy echoed it back: the
     // key that ties this entry to the proxy's and the provider's log lines.
@@ -380,56 +395,6 @@ fn skip_ws(b: &[u8], mut i: usize) -> usize {
         i += 1;
     }
     i
-}
-
-/// The end (one past the closing quote) of the string opening at `i`.
-fn skip_string(b: &[u8], i: usize) -> Option<usize> {
-    let mut j = i + 1;
-    loop {
-        j += memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
-        if b[j] == b'"' {
-            return Some(j + 1);
-        }
-        j += 2;
-    }
-}
-
-/// The end of the value starting at `i`. Containers are followed by their brackets alone
-/// (iteratively: nesting depth costs nothing); scalars run to the next delimiter. An
-/// object is delimited by its braces alone, found with `memchr` between strings: in JSON
-/// braces and brackets balance each on their own, and the entry's parser checks the rest.
-fn skip_value(b: &[u8], i: usize) -> Option<usize> {
-    let (open, close) = match *b.get(i)? {
-        b'"' => return skip_string(b, i),
-        b'{' => (b'{', b'}'),
-        b'[' => (b'[', b']'),
-        _ => {
-            let n = b[i..]
-                .iter()
-                .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
-                .unwrap_or(b.len() - i);
-            return (n > 0).then_some(i + n);
-        }
-    };
-    let mut depth = 0usize;
-    let mut j = i;
-    loop {
-        j += memchr::memchr3(b'"', open, close, b.get(j..)?)?;
-        match b[j] {
-            b'"' => {
-                j = skip_string(b, j)?;
-                continue;
-            }
-            c if c == open => depth += 1,
-            _ => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(j + 1);
-                }
-            }
-        }
-        j += 1;
-    }
 }
 
 /// Walks the members of the object opening at `i`, handing each key (raw, unescaped keys

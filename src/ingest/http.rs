@@ -34,14 +34,56 @@ pub struct HttpExchange<'a> {
     pub no_response: bool,
     pub location: Option<String>,
     pub resp_headers: Vec<Pair<'a>>,
-    pub resp_body: Option<String>,
+    pub resp_body: Option<ResponseBody<'a>>,
     /// Bytes of the response body as sent, where the source says.
     pub resp_bytes: Option<u64>,
     pub request_id: Option<Cow<'a, str>>,
     pub trace_id: Option<Cow<'a, str>>,
 }
 
+/// A response body as its source holds it. A capture's bodies are JSON string literals and
+/// mostly pages, scripts and images that no classification reads: unescaping and copying
+/// each of them was a tenth of the time spent on a capture. They are decoded only when
+/// looked at.
+#[derive(Debug)]
+pub enum ResponseBody<'a> {
+    Text(Cow<'a, str>),
+    /// A JSON string literal, quotes and escapes as written.
+    Json(&'a str),
+    /// A JSON string literal holding the body in base64 (a HAR's `"encoding": "base64"`).
+    Base64Json(&'a str),
+}
+
+impl ResponseBody<'_> {
+    /// The body's text; a body that does not decode reads as empty.
+    pub fn text(&self) -> Cow<'_, str> {
+        /// Borrows the literal's text where it has no escapes.
+        #[derive(serde::Deserialize)]
+        struct Unescaped<'a>(#[serde(borrow)] Cow<'a, str>);
+        let unescaped = |literal| {
+            serde_json::from_str::<Unescaped>(literal)
+                .map(|u| u.0)
+                .unwrap_or_default()
+        };
+        match self {
+            ResponseBody::Text(t) => Cow::Borrowed(t.as_ref()),
+            ResponseBody::Json(literal) => unescaped(literal),
+            ResponseBody::Base64Json(literal) => Cow::Owned(
+                base64::engine::general_purpose::STANDARD
+                    .decode(unescaped(literal).trim())
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .unwrap_or_default(),
+            ),
+        }
+    }
+}
+
 impl HttpExchange<'_> {
+    /// The response body's text, where the source has it.
+    fn body(&self) -> Option<Cow<'_, str>> {
+        self.resp_body.as_ref().map(ResponseBody::text)
+    }
+
     fn is_get(&self) -> bool {
         self.method
             .as_deref()
@@ -500,11 +542,11 @@ pub(super) fn classify_shape(ex: &HttpExchange, src: &Source) -> Vec<Event> {
         ev.params = params.iter().map(|(k, _)| k.to_string()).collect();
         // An authorize request rejected on the spot (no redirect back): error page or JSON.
         if ex.status.is_some_and(|s| s >= 400) {
-            if let Some(body) = &ex.resp_body {
-                apply_token_response(&mut ev, body);
+            if let Some(body) = ex.body() {
+                apply_token_response(&mut ev, &body);
                 ev.issued = None;
                 if ev.error.is_none() {
-                    ev.error_description = error_page_text(body);
+                    ev.error_description = error_page_text(&body);
                 }
             }
         }
@@ -528,8 +570,8 @@ pub(super) fn classify_shape(ex: &HttpExchange, src: &Source) -> Vec<Event> {
             .filter(|c| !c.is_empty())
             .map(|c| Fingerprint::of(SecretKind::RefreshToken, c));
         apply_client_auth(&mut ev, &params, &ex.req_headers);
-        if let Some(body) = &ex.resp_body {
-            apply_token_response(&mut ev, body);
+        if let Some(body) = ex.body() {
+            apply_token_response(&mut ev, &body);
         }
         if let Some(w) = header(&ex.resp_headers, "www-authenticate") {
             ev.www_authenticate_error = www_auth_error(w);
@@ -538,8 +580,8 @@ pub(super) fn classify_shape(ex: &HttpExchange, src: &Source) -> Vec<Event> {
     } else if !is_get && path_is_token(&u.path) && !ex.body_visible {
         // Access log / IdP request log: a POST to a token endpoint, body unseen.
         let mut ev = base_event(EventKind::Token, src, ex, &u);
-        if let Some(body) = &ex.resp_body {
-            apply_token_response(&mut ev, body);
+        if let Some(body) = ex.body() {
+            apply_token_response(&mut ev, &body);
         }
         out.push(ev);
     } else if !is_get
@@ -550,8 +592,8 @@ pub(super) fn classify_shape(ex: &HttpExchange, src: &Source) -> Vec<Event> {
             .filter(|t| !t.is_empty())
             .map(|t| Fingerprint::of(SecretKind::Token, t));
         apply_client_auth(&mut ev, &params, &ex.req_headers);
-        if let Some(body) = &ex.resp_body {
-            apply_token_response(&mut ev, body);
+        if let Some(body) = ex.body() {
+            apply_token_response(&mut ev, &body);
             ev.issued = None;
         }
         out.push(ev);
@@ -584,8 +626,8 @@ pub(super) fn classify_shape(ex: &HttpExchange, src: &Source) -> Vec<Event> {
             ev.www_authenticate_error = www_auth_error(w);
         }
         if ex.status.is_some_and(|s| s >= 400) {
-            if let Some(body) = &ex.resp_body {
-                apply_token_response(&mut ev, body);
+            if let Some(body) = ex.body() {
+                apply_token_response(&mut ev, &body);
                 ev.issued = None;
             }
         }
@@ -769,9 +811,9 @@ fn oauth_error_page(ex: &HttpExchange, src: &Source, u: &SplitUrl<'_>) -> Option
 /// ("error_description: ..." as oidc-provider's page writes it, else the page's words).
 fn error_page(ex: &HttpExchange) -> Option<(String, String)> {
     ex.status.filter(|s| *s >= 400)?;
-    let body = ex.resp_body.as_deref()?;
+    let body = ex.body()?;
     if body.trim_start().starts_with('{') {
-        return json_error(body);
+        return json_error(&body);
     }
     if !body.trim_start().starts_with('<') {
         return None;
@@ -923,7 +965,7 @@ mod tests {
                 ("scope".into(), "openid".into()),
             ],
             status: Some(400),
-            resp_body: Some(body.to_string()),
+            resp_body: Some(ResponseBody::Text(body.to_string().into())),
             ..HttpExchange::default()
         };
         let evs = classify(
@@ -955,7 +997,7 @@ mod tests {
             body_visible: true,
             form: vec![("login".into(), "alice".into())],
             status: Some(status),
-            resp_body: Some(body),
+            resp_body: Some(ResponseBody::Text(body.into())),
             ..HttpExchange::default()
         };
         let oidc_provider =
@@ -1070,10 +1112,10 @@ mod tests {
                 "Basic cG9ydGFsLXdlYjpzM2NyM3Q=".into(),
             )],
             status: Some(400),
-            resp_body: Some(
+            resp_body: Some(ResponseBody::Text(
                 r#"{"error":"invalid_grant","error_description":"grant request is invalid"}"#
                     .into(),
-            ),
+            )),
             ..Default::default()
         };
         let evs = classify(&ex, &src());

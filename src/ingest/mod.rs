@@ -14,6 +14,7 @@ pub mod haproxy;
 pub mod har;
 pub mod http;
 pub mod json_log;
+mod json_skip;
 mod json_tree;
 pub mod logfmt;
 pub mod prefilter;
