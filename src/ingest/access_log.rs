@@ -441,4 +441,69 @@ mod tests {
             assert_eq!(method_and_target(request), expected, "{request:?}");
         }
     }
+
+    /// A request line generated from the keys, paths, methods and statuses that decide
+    /// whether it is an OAuth one, and look-alikes of them.
+    fn generated_line() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let keys = proptest::sample::subsequence(
+            vec![
+                "state",
+                "code",
+                "token",
+                "pagination_token",
+                "client_id",
+                "response_type",
+                "grant_type",
+                "error",
+                "id_token_hint",
+                "refresh_token",
+                "iss",
+                "session_state",
+                "redirect_uri",
+                "scope",
+                "Client_Id",
+            ],
+            0..5,
+        );
+        let path = proptest::sample::select(vec![
+            "/token",
+            "/oauth/token",
+            "/oauth2/v2.0/token/",
+            "/revoke",
+            "/revocation",
+            "/userinfo",
+            "/callback",
+            "/api/v1/cart",
+            "/authorize",
+            "/auth",
+            "/logout",
+            "/tokens/list",
+            "/verify-email",
+        ]);
+        let method = proptest::sample::select(vec!["GET", "POST", "PUT"]);
+        let status = proptest::sample::select(vec![200u16, 302, 303, 400, 401, 403, 499, 500, 503]);
+        (keys, path, method, status).prop_map(|(keys, path, method, status)| {
+            let query: Vec<String> = keys.iter().map(|k| format!("{k}=x1")).collect();
+            let query = if query.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", query.join("&"))
+            };
+            format!(
+                r#"10.0.0.1 - - [24/Nov/2026:06:00:35 +0000] "{method} {path}{query} HTTP/1.1" {status} 12 "-" "curl/8""#
+            )
+        })
+    }
+
+    proptest::proptest! {
+        /// The words of the access prefilter are enough: a line it drops would make no event.
+        #[test]
+        fn the_prefilter_passes_every_generated_line_that_makes_an_event(line in generated_line()) {
+            let mut rep = InputReport::new("t", "access_log");
+            let events = parse_record(&Arc::from("t"), 1, &line, &mut rep);
+            let passes = super::super::prefilter::Prefilter::get(true).is_match(line.as_bytes());
+            proptest::prop_assert!(events.is_empty() || passes, "{}", line);
+        }
+    }
 }

@@ -852,6 +852,48 @@ mod tests {
         );
     }
 
+    /// Every line of an access-log format (CLF, Envoy, HAProxy, ALB) in the fixtures, and in
+    /// corpus-dev where present, that makes an event passes the access-log prefilter.
+    #[test]
+    fn the_access_prefilter_passes_every_line_that_makes_an_event() {
+        let prefilter = prefilter::Prefilter::get(true);
+        let file: Arc<str> = Arc::from("t");
+        let roots = [
+            concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus-dev"),
+        ];
+        let (mut files, mut making) = (0, 0);
+        for entry in roots
+            .iter()
+            .flat_map(|root| walkdir::WalkDir::new(root).into_iter().flatten())
+        {
+            let Ok(text) = std::fs::read_to_string(entry.path()) else {
+                continue;
+            };
+            let Some(format) = detect(text.as_bytes()).filter(|f| f.is_access_log()) else {
+                continue;
+            };
+            files += 1;
+            let reader = line_reader(format);
+            for (i, line) in text.lines().enumerate() {
+                let mut rep = InputReport::new("t", format.name());
+                if !(reader.parse)(&file, 1 + i as u64, line, &mut rep).is_empty() {
+                    assert!(
+                        prefilter.is_match(line.as_bytes()),
+                        "{}:{}: {line}",
+                        entry.path().display(),
+                        i + 1
+                    );
+                    making += 1;
+                }
+            }
+        }
+        assert!(
+            files > 10 && making > 300,
+            "{files} files, {making} lines make events"
+        );
+    }
+
     #[test]
     fn globbing() {
         assert!(glob_match("*.log", "access.log"));
