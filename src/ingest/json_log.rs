@@ -1684,36 +1684,12 @@ mod tests {
         )
     }
 
-    /// Every text file of the fixtures, and of corpus-dev where present, with its path.
-    fn fixture_texts() -> Vec<(std::path::PathBuf, String)> {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-        let mut dirs = vec![root.join("fixtures")];
-        let corpus = root.join("../shared/corpus-dev");
-        if corpus.is_dir() {
-            dirs.push(corpus);
-        } else {
-            eprintln!("../shared/corpus-dev absent: checking the bundled fixtures only");
-        }
-        let mut texts = Vec::new();
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).expect("fixture folder").flatten() {
-                let path = entry.path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else if let Ok(text) = std::fs::read_to_string(&path) {
-                    texts.push((path, text));
-                }
-            }
-        }
-        texts
-    }
-
     /// Every JSON record of the fixtures (and of corpus-dev where present) makes the same
     /// events with the gate as without it.
     #[test]
     fn gate_never_drops_an_event() {
         let (mut records, mut making) = (0, 0);
-        for (path, text) in fixture_texts() {
+        for (path, text) in super::super::fixture_texts() {
             // JSON lines, and whole documents (a CloudTrail delivery file).
             for doc in text.lines().chain([text.as_str()]) {
                 let Ok(v @ Json::Object(_)) = Json::parse(doc.trim()) else {
@@ -1756,7 +1732,7 @@ mod tests {
             );
         }
         let mut making = 0;
-        for (path, text) in fixture_texts() {
+        for (path, text) in super::super::fixture_texts() {
             for line in text.lines().filter(|l| makes_event(l)) {
                 assert!(
                     prefilter.is_match(line.as_bytes()),
