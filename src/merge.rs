@@ -56,6 +56,7 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
     // either placed next or folded into one of them. A pass over a dense log's pending
     // events allocated (and the kernel zeroed) tens of megabytes for a second list.
     let mut out = fold_requests_of_one_program(by_time(events));
+    let new_times = NewTimes::of(&out);
     let mut w = 0;
     let mut logins = Logins::default();
     for round in 0..out.len() {
@@ -73,7 +74,8 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
         };
         let e = std::mem::take(&mut out[round]);
         let near = if e.settled { &mut fresh } else { &mut all };
-        let mut found_by = near.found_by(&e);
+        let by_windows = !e.settled || new_times.near(&e, t);
+        let mut found_by = near.found_by(&e, by_windows);
         near.candidates(&placed, &out[..w], &e, &found_by, t, &mut cands);
         if exhaustive {
             cands.clear();
@@ -192,7 +194,7 @@ fn merge_with(events: Vec<Event>, exhaustive: bool) -> Vec<Event> {
         logins.note(&out[i], i);
         if !new {
             // The fold may have brought keys and windows the event did not have.
-            found_by = all.found_by(&out[i]);
+            found_by = all.found_by(&out[i], true);
         }
         all.add(&placed, &out[..w], &found_by, i, before);
         if !out[i].settled {
@@ -366,6 +368,61 @@ struct Nearby {
     one_source: bool,
 }
 
+/// When the new (unsettled) events of a merge are, to tell which settled events can meet
+/// one through a window ([`windows`]): only those within a scan's reach of a new event.
+///
+/// Why: a settled event was compared with every other settled one before; in a merge it
+/// only needs finding by the new events, and finding them. At each eviction of a dense log
+/// the last two minutes of settled events are placed again, and working out and indexing
+/// their windows was most of that. Away from every new event, a window can join a settled
+/// event with nothing: it is looked up and indexed by its keys (and span) alone.
+struct NewTimes {
+    /// The new events' times, sorted: where a settled event's own scan could find one.
+    starts: Vec<i64>,
+    /// Disjoint, sorted spans in which a new event's scan could find a settled event
+    /// placed before it: from the start of its scan ([`SCAN_MS`] before its start or end)
+    /// to the end of its second.
+    scans: Vec<(i64, i64)>,
+}
+
+impl NewTimes {
+    fn of(events: &[Event]) -> NewTimes {
+        let new = || events.iter().filter(|e| !e.settled);
+        let mut starts: Vec<i64> = new().filter_map(|e| e.ts).collect();
+        starts.sort_unstable();
+        let mut spans: Vec<(i64, i64)> = new()
+            .filter_map(|e| Some((scan_from(e, e.ts?), e.ts? + SECOND_REST_MS)))
+            .collect();
+        spans.sort_unstable();
+        let mut scans: Vec<(i64, i64)> = Vec::with_capacity(spans.len());
+        for (a, b) in spans {
+            match scans.last_mut() {
+                Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                _ => scans.push((a, b)),
+            }
+        }
+        NewTimes { starts, scans }
+    }
+
+    /// Whether the settled event `e`, placed at `t`, may meet a new event through a window:
+    /// its own scan may find one placed before it, or one placed after it may find it.
+    fn near(&self, e: &Event, t: i64) -> bool {
+        // A new event placed before this one is at most the rest of a second later.
+        let from = self.starts.partition_point(|&s| s < scan_from(e, t));
+        let found = self
+            .starts
+            .get(from)
+            .is_some_and(|&s| s <= t + SECOND_REST_MS);
+        let at = self.scans.partition_point(|&(_, b)| b < t);
+        found || self.scans.get(at).is_some_and(|&(a, _)| a <= t)
+    }
+}
+
+/// Where an event's scan of recent events begins ([`Nearby::candidates`]).
+fn scan_from(e: &Event, t: i64) -> i64 {
+    t.min(e.end_ts.unwrap_or(t)) - SCAN_MS
+}
+
 /// What an event is found by in a [`Nearby`]: its [`keys`] and the [`windows`] kept.
 struct FoundBy {
     keys: Vec<u64>,
@@ -397,12 +454,13 @@ impl Nearby {
         }
     }
 
-    /// Worked out once per event (and again after a fold), for its lookup and its indexing.
-    fn found_by(&self, e: &Event) -> FoundBy {
+    /// Worked out once per event (and again after a fold), for its lookup and its indexing;
+    /// by its keys alone unless `by_windows`.
+    fn found_by(&self, e: &Event, by_windows: bool) -> FoundBy {
         FoundBy {
             keys: keys(e).collect(),
             windows: windows(e)
-                .filter(|(_, own_too)| *own_too || !self.one_source)
+                .filter(|(_, own_too)| by_windows && (*own_too || !self.one_source))
                 .collect(),
         }
     }
@@ -417,7 +475,7 @@ impl Nearby {
         cands: &mut Vec<usize>,
     ) {
         cands.clear();
-        let from = t.min(e.end_ts.unwrap_or(t)) - SCAN_MS;
+        let from = scan_from(e, t);
         for &(window, own_too) in &found_by.windows {
             let Some(recents) = self.windows.get(&window) else {
                 continue;
@@ -774,39 +832,42 @@ fn mergeable(c: &Event, e: &Event) -> Option<(Anchor, i64)> {
     if (shares_log || named) && first_emitter(c) == first_emitter(e) && !same_request_id {
         return None;
     }
-    // Any disagreement rules a merge out.
-    let conflicts = [
-        c.method
-            .as_ref()
-            .zip(e.method.as_ref())
-            .map(|(a, b)| a.eq_ignore_ascii_case(b)),
+    // Any disagreement rules a merge out. Checked in turn, numbers before strings: a
+    // dense IdP log compares each event with a dozen look-alikes, which most often differ
+    // in their code or state, and comparing all of each pair was a tenth of its run.
+    let agree = |x: Option<bool>| x != Some(false);
+    let fp = |e: &Event| e.bearer.as_ref().map(|b| b.fp);
+    let consistent = agree(
         // Two records of a client that gave up (a HAR's status 0, a proxy's 499) agree
         // whatever the server said it answered (its 200 reached no one).
         same(&c.status, &e.status).filter(|_| !(c.no_response && e.no_response)),
-        same(&c.target, &e.target),
-        same(&c.client_id, &e.client_id),
-        same_client_by_basic(c, e),
-        same_client_by_basic(e, c),
-        same(&c.grant_type, &e.grant_type),
-        same(&c.state, &e.state),
-        same(&c.code, &e.code),
-        same(&c.refresh_token, &e.refresh_token),
-        same(&c.revoked_token, &e.revoked_token),
-        same(
-            &c.bearer.as_ref().map(|b| b.fp),
-            &e.bearer.as_ref().map(|b| b.fp),
-        ),
-        same(&c.error, &e.error),
-        same(&c.grant_id, &e.grant_id),
-        same_user(&c.subject, &e.subject),
+    ) && agree(same(&c.code, &e.code))
+        && agree(same(&c.refresh_token, &e.refresh_token))
+        && agree(same(&c.revoked_token, &e.revoked_token))
+        && agree(same(&fp(c), &fp(e)))
+        && agree(same(&c.state, &e.state))
+        && agree(same(&c.client_id, &e.client_id))
+        && agree(same(&c.grant_type, &e.grant_type))
+        && agree(same(&c.target, &e.target))
+        && agree(same(&c.error, &e.error))
+        && agree(same(&c.grant_id, &e.grant_id))
+        && agree(
+            c.method
+                .as_ref()
+                .zip(e.method.as_ref())
+                .map(|(a, b)| a.eq_ignore_ascii_case(b)),
+        )
+        && agree(same_client_by_basic(c, e))
+        && agree(same_client_by_basic(e, c))
+        && agree(same_user(&c.subject, &e.subject))
         // One program's record of a failure and its record of a success are two attempts,
         // even under one request id: a client retrying within one operation. (Only while
         // both hold that program's records alone: a folded event's outcome may be another
         // source's, such as a HAR's timeout of a request the IdP answered.)
-        one_program(c, e)
-            .then(|| !(c.is_failure() && e.is_success() || c.is_success() && e.is_failure())),
-    ];
-    if conflicts.contains(&Some(false)) {
+        && agree(one_program(c, e).then(|| {
+            !(c.is_failure() && e.is_success() || c.is_success() && e.is_failure())
+        }));
+    if !consistent {
         return None;
     }
     if same_request_id {
@@ -1371,6 +1432,28 @@ mod tests {
         /// here hold fewer events than an event is compared with at most).
         #[test]
         fn the_candidate_index_misses_no_merge(events in proptest::collection::vec(event(), 0..24)) {
+            let indexed = merge_with(events.clone(), false);
+            let exhaustive = merge_with(events, true);
+            prop_assert_eq!(format!("{indexed:?}"), format!("{exhaustive:?}"));
+        }
+
+        /// The same, with the settled events (merged at an earlier eviction) mostly placed
+        /// seconds before the new ones, where they are indexed by their keys alone.
+        #[test]
+        fn settled_events_long_before_the_new_miss_no_merge(
+            events in proptest::collection::vec(event(), 0..24),
+            back in 0i64..9_000,
+        ) {
+            let events: Vec<Event> = events
+                .into_iter()
+                .map(|mut e| {
+                    if e.settled {
+                        e.ts = e.ts.map(|t| t - back);
+                        e.end_ts = e.end_ts.map(|t| t - back);
+                    }
+                    e
+                })
+                .collect();
             let indexed = merge_with(events.clone(), false);
             let exhaustive = merge_with(events, true);
             prop_assert_eq!(format!("{indexed:?}"), format!("{exhaustive:?}"));
