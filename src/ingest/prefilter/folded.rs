@@ -601,7 +601,7 @@ mod tests {
     #[test]
     fn every_anchor_is_in_one_bucket_and_no_bucket_is_over_its_share() {
         for words in [super::super::LOG_WORDS, super::super::ACCESS_WORDS] {
-            let (anchors, _) = super::super::anchored_words(words);
+            let (anchors, _) = super::super::anchored_words(words, &[]);
             let anchors: Vec<Box<[u8]>> = anchors.iter().map(|a| a.as_bytes().into()).collect();
             let buckets = assign_buckets(&anchors);
             let mut placed: Vec<usize> = buckets.iter().flatten().copied().collect();

@@ -132,6 +132,25 @@ const IN_CONTEXT: &[(&str, Context)] = &[
     ("refresh", Context::NotJvmFrame),
 ];
 
+/// [`IN_CONTEXT`] of access logs, whose words are those of a request target.
+const ACCESS_IN_CONTEXT: &[(&str, Context)] = &[("code=", Context::CodeWithCompanion)];
+
+/// A format family's words and where some of them count.
+struct WordList {
+    words: &'static [(&'static str, &'static str)],
+    in_context: &'static [(&'static str, Context)],
+}
+
+const LOG_LIST: WordList = WordList {
+    words: LOG_WORDS,
+    in_context: IN_CONTEXT,
+};
+
+const ACCESS_LIST: WordList = WordList {
+    words: ACCESS_WORDS,
+    in_context: ACCESS_IN_CONTEXT,
+};
+
 /// What must surround a word for it to count (see [`IN_CONTEXT`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Context {
@@ -157,15 +176,25 @@ enum Context {
     /// (`PERMISSION_DENIED`), a number, `null` or an object (an error's `"code": 403` may be
     /// all that names an OAuth failure), or `"code"` that is no key at all.
     CodeValue,
+    /// A query key `code` of a URL that also has a `state`, `iss` or `session_state` key
+    /// (or a key with an escape, which may decode to one), as `http::may_be_oauth` asks of
+    /// a callback: on the bench access log, `?code=SPRING24` promotions and `/unsubscribe?
+    /// code=` links were half of the lines parsed, and made no event. The URL is the run of
+    /// text around the word up to a blank, a quote or the line's end.
+    CodeWithCompanion,
 }
+
+/// How far around a word [`Context::CodeWithCompanion`] reads for the rest of its URL;
+/// past that the word counts (a URL that long is no promotion link).
+const URL_LONGEST: usize = 8192;
 
 /// The shortest string of capitals and digits that can hold an authorization code's 128
 /// bits (36 symbols: 5.17 bits each).
 const SHORTEST_CAPS_CODE: usize = 25;
 
 impl Context {
-    fn of(word: &str) -> Context {
-        IN_CONTEXT
+    fn of(word: &str, in_context: &[(&str, Context)]) -> Context {
+        in_context
             .iter()
             .find(|(w, _)| w.eq_ignore_ascii_case(word))
             .map_or(Context::Any, |(_, c)| *c)
@@ -235,6 +264,39 @@ impl Context {
                     None => true,
                 }
             }
+            Context::CodeWithCompanion => {
+                let cut = |b: &u8| matches!(b, b'?' | b'&' | b'#');
+                // The word itself must be a key.
+                if !start
+                    .checked_sub(1)
+                    .and_then(|i| text.get(i))
+                    .is_some_and(cut)
+                {
+                    return false;
+                }
+                let ends = |b: &u8| matches!(b, b' ' | b'\t' | b'"' | b'\'' | b'\n' | b'\r');
+                // Bounded alike in a chunk and in the line alone: the line's ends are ends.
+                let before = &text[start.saturating_sub(URL_LONGEST)..start];
+                let from = match before.iter().rposition(ends) {
+                    Some(i) => start - before.len() + i + 1,
+                    None if before.len() >= URL_LONGEST => return true,
+                    None => 0,
+                };
+                let to = match rest.iter().take(URL_LONGEST).position(ends) {
+                    Some(i) => end + i,
+                    None if rest.len() >= URL_LONGEST => return true,
+                    None => text.len(),
+                };
+                let url = &text[from..to];
+                let mut keys = url.split(cut).skip(1);
+                keys.any(|piece| {
+                    let key = piece.split(|&b| b == b'=').next().unwrap_or_default();
+                    key.eq_ignore_ascii_case(b"state")
+                        || key.eq_ignore_ascii_case(b"iss")
+                        || key.eq_ignore_ascii_case(b"session_state")
+                        || key.contains(&b'%')
+                })
+            }
         }
     }
 }
@@ -271,15 +333,15 @@ impl Prefilter {
         static LOG: OnceLock<Prefilter> = OnceLock::new();
         static ACCESS: OnceLock<Prefilter> = OnceLock::new();
         if access {
-            ACCESS.get_or_init(|| Prefilter::new(ACCESS_WORDS))
+            ACCESS.get_or_init(|| Prefilter::new(&ACCESS_LIST))
         } else {
-            LOG.get_or_init(|| Prefilter::new(LOG_WORDS))
+            LOG.get_or_init(|| Prefilter::new(&LOG_LIST))
         }
     }
 
-    fn new(words: &[(&str, &str)]) -> Prefilter {
-        let mut p = Prefilter::without_vbmi(words);
-        let (anchors, folded_words) = anchored_words(words);
+    fn new(list: &WordList) -> Prefilter {
+        let mut p = Prefilter::without_vbmi(list);
+        let (anchors, folded_words) = anchored_words(list.words, list.in_context);
         let anchors: Vec<&[u8]> = anchors.iter().map(|a| a.as_bytes()).collect();
         p.folded = folded::Anchors::new(&anchors);
         p.folded_words = folded_words;
@@ -287,10 +349,11 @@ impl Prefilter {
     }
 
     /// The prefilter as on a CPU without AVX-512 VBMI: lowercase, Teddy, `memmem`.
-    fn without_vbmi(words: &[(&str, &str)]) -> Prefilter {
+    fn without_vbmi(list: &WordList) -> Prefilter {
+        let words = list.words;
         let (long, short): (Vec<_>, Vec<_>) =
             words.iter().partition(|(w, _)| w.len() >= FINGERPRINT);
-        let (anchors, anchored) = anchored_words(&long);
+        let (anchors, anchored) = anchored_words(&long, list.in_context);
         let mut config = packed::Config::new();
         config.match_kind(packed::MatchKind::LeftmostFirst);
         let mut builder = config.builder();
@@ -312,7 +375,10 @@ impl Prefilter {
                 .ascii_case_insensitive(true)
                 .build(words.iter().map(|(w, _)| w))
                 .expect("static patterns"),
-            contexts: words.iter().map(|(w, _)| Context::of(w)).collect(),
+            contexts: words
+                .iter()
+                .map(|(w, _)| Context::of(w, list.in_context))
+                .collect(),
         }
     }
 
@@ -462,7 +528,10 @@ fn word_at(words: &[(Box<[u8]>, usize, Context)], text: &[u8], at: usize) -> boo
     })
 }
 
-fn anchored_words(words: &[(&str, &str)]) -> (Vec<String>, Anchored) {
+fn anchored_words(
+    words: &[(&str, &str)],
+    in_context: &[(&str, Context)],
+) -> (Vec<String>, Anchored) {
     let mut anchors: Vec<String> = Vec::new();
     let mut anchored: Anchored = Vec::new();
     for (word, anchor) in words {
@@ -470,7 +539,7 @@ fn anchored_words(words: &[(&str, &str)]) -> (Vec<String>, Anchored) {
         let offset = word
             .find(&anchor)
             .expect("an anchor is a piece of its word");
-        let context = Context::of(&word);
+        let context = Context::of(&word, in_context);
         let entry = (word.into_bytes().into_boxed_slice(), offset, context);
         match anchors.iter().position(|a| *a == anchor) {
             Some(i) => anchored[i].push(entry),
@@ -538,13 +607,16 @@ mod tests {
 
     #[test]
     fn words_in_context_are_searched_words() {
-        for (word, _) in IN_CONTEXT {
-            let (_, anchor) = LOG_WORDS
-                .iter()
-                .find(|(w, _)| w == word)
-                .expect("a word of LOG_WORDS");
-            // Confirmed where Teddy finds its anchor; the short words have no confirming.
-            assert!(word.len() >= FINGERPRINT && anchor.len() >= FINGERPRINT);
+        for list in [&LOG_LIST, &ACCESS_LIST] {
+            for (word, _) in list.in_context {
+                let (_, anchor) = list
+                    .words
+                    .iter()
+                    .find(|(w, _)| w == word)
+                    .expect("a word of its list");
+                // Confirmed where Teddy finds its anchor; the short words have no confirming.
+                assert!(word.len() >= FINGERPRINT && anchor.len() >= FINGERPRINT);
+            }
         }
     }
 
@@ -588,7 +660,7 @@ mod tests {
             "\tat org.hibernate.internal.SessionImpl.refresh(Unknown Source)",
             "at sun.Cache.REFRESH(Native Method)",
         ];
-        for pf in [Prefilter::get(false), &Prefilter::without_vbmi(LOG_WORDS)] {
+        for pf in [Prefilter::get(false), &Prefilter::without_vbmi(&LOG_LIST)] {
             for line in pass {
                 assert!(pf.is_match(line.as_bytes()), "{line}");
                 pf.scan_lines(line.as_bytes(), |_, _, hit| assert!(hit, "{line}"));
@@ -604,11 +676,56 @@ mod tests {
     }
 
     #[test]
+    fn an_access_log_s_code_counts_only_beside_a_companion() {
+        let pass = [
+            r#"10.0.0.1 - - [24/Nov/2026:06:26:42 +0000] "GET /cb?code=Xy1&state=s1 HTTP/1.1" 302 0"#,
+            r#""GET /cb?state=s1&CODE=Xy1 HTTP/1.1""#,
+            "GET https://app.example:443/cb?code=Xy1&iss=https%3A%2F%2Fidp HTTP/1.1",
+            "GET /cb?code=Xy1&session_state=abc",
+            "GET /cb?code=Xy1&st%61te=s1",
+            "GET /cb#code=Xy1&state=s1",
+            "GET /cb?code=Xy1\tstate=s1 and then /other?x=1&state=2 client_id=c",
+        ];
+        let fail = [
+            r#"10.0.0.1 - - [24/Nov/2026:06:26:42 +0000] "GET /promo?code=SPRING24 HTTP/1.1" 200 512"#,
+            r#""GET /unsubscribe?code=7f3a HTTP/1.1" 200 10 "https://mail.example/?state=x""#,
+            "GET /shop?promo_code=X&state=shipped",
+            "GET /scan?barcode=1&state=2",
+            "GET /cb?code=Xy1&statement=s1",
+        ];
+        for pf in [Prefilter::get(true), &Prefilter::without_vbmi(&ACCESS_LIST)] {
+            for line in pass {
+                assert!(pf.is_match(line.as_bytes()), "{line}");
+                pf.scan_lines(line.as_bytes(), |_, _, hit| assert!(hit, "{line}"));
+            }
+            for line in fail {
+                assert!(!pf.is_match(line.as_bytes()), "{line}");
+                pf.scan_lines(line.as_bytes(), |_, _, hit| assert!(!hit, "{line}"));
+            }
+        }
+        // In application logs a `code=` counts anywhere: a message may name it alone.
+        assert!(Prefilter::get(false).is_match(b"exchanging code=Xy1 failed"));
+        // A URL too long to read counts, alike in a chunk and in its line alone, whatever
+        // side of the word runs long.
+        for n in URL_LONGEST - 8..URL_LONGEST + 8 {
+            let run = "y".repeat(n);
+            for text in [
+                format!("GET /a?state=1\n/{run}?code=1&x=2\n&state=1"),
+                format!("GET /a?state=1\n/cb?code=1&x={run}\n&state=1"),
+            ] {
+                agree(text.as_bytes(), true).expect("chunk and line agree");
+            }
+        }
+        let long = format!("GET /cb?code=1&x={}", "y".repeat(URL_LONGEST));
+        assert!(Prefilter::get(true).is_match(long.as_bytes()));
+    }
+
+    #[test]
     fn lines_pass_exactly_when_they_hold_a_word() {
         let text = "noise line\n{\"msg\":\"GRANT request failed\"}\n\nnothing here\n\
                     GET /x?CODE=abc 200\nstate of things\r\n\"State\": 1\nlast Bearer";
-        for (access, words) in [(false, LOG_WORDS), (true, ACCESS_WORDS)] {
-            for pf in [Prefilter::get(access), &Prefilter::without_vbmi(words)] {
+        for (access, list) in [(false, &LOG_LIST), (true, &ACCESS_LIST)] {
+            for pf in [Prefilter::get(access), &Prefilter::without_vbmi(list)] {
                 let mut seen = Vec::new();
                 pf.scan_lines(text.as_bytes(), |i, line, pass| {
                     assert_eq!(pass, pf.is_match(line), "line {i}: {line:?}");
@@ -662,14 +779,28 @@ mod tests {
         ) {
             agree(pieces.concat().as_bytes(), false)?;
         }
+
+        /// The same for an access log's `code=`, whose context is the rest of its URL.
+        #[test]
+        fn an_access_log_s_code_counts_alike_everywhere(
+            pieces in proptest::collection::vec(
+                proptest::sample::select(&[
+                    "code=", "CODE=", "?", "&", "#", "=", "state", "iss", "session_state", "%",
+                    "x", "_", " ", "\t", "\"", "'", "\n", "\r\n", "/cb",
+                ][..]),
+                0..24,
+            ),
+        ) {
+            agree(pieces.concat().as_bytes(), true)?;
+        }
     }
 
     /// Every line of `text` passes the chunk's scan exactly when the per-line automaton
     /// finds a word that counts in it, with and without the byte-table search.
     fn agree(text: &[u8], access: bool) -> Result<(), proptest::test_runner::TestCaseError> {
-        let words = if access { ACCESS_WORDS } else { LOG_WORDS };
+        let list = if access { &ACCESS_LIST } else { &LOG_LIST };
         let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').collect();
-        for pf in [Prefilter::get(access), &Prefilter::without_vbmi(words)] {
+        for pf in [Prefilter::get(access), &Prefilter::without_vbmi(list)] {
             let mut seen = 0;
             pf.scan_lines(text, |i, line, pass| {
                 assert_eq!(line, lines[i]);
