@@ -660,19 +660,24 @@ mod tests {
             "\tat org.hibernate.internal.SessionImpl.refresh(Unknown Source)",
             "at sun.Cache.REFRESH(Native Method)",
         ];
-        for pf in [Prefilter::get(false), &Prefilter::without_vbmi(&LOG_LIST)] {
-            for line in pass {
-                assert!(pf.is_match(line.as_bytes()), "{line}");
-                pf.scan_lines(line.as_bytes(), |_, _, hit| assert!(hit, "{line}"));
-            }
-            for line in fail {
-                assert!(!pf.is_match(line.as_bytes()), "{line}");
-                pf.scan_lines(line.as_bytes(), |_, _, hit| assert!(!hit, "{line}"));
-            }
-        }
+        pass_and_fail(false, &pass, &fail);
         // A word that does not count leaves the rest of the line to be searched.
         let line = r#"{"code": "SPRING24", "grant_type": "x"}"#;
         assert!(Prefilter::get(false).is_match(line.as_bytes()));
+    }
+
+    /// Each of `pass` passes and each of `fail` fails, by the per-line test and by the
+    /// chunk scan, with and without the byte-table search.
+    fn pass_and_fail(access: bool, pass: &[&str], fail: &[&str]) {
+        let list = if access { &ACCESS_LIST } else { &LOG_LIST };
+        for pf in [Prefilter::get(access), &Prefilter::without_vbmi(list)] {
+            for (lines, want) in [(pass, true), (fail, false)] {
+                for line in lines {
+                    assert_eq!(pf.is_match(line.as_bytes()), want, "{line}");
+                    pf.scan_lines(line.as_bytes(), |_, _, hit| assert_eq!(hit, want, "{line}"));
+                }
+            }
+        }
     }
 
     #[test]
@@ -693,16 +698,7 @@ mod tests {
             "GET /scan?barcode=1&state=2",
             "GET /cb?code=Xy1&statement=s1",
         ];
-        for pf in [Prefilter::get(true), &Prefilter::without_vbmi(&ACCESS_LIST)] {
-            for line in pass {
-                assert!(pf.is_match(line.as_bytes()), "{line}");
-                pf.scan_lines(line.as_bytes(), |_, _, hit| assert!(hit, "{line}"));
-            }
-            for line in fail {
-                assert!(!pf.is_match(line.as_bytes()), "{line}");
-                pf.scan_lines(line.as_bytes(), |_, _, hit| assert!(!hit, "{line}"));
-            }
-        }
+        pass_and_fail(true, &pass, &fail);
         // In application logs a `code=` counts anywhere: a message may name it alone.
         assert!(Prefilter::get(false).is_match(b"exchanging code=Xy1 failed"));
         // A URL too long to read counts, alike in a chunk and in its line alone, whatever
