@@ -181,12 +181,14 @@ enum Context {
     /// a callback: on the bench access log, `?code=SPRING24` promotions and `/unsubscribe?
     /// code=` links were half of the lines parsed, and made no event. The URL is the run of
     /// text around the word up to a blank, a quote or the line's end.
+    ///
+    /// Each `code=` key looks for the companion only as far as the `code=` keys next to it
+    /// (see [`code_has_companion`]), so that a line of nothing but `&code=` costs a read or
+    /// two of each byte, not one per `code=`; a URL with a companion still has a `code=` key
+    /// that counts, the one nearest to it, so lines pass exactly as if every key looked at
+    /// the whole URL.
     CodeWithCompanion,
 }
-
-/// How far around a word [`Context::CodeWithCompanion`] reads for the rest of its URL;
-/// past that the word counts (a URL that long is no promotion link).
-const URL_LONGEST: usize = 8192;
 
 /// The shortest string of capitals and digits that can hold an authorization code's 128
 /// bits (36 symbols: 5.17 bits each).
@@ -264,41 +266,79 @@ impl Context {
                     None => true,
                 }
             }
-            Context::CodeWithCompanion => {
-                let cut = |b: &u8| matches!(b, b'?' | b'&' | b'#');
-                // The word itself must be a key.
-                if !start
-                    .checked_sub(1)
-                    .and_then(|i| text.get(i))
-                    .is_some_and(cut)
-                {
-                    return false;
-                }
-                let ends = |b: &u8| matches!(b, b' ' | b'\t' | b'"' | b'\'' | b'\n' | b'\r');
-                // Bounded alike in a chunk and in the line alone: the line's ends are ends.
-                let before = &text[start.saturating_sub(URL_LONGEST)..start];
-                let from = match before.iter().rposition(ends) {
-                    Some(i) => start - before.len() + i + 1,
-                    None if before.len() >= URL_LONGEST => return true,
-                    None => 0,
-                };
-                let to = match rest.iter().take(URL_LONGEST).position(ends) {
-                    Some(i) => end + i,
-                    None if rest.len() >= URL_LONGEST => return true,
-                    None => text.len(),
-                };
-                let url = &text[from..to];
-                let mut keys = url.split(cut).skip(1);
-                keys.any(|piece| {
-                    let key = piece.split(|&b| b == b'=').next().unwrap_or_default();
-                    key.eq_ignore_ascii_case(b"state")
-                        || key.eq_ignore_ascii_case(b"iss")
-                        || key.eq_ignore_ascii_case(b"session_state")
-                        || key.contains(&b'%')
-                })
-            }
+            Context::CodeWithCompanion => code_has_companion(text, start, end),
         }
     }
+}
+
+/// Bytes that end a URL in a log line (and the line's own end).
+fn ends_url(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'"' | b'\'' | b'\n' | b'\r')
+}
+
+/// Bytes a query or fragment key follows.
+fn starts_key(b: u8) -> bool {
+    matches!(b, b'?' | b'&' | b'#')
+}
+
+/// [`Context::CodeWithCompanion`] of the `code=` at `start..end` of `text`: whether it is a
+/// key, with a companion key between the `code=` keys before and after it in its URL.
+fn code_has_companion(text: &[u8], start: usize, end: usize) -> bool {
+    if !start
+        .checked_sub(1)
+        .and_then(|i| text.get(i))
+        .is_some_and(|&b| starts_key(b))
+    {
+        return false;
+    }
+    // What the key starting at `at` is: another `code=` (where this one's reach ends), a
+    // companion, or neither.
+    let key = |at: usize| {
+        let piece = &text[at..];
+        let len = piece
+            .iter()
+            .position(|&b| b == b'=' || starts_key(b) || ends_url(b))
+            .unwrap_or(piece.len());
+        let key = &piece[..len];
+        let is_code = key.eq_ignore_ascii_case(b"code") && piece.get(len) == Some(&b'=');
+        let companion = key.eq_ignore_ascii_case(b"state")
+            || key.eq_ignore_ascii_case(b"iss")
+            || key.eq_ignore_ascii_case(b"session_state")
+            || key.contains(&b'%');
+        (is_code, companion)
+    };
+    // Keys after this one, up to the next `code=` or the URL's end.
+    let mut at = end;
+    while let Some(&b) = text.get(at) {
+        if ends_url(b) {
+            break;
+        }
+        if starts_key(b) {
+            match key(at + 1) {
+                (true, _) => break,
+                (_, true) => return true,
+                _ => {}
+            }
+        }
+        at += 1;
+    }
+    // Keys before it, back to the last `code=` or the URL's start.
+    let mut at = start - 1;
+    while let Some(i) = at.checked_sub(1) {
+        let b = text[i];
+        if ends_url(b) {
+            break;
+        }
+        if starts_key(b) {
+            match key(i + 1) {
+                (true, _) => break,
+                (_, true) => return true,
+                _ => {}
+            }
+        }
+        at = i;
+    }
+    false
 }
 
 /// The longest file name of a JVM stack frame looked at ([`Context::NotJvmFrame`]).
@@ -701,19 +741,35 @@ mod tests {
         pass_and_fail(true, &pass, &fail);
         // In application logs a `code=` counts anywhere: a message may name it alone.
         assert!(Prefilter::get(false).is_match(b"exchanging code=Xy1 failed"));
-        // A URL too long to read counts, alike in a chunk and in its line alone, whatever
-        // side of the word runs long.
-        for n in URL_LONGEST - 8..URL_LONGEST + 8 {
-            let run = "y".repeat(n);
-            for text in [
-                format!("GET /a?state=1\n/{run}?code=1&x=2\n&state=1"),
-                format!("GET /a?state=1\n/cb?code=1&x={run}\n&state=1"),
-            ] {
-                agree(text.as_bytes(), true).expect("chunk and line agree");
-            }
-        }
-        let long = format!("GET /cb?code=1&x={}", "y".repeat(URL_LONGEST));
-        assert!(Prefilter::get(true).is_match(long.as_bytes()));
+        // A URL of a hundred thousand `code=` keys: each reads only as far as its neighbours
+        // (reading to the URL's ends, each would read all 700 KB of it), and the one before
+        // the companion finds it.
+        let many = format!("GET /x?{}", "&code=1".repeat(100_000));
+        assert!(!Prefilter::get(true).is_match(many.as_bytes()));
+        assert!(Prefilter::get(true).is_match(format!("{many}&state=s").as_bytes()));
+    }
+
+    /// A line passes by its `code=` keys exactly when some URL of it has a `code=` key and a
+    /// companion key, as `http::may_be_oauth` reads a URL: each `code=` looking only as far
+    /// as its neighbours loses no line.
+    fn some_url_has_code_and_companion(line: &[u8]) -> bool {
+        line.split(|&b| ends_url(b)).any(|url| {
+            let keys: Vec<&[u8]> = url
+                .split(|&b| starts_key(b))
+                .skip(1)
+                .map(|p| p.split(|&b| b == b'=').next().unwrap_or_default())
+                .collect();
+            let pieces: Vec<&[u8]> = url.split(|&b| starts_key(b)).skip(1).collect();
+            pieces
+                .iter()
+                .any(|p| p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"code="))
+                && keys.iter().any(|k| {
+                    [&b"state"[..], b"iss", b"session_state"]
+                        .iter()
+                        .any(|c| k.eq_ignore_ascii_case(c))
+                        || k.contains(&b'%')
+                })
+        })
     }
 
     #[test]
@@ -781,13 +837,23 @@ mod tests {
         fn an_access_log_s_code_counts_alike_everywhere(
             pieces in proptest::collection::vec(
                 proptest::sample::select(&[
-                    "code=", "CODE=", "?", "&", "#", "=", "state", "iss", "session_state", "%",
+                    "code=", "CODE=", "code", "?", "&", "#", "=", "state", "iss", "session_state", "%",
                     "x", "_", " ", "\t", "\"", "'", "\n", "\r\n", "/cb",
                 ][..]),
                 0..24,
             ),
         ) {
-            agree(pieces.concat().as_bytes(), true)?;
+            let text = pieces.concat();
+            agree(text.as_bytes(), true)?;
+            // None of the pieces makes another access word, so `code=` alone decides.
+            for line in text.split('\n') {
+                let line = line.as_bytes();
+                proptest::prop_assert_eq!(
+                    Prefilter::get(true).is_match(line),
+                    some_url_has_code_and_companion(line),
+                    "{:?}", String::from_utf8_lossy(line)
+                );
+            }
         }
     }
 
