@@ -307,38 +307,33 @@ fn code_has_companion(text: &[u8], start: usize, end: usize) -> bool {
             || key.contains(&b'%');
         (is_code, companion)
     };
-    // Keys after this one, up to the next `code=` or the URL's end.
-    let mut at = end;
-    while let Some(&b) = text.get(at) {
-        if ends_url(b) {
-            break;
-        }
-        if starts_key(b) {
-            match key(at + 1) {
-                (true, _) => break,
-                (_, true) => return true,
-                _ => {}
-            }
-        }
-        at += 1;
+    // Where the keys after this one start, up to the URL's end, and those before it, back
+    // to its start; each side is read only as far as its first `code=` key.
+    let after = text[end..]
+        .iter()
+        .take_while(|&&b| !ends_url(b))
+        .enumerate()
+        .filter(|(_, &b)| starts_key(b))
+        .map(|(i, _)| end + i + 1);
+    let before = text[..start - 1]
+        .iter()
+        .rev()
+        .take_while(|&&b| !ends_url(b))
+        .enumerate()
+        .filter(|(_, &b)| starts_key(b))
+        .map(|(i, _)| start - 1 - i);
+    fn companion_first(
+        mut keys: impl Iterator<Item = usize>,
+        key: impl Fn(usize) -> (bool, bool),
+    ) -> bool {
+        keys.find_map(|at| match key(at) {
+            (true, _) => Some(false),
+            (_, true) => Some(true),
+            _ => None,
+        })
+        .unwrap_or(false)
     }
-    // Keys before it, back to the last `code=` or the URL's start.
-    let mut at = start - 1;
-    while let Some(i) = at.checked_sub(1) {
-        let b = text[i];
-        if ends_url(b) {
-            break;
-        }
-        if starts_key(b) {
-            match key(i + 1) {
-                (true, _) => break,
-                (_, true) => return true,
-                _ => {}
-            }
-        }
-        at = i;
-    }
-    false
+    companion_first(after, key) || companion_first(before, key)
 }
 
 /// The longest file name of a JVM stack frame looked at ([`Context::NotJvmFrame`]).
