@@ -459,9 +459,13 @@ impl Nearby {
     fn found_by(&self, e: &Event, by_windows: bool) -> FoundBy {
         FoundBy {
             keys: keys(e).collect(),
-            windows: windows(e)
-                .filter(|(_, own_too)| by_windows && (*own_too || !self.one_source))
-                .collect(),
+            // Not worked out at all when not wanted: `windows` hashes the target.
+            windows: match by_windows {
+                true => windows(e)
+                    .filter(|(_, own_too)| *own_too || !self.one_source)
+                    .collect(),
+                false => Vec::new(),
+            },
         }
     }
 

@@ -463,6 +463,10 @@ pub fn classify(ex: &HttpExchange, src: &Source) -> Vec<Event> {
 /// (`?state=shipped`, `&token=...`) or by their status; decoding their query cost more than
 /// the rest of their line. Errs towards yes: a key with a `%` in it might decode to an
 /// OAuth one (a `+` decodes to a space, which none has).
+/// The query keys beside which a `code` is a callback's (`callback_from`), not a product's
+/// or a promotion's: what [`may_be_oauth`] and the access-log prefilter look for.
+pub(super) const CODE_COMPANIONS: [&str; 3] = ["state", "iss", "session_state"];
+
 pub(super) fn may_be_oauth(ex: &HttpExchange) -> bool {
     if ex.location.is_some()
         || !ex.form.is_empty()
@@ -500,7 +504,7 @@ pub(super) fn may_be_oauth(ex: &HttpExchange) -> bool {
             b"token" if !is_get && ex.body_visible => return true,
             // A code is a callback only with its companions (see `callback_from`).
             b"code" => code = true,
-            b"state" | b"iss" | b"session_state" => companion = true,
+            k if CODE_COMPANIONS.iter().any(|c| k == c.as_bytes()) => companion = true,
             k if k.contains(&b'%') => return true,
             _ => {}
         }

@@ -301,9 +301,9 @@ fn code_has_companion(text: &[u8], start: usize, end: usize) -> bool {
             .unwrap_or(piece.len());
         let key = &piece[..len];
         let is_code = key.eq_ignore_ascii_case(b"code") && piece.get(len) == Some(&b'=');
-        let companion = key.eq_ignore_ascii_case(b"state")
-            || key.eq_ignore_ascii_case(b"iss")
-            || key.eq_ignore_ascii_case(b"session_state")
+        let companion = super::http::CODE_COMPANIONS
+            .iter()
+            .any(|c| key.eq_ignore_ascii_case(c.as_bytes()))
             || key.contains(&b'%');
         (is_code, companion)
     };
@@ -749,21 +749,19 @@ mod tests {
     /// as its neighbours loses no line.
     fn some_url_has_code_and_companion(line: &[u8]) -> bool {
         line.split(|&b| ends_url(b)).any(|url| {
-            let keys: Vec<&[u8]> = url
-                .split(|&b| starts_key(b))
-                .skip(1)
-                .map(|p| p.split(|&b| b == b'=').next().unwrap_or_default())
-                .collect();
             let pieces: Vec<&[u8]> = url.split(|&b| starts_key(b)).skip(1).collect();
             pieces
                 .iter()
                 .any(|p| p.len() >= 5 && p[..5].eq_ignore_ascii_case(b"code="))
-                && keys.iter().any(|k| {
-                    [&b"state"[..], b"iss", b"session_state"]
-                        .iter()
-                        .any(|c| k.eq_ignore_ascii_case(c))
-                        || k.contains(&b'%')
-                })
+                && pieces
+                    .iter()
+                    .map(|p| p.split(|&b| b == b'=').next().unwrap_or_default())
+                    .any(|k| {
+                        [&b"state"[..], b"iss", b"session_state"]
+                            .iter()
+                            .any(|c| k.eq_ignore_ascii_case(c))
+                            || k.contains(&b'%')
+                    })
         })
     }
 
