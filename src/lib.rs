@@ -32,6 +32,9 @@ pub struct Analysis {
     pub events: Vec<Event>,
     pub flows: Vec<Flow>,
     pub ranked: Ranked,
+    /// Flows finished before their idle window to keep within the cap on open events
+    /// (`--max-open`); None when the cap was never reached.
+    pub finished_early: Option<segment::EarlyFinish>,
     /// Freed with the analysis, after the report (see [`segment::Unused`]).
     #[expect(dead_code, reason = "held only to be freed later")]
     unused: segment::Unused,
@@ -51,6 +54,8 @@ pub struct StreamOptions {
     pub flow_window_ms: event::Millis,
     /// Pending events before the first attempt to finish idle flows.
     pub max_pending: usize,
+    /// Events held open at most; past it the flows idle longest are finished early.
+    pub max_open: usize,
 }
 
 impl Default for StreamOptions {
@@ -58,6 +63,7 @@ impl Default for StreamOptions {
         StreamOptions {
             flow_window_ms: segment::DEFAULT_WINDOW_MS,
             max_pending: segment::DEFAULT_MAX_PENDING,
+            max_open: segment::DEFAULT_MAX_OPEN,
         }
     }
 }
@@ -81,7 +87,8 @@ pub fn analyze_streaming(
     stream: StreamOptions,
     specs: &SpecSet,
 ) -> Analysis {
-    let mut seg = segment::Segmenter::new(specs, stream.flow_window_ms, stream.max_pending);
+    let mut seg = segment::Segmenter::new(specs, stream.flow_window_ms, stream.max_pending)
+        .with_max_open(stream.max_open);
     if rayon::current_num_threads() <= 1 {
         // One thread asked for (`--threads 1`): one thread used.
         let reports = ingest::stream(inputs, opts, |events, watermark| {
@@ -199,6 +206,7 @@ fn finish(
         events,
         flows,
         ranked,
+        finished_early: seg.early_finish(),
         unused: seg.take_unused(),
     }
 }

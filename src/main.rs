@@ -76,6 +76,7 @@ fn run() -> Result<ExitCode> {
             };
             let stream = StreamOptions {
                 flow_window_ms: args.flow_window,
+                max_open: args.max_open,
                 ..StreamOptions::default()
             };
             let analysis = analyze_streaming(&inputs, &opts, stream, &set);
@@ -101,6 +102,13 @@ fn run() -> Result<ExitCode> {
                     stderr,
                     "warning: {} more problems not shown (see the JSON `inputs` section)",
                     warned - 20
+                );
+            }
+            if let Some(early) = analysis.finished_early {
+                let _ = writeln!(
+                    stderr,
+                    "warning: {}",
+                    report::finished_early_text(&early, Some(args.max_open))
                 );
             }
             drop(stderr);

@@ -27,6 +27,27 @@ pub const DEFAULT_MAX_PENDING: usize = 50_000;
 /// gap between a failure and its retries.
 pub const DEFAULT_WINDOW_MS: Millis = 30 * 60 * 1000;
 
+/// Default cap on events held open at once (see [`Segmenter::with_max_open`]). A pending
+/// event costs about 2.4 KB of memory with its share of the merge index and the flows
+/// (the 256 MiB dense bench log: 438 MiB peak RSS at 183,000 pending), so this bounds the
+/// pending part near 600 MB. Application logs never come near it (the 1 GiB bench log
+/// peaks at 23,500); an identity provider's own log at 17,000 events a second reaches it
+/// in 15 seconds, and at that rate the 30-minute window alone would hold 30 million.
+pub const DEFAULT_MAX_OPEN: usize = 250_000;
+
+/// Flows finished before they were idle for the flow window, to stay within
+/// [`Segmenter::with_max_open`]'s cap: what the report must own up to, since a flow that
+/// went on after it was finished is analysed as two.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EarlyFinish {
+    /// Flows finished early.
+    pub flows: usize,
+    /// Their events.
+    pub events: usize,
+    /// The shortest time any of them had been idle, behind the newest event then pending.
+    pub shortest_idle_ms: Millis,
+}
+
 /// The events and flows of the last analysis that no result cites: to be freed after the
 /// report is written, or never, when the process ends first (see `Segmenter::keep`).
 #[derive(Default)]
@@ -56,6 +77,11 @@ pub struct Segmenter<'s> {
     pub evictions: usize,
     /// The most events ever pending at once: what the flow window bounds.
     pub peak_pending: usize,
+    /// Events held open at most: past it, the flows idle longest are finished before the
+    /// window (`usize::MAX`: no cap).
+    max_open: usize,
+    /// What the cap finished early, if it ever had to.
+    early: Option<EarlyFinish>,
 }
 
 impl<'s> Segmenter<'s> {
@@ -75,7 +101,23 @@ impl<'s> Segmenter<'s> {
             unused: Unused::default(),
             evictions: 0,
             peak_pending: 0,
+            max_open: usize::MAX,
+            early: None,
         }
+    }
+
+    /// Caps the events held open at once. The flow window bounds memory by time, which is
+    /// no bound on a log dense enough: an identity provider's own log holds every login of
+    /// the last half hour. Past the cap, the flows idle longest (whatever their idle time)
+    /// are finished until half the cap is left, and [`Segmenter::early_finish`] says so.
+    pub fn with_max_open(mut self, max_open: usize) -> Segmenter<'s> {
+        self.max_open = max_open.max(1);
+        self
+    }
+
+    /// What the cap on open events finished early (None: nothing).
+    pub fn early_finish(&self) -> Option<EarlyFinish> {
+        self.early
     }
 
     /// Takes newly read events. `watermark` is the time every input has read up to (None:
@@ -97,11 +139,13 @@ impl<'s> Segmenter<'s> {
         }
         self.pending.extend(events);
         self.peak_pending = self.peak_pending.max(self.pending.len());
-        if self.pending.len() < self.next_check {
+        let over = self.pending.len() > self.max_open;
+        if self.pending.len() < self.next_check && !over {
             return;
         }
-        if let Some(w) = watermark {
-            self.evict(w.saturating_sub(self.window_ms));
+        let horizon = watermark.map(|w| w.saturating_sub(self.window_ms));
+        if horizon.is_some() || over {
+            self.evict(horizon.unwrap_or(Millis::MIN));
         }
         // Re-checking costs a pass over what is pending: wait for half as many new events
         // again (or a quarter of the first threshold), so that the passes stay linear in
@@ -109,7 +153,14 @@ impl<'s> Segmenter<'s> {
         // of a log (a third of the 1 GiB bench log's events) to be merged after reading
         // had ended, by one thread while the other idled.
         let n = self.pending.len();
-        self.next_check = n + (self.max_pending / 4).max(n / 2).max(1);
+        let step = (self.max_pending / 4).max(n / 2).max(1);
+        // Under the cap, the next check comes by the time the cap is passed. Over it still
+        // (flows that cannot be split, or have no time), it waits as usual: checking at every
+        // message would merge the whole list each time.
+        self.next_check = match n <= self.max_open {
+            true => (n + step).min(self.max_open.saturating_add(1)).max(n + 1),
+            false => n + step,
+        };
     }
 
     fn evict(&mut self, horizon: Millis) {
@@ -118,22 +169,31 @@ impl<'s> Segmenter<'s> {
         // joins its richer twin from another source and leaves with that twin's flow,
         // instead of being finished alone and counted twice.
         self.pending = merge::merge(std::mem::take(&mut self.pending));
+        let over = self.pending.len() > self.max_open;
         // A flow is finished when its last event is older than the horizon, so none can be
         // while no pending event is, and building flows would be wasted (a dense log can
         // hold hundreds of thousands of events within one window). The merge is not: what
         // it settled is not compared again, at the end of input or the next eviction.
-        if !self
-            .pending
-            .iter()
-            .any(|e| e.ts.is_some_and(|t| t < horizon))
+        if !over
+            && !self
+                .pending
+                .iter()
+                .any(|e| e.ts.is_some_and(|t| t < horizon))
         {
             return;
         }
         let flows = flow::build(&self.pending);
+        let lasts: Vec<Option<Millis>> = flows
+            .iter()
+            .map(|f| f.events.iter().filter_map(|&i| self.pending[i].ts).max())
+            .collect();
+        let horizon = match over {
+            true => self.horizon_within_cap(&flows, &lasts, horizon),
+            false => horizon,
+        };
         let mut closed = vec![false; self.pending.len()];
         let mut done_flows = Vec::new();
-        for f in flows {
-            let last = f.events.iter().filter_map(|&i| self.pending[i].ts).max();
+        for (f, last) in flows.into_iter().zip(lasts) {
             if last.is_some_and(|t| t < horizon) {
                 for &i in &f.events {
                     closed[i] = true;
@@ -193,6 +253,53 @@ impl<'s> Segmenter<'s> {
         };
         let claimed = rank::claim(&events, &flows, findings);
         self.keep(events, flows, claimed);
+    }
+
+    /// The horizon that finishes, besides the flows idle for the window (those ending
+    /// before `horizon`), the flows idle longest until at most half the cap is left open;
+    /// notes in [`EarlyFinish`] what that finished before its time.
+    fn horizon_within_cap(
+        &mut self,
+        flows: &[Flow],
+        lasts: &[Option<Millis>],
+        horizon: Millis,
+    ) -> Millis {
+        let to_finish = self.pending.len() - self.max_open / 2;
+        let mut idle: Vec<(Millis, usize)> = flows
+            .iter()
+            .zip(lasts)
+            .filter_map(|(f, last)| Some(((*last)?, f.events.len())))
+            .collect();
+        idle.sort_unstable();
+        let mut finishing = 0;
+        let mut cap_horizon = horizon;
+        for &(last, events) in &idle {
+            if finishing >= to_finish {
+                break;
+            }
+            finishing += events;
+            // Every flow that ended at the same moment goes with it.
+            cap_horizon = cap_horizon.max(last.saturating_add(1));
+        }
+        let newest = self.pending.iter().filter_map(|e| e.ts).max();
+        let early = idle
+            .iter()
+            .filter(|(last, _)| *last >= horizon && *last < cap_horizon);
+        let mut note = self.early.unwrap_or(EarlyFinish {
+            shortest_idle_ms: Millis::MAX,
+            ..EarlyFinish::default()
+        });
+        let before = note;
+        for &(last, events) in early {
+            note.flows += 1;
+            note.events += events;
+            let idle_ms = newest.map_or(0, |n| n.saturating_sub(last));
+            note.shortest_idle_ms = note.shortest_idle_ms.min(idle_ms);
+        }
+        if note != before {
+            self.early = Some(note);
+        }
+        cap_horizon
     }
 
     /// Keeps only the events and flows the claimed results cite, re-indexed into the

@@ -553,3 +553,48 @@ fn documents_and_hidden_folders_in_a_log_folder_are_not_read_as_logs() {
     assert_eq!(named["inputs"][0]["format"], "text", "{}", named["inputs"]);
     assert!(named["summary"]["failures"].as_u64().unwrap() > 0);
 }
+
+/// Past `--max-open`, flows are finished before their idle window: every output says so,
+/// and the JSON says how many; below it, nothing is said.
+#[test]
+fn finishing_flows_early_for_the_open_event_cap_is_owned_up_to() {
+    let recorded = fixture("recorded");
+    let run = |format: &str, cap: Option<&str>| {
+        let mut cmd = bin();
+        cmd.args(["analyze", "--format", format, recorded.to_str().unwrap()]);
+        if let Some(cap) = cap {
+            cmd.args(["--max-open", cap]);
+        }
+        let out = cmd.output().unwrap();
+        (
+            String::from_utf8(out.stdout).unwrap(),
+            String::from_utf8(out.stderr).unwrap(),
+        )
+    };
+    let said = "were finished after as little as";
+    let (json, stderr) = run("json", Some("8"));
+    assert!(
+        stderr.contains(said) && stderr.contains("--max-open (8)"),
+        "{stderr}"
+    );
+    let v: Value = serde_json::from_str(&json).unwrap();
+    let early = &v["summary"]["finished_early"];
+    assert!(early["flows"].as_u64().unwrap() > 0, "{early}");
+    assert!(
+        early["events"].as_u64() >= early["flows"].as_u64(),
+        "{early}"
+    );
+    assert!(early["shortest_idle_ms"].is_u64(), "{early}");
+    for format in ["table", "markdown"] {
+        let (out, _) = run(format, Some("8"));
+        assert!(out.contains(said), "{format}: {out}");
+    }
+    let (json, stderr) = run("json", None);
+    assert!(!stderr.contains(said), "{stderr}");
+    let v: Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        v["summary"].get("finished_early").is_none(),
+        "{}",
+        v["summary"]
+    );
+}

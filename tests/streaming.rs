@@ -59,47 +59,100 @@ fn eviction_in_time_order_changes_no_diagnosis() {
     );
 }
 
+/// An access log of `n` logins, one every `every_ms`: authorize, then its callback
+/// `callback_ms` later, each login with its own state and code.
+fn logins_log(
+    dir: &std::path::Path,
+    n: u64,
+    every_ms: u64,
+    callback_ms: u64,
+) -> std::path::PathBuf {
+    let path = dir.join("access.log");
+    let t = |ms: u64| {
+        let ms = 1_764_000_000_000 + ms;
+        chrono::DateTime::from_timestamp_millis(ms as i64)
+            .unwrap()
+            .format("%d/%b/%Y:%H:%M:%S +0000")
+            .to_string()
+    };
+    let mut log = String::new();
+    for i in 0..n {
+        log.push_str(&format!(
+            "10.0.0.1 - - [{}] \"GET /auth?response_type=code&client_id=web&state=st{i:08x}&redirect_uri=https%3A%2F%2Fapp%2Fcb HTTP/1.1\" 302 0 \"-\" \"ua\"\n10.0.0.1 - - [{}] \"GET /cb?code=cd{i:08x}&state=st{i:08x} HTTP/1.1\" 200 10 \"-\" \"ua\"\n",
+            t(i * every_ms),
+            t(i * every_ms + callback_ms)
+        ));
+    }
+    std::fs::write(&path, log).unwrap();
+    path
+}
+
+/// Reads `path` in 256 KiB windows (about 2,300 lines) through `seg`.
+fn stream_through(seg: &mut Segmenter, path: std::path::PathBuf) -> Vec<ingest::InputReport> {
+    let opts = IngestOptions {
+        window: Some(256 << 10),
+        ..IngestOptions::default()
+    };
+    ingest::stream(&[Input::Path(path)], &opts, |evs, wm| seg.push(evs, wm))
+}
+
 /// 30,000 logins, each with its own state and code, through an access log read the
 /// normal way: pending events stay bounded by the flow window, not the input.
 #[test]
 fn distinct_states_and_codes_keep_memory_bounded() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("access.log");
-    let mut log = String::new();
     let n = 30_000u64;
-    for i in 0..n {
-        // One login every 100 ms: authorize, then its callback 2 s later.
-        let t = |ms: u64| {
-            let s = 1_764_000_000 + ms / 1000;
-            chrono::DateTime::from_timestamp(s as i64, 0)
-                .unwrap()
-                .format("%d/%b/%Y:%H:%M:%S +0000")
-                .to_string()
-        };
-        log.push_str(&format!(
-            "10.0.0.1 - - [{}] \"GET /auth?response_type=code&client_id=web&state=st{i:08x}&redirect_uri=https%3A%2F%2Fapp%2Fcb HTTP/1.1\" 302 0 \"-\" \"ua\"\n10.0.0.1 - - [{}] \"GET /cb?code=cd{i:08x}&state=st{i:08x} HTTP/1.1\" 200 10 \"-\" \"ua\"\n",
-            t(i * 100),
-            t(i * 100 + 2000)
-        ));
-    }
-    std::fs::write(&path, log).unwrap();
+    // One login every 100 ms, its callback 2 s later.
+    let path = logins_log(dir.path(), n, 100, 2000);
     let specs = SpecSet::builtin().unwrap();
     let mut seg = Segmenter::new(&specs, 60_000, 2_000);
-    let opts = IngestOptions {
-        window: Some(256 << 10),
-        ..IngestOptions::default()
-    };
-    let reports = ingest::stream(&[Input::Path(path)], &opts, |evs, wm| seg.push(evs, wm));
+    let reports = stream_through(&mut seg, path);
     assert_eq!(reports[0].records, 2 * n);
     let (_, _, claimed) = seg.finish();
     assert_eq!(claimed.summary.flows as u64, n);
     assert_eq!(claimed.summary.failures, 0);
-    // With 256 KiB windows (about 2,300 lines), pending events peak near twice the
-    // eviction threshold plus one window and a minute of traffic (1,200 events) — not
-    // the 60,000 in the input.
+    // Pending events peak near twice the eviction threshold plus one window and a minute
+    // of traffic (1,200 events) — not the 60,000 in the input.
     assert!(
         seg.peak_pending < 10_000,
         "peak pending {}",
         seg.peak_pending
     );
+    assert_eq!(seg.early_finish(), None);
+}
+
+/// An identity provider's own log: 30,000 logins within 30 seconds, all inside the flow
+/// window. Uncapped, every event stays open to the end; the cap on open events finishes
+/// the flows idle longest instead, says so, and splits no login.
+#[test]
+fn the_cap_on_open_events_bounds_a_dense_log_and_says_what_it_finished_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 30_000u64;
+    // A login every millisecond, its callback 3 ms later.
+    let path = logins_log(dir.path(), n, 1, 3);
+    let specs = SpecSet::builtin().unwrap();
+
+    let mut open = Segmenter::new(&specs, 30 * 60_000, 2_000);
+    stream_through(&mut open, path.clone());
+    assert_eq!(open.peak_pending as u64, 2 * n, "uncapped, all stays open");
+    assert_eq!(open.early_finish(), None);
+
+    let cap = 5_000;
+    let mut capped = Segmenter::new(&specs, 30 * 60_000, 2_000).with_max_open(cap);
+    stream_through(&mut capped, path);
+    // Over the cap by at most what one window of the log brings.
+    assert!(
+        capped.peak_pending < cap + 2_400,
+        "peak pending {}",
+        capped.peak_pending
+    );
+    let early = capped.early_finish().expect("flows were finished early");
+    assert!(early.flows > n as usize / 2, "{early:?}");
+    assert_eq!(early.events, 2 * early.flows, "whole logins: {early:?}");
+    // The newest flows stay open: what was finished had been idle for at least the time
+    // that half the cap's logins take.
+    assert!(early.shortest_idle_ms >= 1_000, "{early:?}");
+    let (_, _, claimed) = capped.finish();
+    assert_eq!(claimed.summary.flows as u64, n, "no login split in two");
+    assert_eq!(claimed.summary.failures, 0);
 }

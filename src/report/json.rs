@@ -70,8 +70,18 @@ struct Summary {
     explained: usize,
     failed_flows: usize,
     failures: usize,
+    /// Present only when the cap on open events finished flows before their idle window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    finished_early: Option<FinishedEarly>,
     flows: usize,
     unexplained: usize,
+}
+
+#[derive(Serialize)]
+struct FinishedEarly {
+    events: usize,
+    flows: usize,
+    shortest_idle_ms: i64,
 }
 
 #[derive(Serialize)]
@@ -191,6 +201,11 @@ fn report(a: &Analysis) -> Report<'_> {
             explained: r.summary.explained,
             failed_flows: r.summary.failed_flows,
             failures: r.summary.failures,
+            finished_early: a.finished_early.map(|e| FinishedEarly {
+                events: e.events,
+                flows: e.flows,
+                shortest_idle_ms: e.shortest_idle_ms,
+            }),
             flows: r.summary.flows,
             unexplained: r.summary.failures - r.summary.explained,
         },

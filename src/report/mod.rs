@@ -99,6 +99,30 @@ pub fn problem_text(file: &str, problem: &str) -> String {
     }
 }
 
+/// What the cap on open events cost, for every report and the warning on stderr: flows
+/// finished before their idle window may have gone on, and then count as two.
+pub fn finished_early_text(e: &crate::segment::EarlyFinish, max_open: Option<usize>) -> String {
+    let cap = max_open.map_or_else(String::new, |n| format!(" ({n})"));
+    format!(
+        "{} flows ({} events) were finished after as little as {} idle, short of the flow \
+         window, to keep the events held open within --max-open{cap}; a flow that went on \
+         after that is analysed as two. Raise --max-open if memory allows, or read a \
+         shorter stretch of the log.",
+        e.flows,
+        e.events,
+        idle(e.shortest_idle_ms)
+    )
+}
+
+/// A short duration as a person says it: `850ms`, `12.5s`, `4m10s`.
+fn idle(ms: i64) -> String {
+    match ms {
+        ..1_000 => format!("{}ms", ms.max(0)),
+        1_000..60_000 => format!("{:.1}s", ms as f64 / 1000.0),
+        _ => format!("{}m{:02}s", ms / 60_000, ms % 60_000 / 1000),
+    }
+}
+
 pub fn ts(t: Option<i64>) -> String {
     t.map(format_ts).unwrap_or_else(|| "-".into())
 }
