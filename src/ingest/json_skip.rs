@@ -130,10 +130,10 @@ mod blocks {
     use super::Carry;
     use std::arch::x86_64::*;
 
-    /// Per byte of the 64 from `at` (zeros past the end of `b`): quote, backslash, `open`,
-    /// `close`, as bit masks.
+    /// Per byte of the 64 from `at` (zeros past the end of `b`): where each of `bytes`
+    /// stands, as bit masks.
     #[target_feature(enable = "avx2")]
-    fn masks(b: &[u8], at: usize, open: u8, close: u8) -> [u64; 4] {
+    fn masks<const N: usize>(b: &[u8], at: usize, bytes: [u8; N]) -> [u64; N] {
         let mut padded = [0u8; 64];
         let block: &[u8] = match b.get(at..at + 64) {
             Some(block) => block,
@@ -157,7 +157,7 @@ mod blocks {
             let hi = _mm256_movemask_epi8(_mm256_cmpeq_epi8(hi, c)) as u32;
             u64::from(lo) | u64::from(hi) << 32
         };
-        [eq(b'"'), eq(b'\\'), eq(open), eq(close)]
+        bytes.map(eq)
     }
 
     #[target_feature(enable = "avx2")]
@@ -167,7 +167,7 @@ mod blocks {
         // The opening quote is not the end.
         let mut skip = 1u64;
         while at < b.len() {
-            let [quote, backslash, ..] = masks(b, at, 0, 0);
+            let [quote, backslash] = masks(b, at, [b'"', b'\\']);
             let quotes = quote & !carry.escaped(backslash) & !skip;
             if quotes != 0 {
                 return Some(at + quotes.trailing_zeros() as usize + 1);
@@ -184,7 +184,7 @@ mod blocks {
         let mut depth = 0usize;
         let mut at = i;
         while at < b.len() {
-            let [quote, backslash, opens, closes] = masks(b, at, open, close);
+            let [quote, backslash, opens, closes] = masks(b, at, [b'"', b'\\', open, close]);
             let escaped = carry.escaped(backslash);
             let inside = carry.in_string(quote & !escaped);
             let mut brackets = (opens | closes) & !inside & !escaped;
