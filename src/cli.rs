@@ -17,6 +17,9 @@ pub struct Cli {
 pub enum Command {
     /// Analyze HAR captures, access logs and JSON logs; print ranked diagnoses.
     Analyze(AnalyzeArgs),
+    /// Check logs as a monitoring plugin (Nagios, Icinga, Sensu, Zabbix): one status line
+    /// with performance data, then the causes; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Watch(WatchArgs),
     /// List the rules, or show one (`grantscope rules show code_reuse`).
     Rules(RulesArgs),
 }
@@ -31,26 +34,18 @@ pub struct RuleOptions {
     pub set: Vec<String>,
 }
 
+/// What to read and how to analyse it: shared by `analyze` and `watch`.
 #[derive(Args, Debug)]
-pub struct AnalyzeArgs {
+pub struct ReadOptions {
     /// Files or folders to read (folders recursively; `-` = stdin). With none, stdin is read
     /// when it is not a terminal.
     pub inputs: Vec<PathBuf>,
-    /// Output format.
-    #[arg(long, short = 'f', value_enum, default_value = "table")]
-    pub format: OutputFormat,
     /// Force the input format instead of detecting it per file.
     #[arg(long, value_enum)]
     pub input_format: Option<Format>,
     /// Only read files in folders whose name matches this glob (repeatable), e.g. '*.log'.
     #[arg(long)]
     pub glob: Vec<String>,
-    /// Exit with status 1 when a diagnosis at or above this severity is found.
-    #[arg(long, value_enum)]
-    pub fail_on: Option<Severity>,
-    /// Show every finding and evidence line in the table.
-    #[arg(long, short)]
-    pub verbose: bool,
     /// Key (any text) for secret fingerprints, to make them stable across runs
     /// (default: a random key per run).
     #[arg(long, value_name = "KEY", env = "GRANTSCOPE_FINGERPRINT_KEY")]
@@ -70,6 +65,44 @@ pub struct AnalyzeArgs {
     pub max_open: usize,
     #[command(flatten)]
     pub rules: RuleOptions,
+}
+
+#[derive(Args, Debug)]
+pub struct AnalyzeArgs {
+    #[command(flatten)]
+    pub read: ReadOptions,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value = "table")]
+    pub format: OutputFormat,
+    /// Exit with status 1 when a diagnosis at or above this severity is found.
+    #[arg(long, value_enum)]
+    pub fail_on: Option<Severity>,
+    /// Show every finding and evidence line in the table.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Thresholds of a monitoring check (see `grantscope watch --help`).
+#[derive(Args, Debug)]
+pub struct WatchArgs {
+    #[command(flatten)]
+    pub read: ReadOptions,
+    /// WARNING from this many OAuth failures on.
+    #[arg(long, short = 'w', value_name = "FAILURES", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub warning: u64,
+    /// CRITICAL from this many OAuth failures on.
+    #[arg(long, short = 'c', value_name = "FAILURES", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub critical: u64,
+    /// Also CRITICAL when a diagnosis at or above this severity is found, however few
+    /// failures it explains (e.g. `high`: code reuse, a redirect_uri mismatch, a failing
+    /// identity provider).
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    pub critical_on: Option<Severity>,
+    /// Inputs without a single record are OK (a quiet stretch of log), not UNKNOWN.
+    #[arg(long)]
+    pub allow_empty: bool,
 }
 
 fn parse_window(s: &str) -> Result<i64, String> {

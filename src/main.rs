@@ -1,10 +1,12 @@
 //! grantscope binary: parse the CLI, run the library, map outcomes to exit codes.
 //! Exit status (analyze): 0 ran; 1 `--fail-on` matched; 2 usage error or unreadable input.
+//! (watch): 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, usage errors included.
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
-use grantscope::cli::{Cli, Command, RuleOptions, RulesAction};
+use grantscope::cli::{Cli, Command, ReadOptions, RuleOptions, RulesAction};
 use grantscope::ingest::{IngestOptions, Input};
+use grantscope::report::watch::{self, Status, Thresholds};
 use grantscope::rules::spec::SpecSet;
 use grantscope::{analyze_streaming, report, rules_cmd, StreamOptions};
 use std::io::{IsTerminal, Write};
@@ -28,7 +30,10 @@ fn specs(opts: &RuleOptions) -> Result<SpecSet> {
 }
 
 fn run() -> Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return Ok(usage_error(e)),
+    };
     match cli.command {
         Command::Rules(args) => {
             let set = specs(&args.rules)?;
@@ -42,86 +47,9 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Analyze(args) => {
-            if let Some(k) = &args.fingerprint_key {
-                grantscope::fingerprint::set_key(k.as_bytes());
-            }
-            if let Some(n) = args.threads {
-                rayon::ThreadPoolBuilder::new()
-                    .num_threads(n.max(1))
-                    .build_global()
-                    .context("--threads")?;
-            }
-            let set = specs(&args.rules)?;
-            let mut inputs: Vec<Input> = args
-                .inputs
-                .iter()
-                .map(|p| {
-                    if p.as_os_str() == "-" {
-                        Input::Stdin
-                    } else {
-                        Input::Path(p.clone())
-                    }
-                })
-                .collect();
-            if inputs.is_empty() {
-                if std::io::stdin().is_terminal() {
-                    anyhow::bail!("no input: name files or folders, or pipe logs on stdin (e.g. `kubectl logs deploy/web | grantscope analyze -`)");
-                }
-                inputs.push(Input::Stdin);
-            }
-            let opts = IngestOptions {
-                format: args.input_format,
-                globs: args.glob.clone(),
-                window: None,
-            };
-            let stream = StreamOptions {
-                flow_window_ms: args.flow_window,
-                max_open: args.max_open,
-                ..StreamOptions::default()
-            };
-            let analysis = analyze_streaming(&inputs, &opts, stream, &set);
-            let mut warned = 0;
-            let mut stderr = std::io::stderr().lock();
-            for r in &analysis.inputs {
-                for p in &r.problems {
-                    if warned < 20 {
-                        let _ = writeln!(stderr, "warning: {}", report::problem_text(&r.file, p));
-                    }
-                    warned += 1;
-                }
-                if r.more_problems > 0 {
-                    let _ = writeln!(
-                        stderr,
-                        "warning: {}: {} more problems not shown",
-                        r.file, r.more_problems
-                    );
-                }
-            }
-            if warned > 20 {
-                let _ = writeln!(
-                    stderr,
-                    "warning: {} more problems not shown (see the JSON `inputs` section)",
-                    warned - 20
-                );
-            }
-            if let Some(early) = analysis.finished_early {
-                let _ = writeln!(
-                    stderr,
-                    "warning: {}",
-                    report::finished_early_text(&early, Some(args.max_open))
-                );
-            }
-            drop(stderr);
+            let analysis = read_and_analyze(&args.read)?;
             let out = report::render(&analysis, args.format, args.verbose);
-            let mut stdout = std::io::stdout().lock();
-            if let Err(e) = stdout
-                .write_all(out.as_bytes())
-                .and_then(|_| stdout.flush())
-            {
-                if e.kind() != std::io::ErrorKind::BrokenPipe {
-                    return Err(e).context("writing output");
-                }
-            }
+            write_stdout(&out)?;
             let code = if analysis.had_unreadable_input() {
                 ExitCode::from(2)
             } else if args.fail_on.is_some_and(|level| {
@@ -141,7 +69,135 @@ fn run() -> Result<ExitCode> {
             std::mem::forget(out);
             Ok(code)
         }
+        Command::Watch(args) => {
+            let thresholds = Thresholds {
+                warning: args.warning,
+                critical: args.critical.max(args.warning),
+                critical_on: args.critical_on,
+                allow_empty: args.allow_empty,
+            };
+            // Whatever goes wrong, a monitoring system gets a status line and UNKNOWN.
+            let (status, out) = match read_and_analyze(&args.read) {
+                Ok(analysis) => {
+                    let checked = watch::check(&analysis, &thresholds);
+                    std::mem::forget(analysis);
+                    checked
+                }
+                Err(e) => (Status::Unknown, format!("GRANTSCOPE UNKNOWN - {e:#}\n")),
+            };
+            write_stdout(&out)?;
+            Ok(ExitCode::from(status.code()))
+        }
     }
+}
+
+/// Reads the inputs as `read` says and analyses them; problems with the input go to
+/// stderr as warnings, the run goes on.
+fn read_and_analyze(read: &ReadOptions) -> Result<grantscope::Analysis> {
+    if let Some(k) = &read.fingerprint_key {
+        grantscope::fingerprint::set_key(k.as_bytes());
+    }
+    if let Some(n) = read.threads {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n.max(1))
+            .build_global()
+            .context("--threads")?;
+    }
+    let set = specs(&read.rules)?;
+    let mut inputs: Vec<Input> = read
+        .inputs
+        .iter()
+        .map(|p| {
+            if p.as_os_str() == "-" {
+                Input::Stdin
+            } else {
+                Input::Path(p.clone())
+            }
+        })
+        .collect();
+    if inputs.is_empty() {
+        if std::io::stdin().is_terminal() {
+            anyhow::bail!("no input: name files or folders, or pipe logs on stdin (e.g. `kubectl logs deploy/web | grantscope analyze -`)");
+        }
+        inputs.push(Input::Stdin);
+    }
+    let opts = IngestOptions {
+        format: read.input_format,
+        globs: read.glob.clone(),
+        window: None,
+    };
+    let stream = StreamOptions {
+        flow_window_ms: read.flow_window,
+        max_open: read.max_open,
+        ..StreamOptions::default()
+    };
+    let analysis = analyze_streaming(&inputs, &opts, stream, &set);
+    let mut warned = 0;
+    let mut stderr = std::io::stderr().lock();
+    for r in &analysis.inputs {
+        for p in &r.problems {
+            if warned < 20 {
+                let _ = writeln!(stderr, "warning: {}", report::problem_text(&r.file, p));
+            }
+            warned += 1;
+        }
+        if r.more_problems > 0 {
+            let _ = writeln!(
+                stderr,
+                "warning: {}: {} more problems not shown",
+                r.file, r.more_problems
+            );
+        }
+    }
+    if warned > 20 {
+        let _ = writeln!(
+            stderr,
+            "warning: {} more problems not shown (see the JSON `inputs` section)",
+            warned - 20
+        );
+    }
+    if let Some(early) = analysis.finished_early {
+        let _ = writeln!(
+            stderr,
+            "warning: {}",
+            report::finished_early_text(&early, Some(read.max_open))
+        );
+    }
+    Ok(analysis)
+}
+
+/// Prints a command-line error as clap would, and exits as it would (2), except for
+/// `watch`, whose caller is a monitoring system: it gets a status line and UNKNOWN (3).
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    let watching = std::env::args().nth(1).as_deref() == Some("watch");
+    let shown = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
+    if !watching || shown {
+        e.exit();
+    }
+    let _ = e.print();
+    let first = e.to_string();
+    let first = first
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_start_matches("error: ");
+    println!("GRANTSCOPE UNKNOWN - usage: {first}");
+    ExitCode::from(Status::Unknown.code())
+}
+
+/// Writes the report; a reader that went away (`| head`) is no error.
+fn write_stdout(out: &str) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(out.as_bytes())
+        .and_then(|_| stdout.flush())
+    {
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e).context("writing output");
+        }
+    }
+    Ok(())
 }
 
 fn main() -> ExitCode {

@@ -1,5 +1,6 @@
 //! End-to-end CLI behaviour as a user meets it: the README's demo, the JSON contract,
-//! stdin, exit codes, the rules catalogue, bad input, and secrets never reaching output.
+//! stdin, exit codes, the monitoring check, the rules catalogue, bad input, and secrets
+//! never reaching output.
 
 mod common;
 use assert_cmd::Command;
@@ -477,19 +478,20 @@ fn no_secret_reaches_any_output_format() {
     )
     .unwrap();
     secrets.extend(planted.iter().map(|s| s.to_string()));
-    for format in ["table", "json", "markdown"] {
-        let out = bin()
-            .args([
-                "analyze",
-                "--verbose",
-                "--format",
-                format,
-                demo.to_str().unwrap(),
-                fixture("recorded").to_str().unwrap(),
-                dir.path().to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
+    let recorded = fixture("recorded");
+    let inputs = [
+        demo.to_str().unwrap(),
+        recorded.to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+    ];
+    // The monitoring check's output too (`watch`, listed as a format here).
+    for format in ["table", "json", "markdown", "watch"] {
+        let mut cmd = bin();
+        match format {
+            "watch" => cmd.args(["watch"]),
+            _ => cmd.args(["analyze", "--verbose", "--format", format]),
+        };
+        let out = cmd.args(inputs).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).to_string()
             + &String::from_utf8_lossy(&out.stderr);
         assert!(text.len() > 1000, "{format}: suspiciously short output");
@@ -597,4 +599,99 @@ fn finishing_flows_early_for_the_open_event_cap_is_owned_up_to() {
         "{}",
         v["summary"]
     );
+}
+
+/// `watch` as a monitoring system runs it: the status and exit code follow the thresholds,
+/// the status line's figures are those of `analyze`, and a check that cannot read its input
+/// or is called wrongly says UNKNOWN, never OK.
+#[test]
+fn watch_is_a_monitoring_plugin() {
+    let demo = fixture("demo");
+    let demo = demo.to_str().unwrap();
+    let watch = |args: &[&str]| {
+        let out = bin().arg("watch").args(args).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        (out.status.code().unwrap(), text)
+    };
+    let json: Value = serde_json::from_slice(
+        &bin()
+            .args(["analyze", "--format", "json", demo])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let failures = json["summary"]["failures"].as_u64().unwrap();
+    let causes = json["diagnoses"].as_array().unwrap();
+    assert!(failures >= 2 && !causes.is_empty());
+
+    // Defaults: WARNING from 1 failure, CRITICAL from 10.
+    let (code, text) = watch(&[demo]);
+    let status = text.lines().next().unwrap();
+    let expected = if failures >= 10 { 2 } else { 1 };
+    assert_eq!(code, expected, "{text}");
+    assert!(
+        status.starts_with("GRANTSCOPE WARNING - ") || code == 2,
+        "{status}"
+    );
+    let (summary, perf) = status.split_once(" | ").expect("performance data");
+    assert!(
+        summary.contains(&format!("{failures} OAuth failures")),
+        "{summary}"
+    );
+    assert!(
+        perf.starts_with(&format!("failures={failures};1;10;0 ")),
+        "{perf}"
+    );
+    // Every cause, in rank order, with its count: on the status line's data and a line each.
+    for (d, line) in causes.iter().zip(text.lines().skip(1)) {
+        let (rule, count) = (d["rule"].as_str().unwrap(), d["count"].as_u64().unwrap());
+        assert!(perf.contains(&format!(" {rule}={count};;;0")), "{perf}");
+        assert!(line.contains(&format!(" {rule} (")), "{line}");
+    }
+    assert_eq!(text.lines().count(), 1 + causes.len(), "{text}");
+
+    let n = failures.to_string();
+    let above = (failures + 1).to_string();
+    assert_eq!(watch(&["-w", &above, "-c", "1000", demo]).0, 0);
+    let (code, text) = watch(&["-w", "1", "-c", &n, demo]);
+    assert_eq!(code, 2);
+    assert!(text.starts_with("GRANTSCOPE CRITICAL - "), "{text}");
+    let severest = causes
+        .iter()
+        .filter_map(|d| d["severity"].as_str())
+        .next()
+        .unwrap();
+    let (code, text) = watch(&["-w", &above, "-c", "1000", "--critical-on", severest, demo]);
+    assert_eq!(code, 2, "{text}");
+
+    let clean = fixture("rules/code_reuse/negative");
+    let (code, text) = watch(&[clean.to_str().unwrap()]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.starts_with("GRANTSCOPE OK - no OAuth failures"),
+        "{text}"
+    );
+
+    // What cannot be checked is UNKNOWN (3).
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("quiet.log");
+    std::fs::write(&empty, "").unwrap();
+    let empty = empty.to_str().unwrap();
+    for args in [
+        vec!["/nonexistent/grantscope.log"],
+        vec![empty],
+        vec!["--warning", "0", demo],
+        vec!["--no-such-option", demo],
+    ] {
+        let (code, text) = watch(&args);
+        assert_eq!(code, 3, "{args:?}: {text}");
+        assert!(
+            text.starts_with("GRANTSCOPE UNKNOWN - "),
+            "{args:?}: {text}"
+        );
+    }
+    // Unless a quiet stretch of log is all right.
+    let (code, text) = watch(&["--allow-empty", empty]);
+    assert_eq!(code, 0, "{text}");
 }

@@ -1,0 +1,175 @@
+//! The monitoring check (`grantscope watch`): one status line with performance data, then
+//! the causes, and a status a monitoring system acts on.
+//!
+//! Why: a job that alerts when `invalid_grant` spikes runs the tool every few minutes on
+//! the latest slice of logs, and Nagios, Icinga, Sensu and Zabbix agents all speak the
+//! monitoring-plugin convention (exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN; `SERVICE
+//! STATUS - text | perfdata` on the first line, more text after it). A count alone would
+//! say that logins fail; the lines after it say why, from the same ranked diagnoses as
+//! `analyze`.
+//!
+//! A check that read nothing cannot vouch for anything: an unreadable input, or inputs
+//! without a single record (a wrong path, a rotated-away log), is UNKNOWN, never OK,
+//! unless the caller says a quiet stretch is fine (`--allow-empty`).
+
+use crate::rules::spec::Severity;
+use crate::Analysis;
+use std::fmt::Write;
+
+/// A check's result, in the monitoring-plugin convention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    Ok,
+    Warning,
+    Critical,
+    Unknown,
+}
+
+impl Status {
+    /// The exit status a monitoring system reads.
+    pub fn code(self) -> u8 {
+        match self {
+            Status::Ok => 0,
+            Status::Warning => 1,
+            Status::Critical => 2,
+            Status::Unknown => 3,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Ok => "OK",
+            Status::Warning => "WARNING",
+            Status::Critical => "CRITICAL",
+            Status::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+/// When a check warns and when it is critical.
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    /// OAuth failures from which the check warns.
+    pub warning: u64,
+    /// OAuth failures from which it is critical.
+    pub critical: u64,
+    /// A diagnosis at or above this severity is critical, whatever the count.
+    pub critical_on: Option<Severity>,
+    /// Inputs without a single record are OK rather than UNKNOWN.
+    pub allow_empty: bool,
+}
+
+/// Causes named on the status line; the rest are in the lines after it.
+const CAUSES_ON_STATUS_LINE: usize = 3;
+
+/// The check's status and its text: the status line, then one line per cause.
+pub fn check(a: &Analysis, t: &Thresholds) -> (Status, String) {
+    let s = &a.ranked.summary;
+    let failures = s.failures as u64;
+    let records: u64 = a.inputs.iter().map(|i| i.records).sum();
+    let severe = t.critical_on.and_then(|level| {
+        a.ranked
+            .diagnoses
+            .iter()
+            .find(|d| d.severity >= level)
+            .map(|d| (d, level))
+    });
+    let status = if a.had_unreadable_input() || (records == 0 && !t.allow_empty) {
+        Status::Unknown
+    } else if failures >= t.critical || severe.is_some() {
+        Status::Critical
+    } else if failures >= t.warning {
+        Status::Warning
+    } else {
+        Status::Ok
+    };
+    let text = match status {
+        Status::Unknown if records == 0 && !a.had_unreadable_input() => {
+            "no records read: nothing to check (is this the right log?)".to_string()
+        }
+        Status::Unknown => {
+            let unreadable: Vec<&str> = a
+                .inputs
+                .iter()
+                .filter(|i| i.unreadable)
+                .map(|i| i.file.as_str())
+                .collect();
+            format!("cannot read {}", unreadable.join(", "))
+        }
+        _ if failures == 0 => format!("no OAuth failures in {}", counted(s.flows, "flow")),
+        _ => {
+            let causes: Vec<String> = a
+                .ranked
+                .diagnoses
+                .iter()
+                .take(CAUSES_ON_STATUS_LINE)
+                .map(|d| format!("{} x{} ({})", d.rule, d.count, d.severity.name()))
+                .collect();
+            let mut text = format!(
+                "{} in {}, {} unexplained",
+                counted(s.failures, "OAuth failure"),
+                counted(s.flows, "flow"),
+                s.failures - s.explained
+            );
+            if !causes.is_empty() {
+                let _ = write!(text, "; causes: {}", causes.join(", "));
+                if a.ranked.diagnoses.len() > CAUSES_ON_STATUS_LINE {
+                    text.push_str(", ...");
+                }
+            }
+            if let Some((d, level)) = severe {
+                let _ = write!(
+                    text,
+                    "; {} is {} (--critical-on {})",
+                    d.rule,
+                    d.severity.name(),
+                    level.name()
+                );
+            }
+            text
+        }
+    };
+    let mut out = format!(
+        "GRANTSCOPE {} - {text} | failures={failures};{};{};0 explained={};;;0 unexplained={};;;0 flows={};;;0 failed_flows={};;;0 records={records};;;0",
+        status.name(),
+        t.warning,
+        t.critical,
+        s.explained,
+        s.failures - s.explained,
+        s.flows,
+        s.failed_flows,
+    );
+    for d in &a.ranked.diagnoses {
+        let _ = write!(out, " {}={};;;0", d.rule, d.count);
+    }
+    out.push('\n');
+    for d in &a.ranked.diagnoses {
+        let clients = match d.clients.is_empty() {
+            true => String::new(),
+            false => format!(", clients {}", d.clients.join(", ")),
+        };
+        let _ = writeln!(
+            out,
+            "{}. {} ({}): {}{clients}, {} to {}: {}",
+            d.rank,
+            d.rule,
+            d.severity.name(),
+            counted(d.count, "failure"),
+            super::ts(d.first_seen),
+            super::ts(d.last_seen),
+            d.title
+        );
+    }
+    if let Some(early) = &a.finished_early {
+        let _ = writeln!(out, "{}", super::finished_early_text(early, None));
+    }
+    (status, out)
+}
+
+/// `1 flow`, `2 flows`.
+fn counted(n: usize, what: &str) -> String {
+    match n {
+        1 => format!("1 {what}"),
+        _ => format!("{n} {what}s"),
+    }
+}
