@@ -87,13 +87,11 @@ pub struct AnalyzeArgs {
 pub struct WatchArgs {
     #[command(flatten)]
     pub read: ReadOptions,
-    /// WARNING from this many OAuth failures on.
-    #[arg(long, short = 'w', value_name = "FAILURES", default_value_t = 1,
-          value_parser = clap::value_parser!(u64).range(1..))]
+    /// WARNING when more OAuth failures than this are found (0: any failure).
+    #[arg(long, short = 'w', value_name = "FAILURES", default_value_t = 0)]
     pub warning: u64,
-    /// CRITICAL from this many OAuth failures on.
-    #[arg(long, short = 'c', value_name = "FAILURES", default_value_t = 10,
-          value_parser = clap::value_parser!(u64).range(1..))]
+    /// CRITICAL when more OAuth failures than this are found; not below --warning.
+    #[arg(long, short = 'c', value_name = "FAILURES", default_value_t = 10)]
     pub critical: u64,
     /// Also CRITICAL when a diagnosis at or above this severity is found, however few
     /// failures it explains (e.g. `high`: code reuse, a redirect_uri mismatch, a failing

@@ -47,7 +47,7 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Analyze(args) => {
-            let analysis = read_and_analyze(&args.read)?;
+            let (analysis, _) = read_and_analyze(&args.read)?;
             let out = report::render(&analysis, args.format, args.verbose);
             write_stdout(&out)?;
             let code = if analysis.had_unreadable_input() {
@@ -70,22 +70,37 @@ fn run() -> Result<ExitCode> {
             Ok(code)
         }
         Command::Watch(args) => {
+            if args.critical < args.warning {
+                let why = format!(
+                    "--critical ({}) is below --warning ({})",
+                    args.critical, args.warning
+                );
+                eprintln!("error: {why}");
+                write_stdout(&format!("GRANTSCOPE UNKNOWN - usage: {why}\n"))?;
+                return Ok(ExitCode::from(Status::Unknown.code()));
+            }
             let thresholds = Thresholds {
                 warning: args.warning,
-                critical: args.critical.max(args.warning),
+                critical: args.critical,
                 critical_on: args.critical_on,
                 allow_empty: args.allow_empty,
             };
             // Whatever goes wrong, a monitoring system gets a status line and UNKNOWN.
             let (status, out) = match read_and_analyze(&args.read) {
-                Ok(analysis) => {
-                    let checked = watch::check(&analysis, &thresholds);
+                Ok((analysis, set)) => {
+                    let rules: Vec<&str> = set.specs.keys().map(String::as_str).collect();
+                    let checked = watch::check(&analysis, &thresholds, &rules);
                     std::mem::forget(analysis);
                     checked
                 }
-                Err(e) => (Status::Unknown, format!("GRANTSCOPE UNKNOWN - {e:#}\n")),
+                Err(e) => {
+                    let why = watch::one_line(&format!("{e:#}").replace('\n', "; "));
+                    (Status::Unknown, format!("GRANTSCOPE UNKNOWN - {why}\n"))
+                }
             };
-            write_stdout(&out)?;
+            if write_stdout(&out).is_err() {
+                return Ok(ExitCode::from(Status::Unknown.code()));
+            }
             Ok(ExitCode::from(status.code()))
         }
     }
@@ -93,7 +108,7 @@ fn run() -> Result<ExitCode> {
 
 /// Reads the inputs as `read` says and analyses them; problems with the input go to
 /// stderr as warnings, the run goes on.
-fn read_and_analyze(read: &ReadOptions) -> Result<grantscope::Analysis> {
+fn read_and_analyze(read: &ReadOptions) -> Result<(grantscope::Analysis, SpecSet)> {
     if let Some(k) = &read.fingerprint_key {
         grantscope::fingerprint::set_key(k.as_bytes());
     }
@@ -163,26 +178,34 @@ fn read_and_analyze(read: &ReadOptions) -> Result<grantscope::Analysis> {
             report::finished_early_text(&early, Some(read.max_open))
         );
     }
-    Ok(analysis)
+    Ok((analysis, set))
+}
+
+/// Whether this run is `watch`: the first argument naming a command names it. Its caller
+/// is a monitoring system, which reads any status but 0 to 3 as something else.
+fn watching() -> bool {
+    std::env::args_os()
+        .skip(1)
+        .take_while(|a| a != "--")
+        .find(|a| ["analyze", "watch", "rules", "help"].iter().any(|c| a == c))
+        .is_some_and(|a| a == "watch")
 }
 
 /// Prints a command-line error as clap would, and exits as it would (2), except for
-/// `watch`, whose caller is a monitoring system: it gets a status line and UNKNOWN (3).
+/// `watch`: it gets a status line and UNKNOWN (3), as a monitoring plugin's help and
+/// version do too.
 fn usage_error(e: clap::Error) -> ExitCode {
     use clap::error::ErrorKind;
-    let watching = std::env::args().nth(1).as_deref() == Some("watch");
-    let shown = matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion);
-    if !watching || shown {
+    if !watching() {
         e.exit();
     }
     let _ = e.print();
-    let first = e.to_string();
-    let first = first
-        .lines()
-        .next()
-        .unwrap_or_default()
-        .trim_start_matches("error: ");
-    println!("GRANTSCOPE UNKNOWN - usage: {first}");
+    if !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        let text = e.to_string();
+        let first = text.lines().next().unwrap_or_default();
+        let first = watch::one_line(first.trim_start_matches("error: "));
+        println!("GRANTSCOPE UNKNOWN - usage: {first}");
+    }
     ExitCode::from(Status::Unknown.code())
 }
 
@@ -201,11 +224,23 @@ fn write_stdout(out: &str) -> Result<()> {
 }
 
 fn main() -> ExitCode {
+    if watching() {
+        // A panic, on any thread, still gives the monitoring system a status: UNKNOWN.
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            report(info);
+            println!("GRANTSCOPE UNKNOWN - internal error (a bug: please report it)");
+            std::process::exit(i32::from(Status::Unknown.code()));
+        }));
+    }
     match run() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(2)
+            match watching() {
+                true => ExitCode::from(Status::Unknown.code()),
+                false => ExitCode::from(2),
+            }
         }
     }
 }

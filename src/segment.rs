@@ -44,7 +44,8 @@ pub struct EarlyFinish {
     pub flows: usize,
     /// Their events.
     pub events: usize,
-    /// The shortest time any of them had been idle, behind the newest event then pending.
+    /// The shortest time any of them had been idle, behind the time every input had read
+    /// past.
     pub shortest_idle_ms: Millis,
 }
 
@@ -82,6 +83,8 @@ pub struct Segmenter<'s> {
     max_open: usize,
     /// What the cap finished early, if it ever had to.
     early: Option<EarlyFinish>,
+    /// How many times what is pending was merged and looked through for finished flows.
+    pub merges: usize,
 }
 
 impl<'s> Segmenter<'s> {
@@ -103,15 +106,18 @@ impl<'s> Segmenter<'s> {
             peak_pending: 0,
             max_open: usize::MAX,
             early: None,
+            merges: 0,
         }
     }
 
     /// Caps the events held open at once. The flow window bounds memory by time, which is
     /// no bound on a log dense enough: an identity provider's own log holds every login of
-    /// the last half hour. Past the cap, the flows idle longest (whatever their idle time)
-    /// are finished until half the cap is left, and [`Segmenter::early_finish`] says so.
+    /// the last half hour. Past the cap, the flows idle longest (whatever their idle time,
+    /// but only those every input has read past) are finished until half the cap is left,
+    /// and [`Segmenter::early_finish`] says so.
     pub fn with_max_open(mut self, max_open: usize) -> Segmenter<'s> {
         self.max_open = max_open.max(1);
+        self.next_check = self.next_check.min(self.max_open.saturating_add(1));
         self
     }
 
@@ -139,13 +145,11 @@ impl<'s> Segmenter<'s> {
         }
         self.pending.extend(events);
         self.peak_pending = self.peak_pending.max(self.pending.len());
-        let over = self.pending.len() > self.max_open;
-        if self.pending.len() < self.next_check && !over {
+        if self.pending.len() < self.next_check {
             return;
         }
-        let horizon = watermark.map(|w| w.saturating_sub(self.window_ms));
-        if horizon.is_some() || over {
-            self.evict(horizon.unwrap_or(Millis::MIN));
+        if let Some(w) = watermark {
+            self.evict(w.saturating_sub(self.window_ms), w);
         }
         // Re-checking costs a pass over what is pending: wait for half as many new events
         // again (or a quarter of the first threshold), so that the passes stay linear in
@@ -155,15 +159,18 @@ impl<'s> Segmenter<'s> {
         let n = self.pending.len();
         let step = (self.max_pending / 4).max(n / 2).max(1);
         // Under the cap, the next check comes by the time the cap is passed. Over it still
-        // (flows that cannot be split, or have no time), it waits as usual: checking at every
-        // message would merge the whole list each time.
+        // (events without a time, or not yet read past by every input), it waits as usual:
+        // checking at every message would merge the whole list each time.
         self.next_check = match n <= self.max_open {
             true => (n + step).min(self.max_open.saturating_add(1)).max(n + 1),
             false => n + step,
         };
     }
 
-    fn evict(&mut self, horizon: Millis) {
+    /// Finishes the flows idle since before `horizon` (and, over the cap, the flows idle
+    /// longest before `watermark`, the time every input has read past).
+    fn evict(&mut self, horizon: Millis, watermark: Millis) {
+        self.merges += 1;
         self.set_clocks();
         // Merge first: a record without flow keys (an access-log line of a token request)
         // joins its richer twin from another source and leaves with that twin's flow,
@@ -188,7 +195,7 @@ impl<'s> Segmenter<'s> {
             .map(|f| f.events.iter().filter_map(|&i| self.pending[i].ts).max())
             .collect();
         let horizon = match over {
-            true => self.horizon_within_cap(&flows, &lasts, horizon),
+            true => self.horizon_within_cap(&flows, &lasts, horizon, watermark),
             false => horizon,
         };
         let mut closed = vec![false; self.pending.len()];
@@ -258,17 +265,24 @@ impl<'s> Segmenter<'s> {
     /// The horizon that finishes, besides the flows idle for the window (those ending
     /// before `horizon`), the flows idle longest until at most half the cap is left open;
     /// notes in [`EarlyFinish`] what that finished before its time.
+    ///
+    /// Only flows that ended before `watermark` go: every input has read past them, so no
+    /// other input's record of their exchanges is still to come (finished before, such a
+    /// record became a failure of its own, and one failure counted twice). Flows without a
+    /// time never go, so the cap may be out of reach: `push` then checks at its usual pace.
     fn horizon_within_cap(
         &mut self,
         flows: &[Flow],
         lasts: &[Option<Millis>],
         horizon: Millis,
+        watermark: Millis,
     ) -> Millis {
-        let to_finish = self.pending.len() - self.max_open / 2;
+        let to_finish = self.pending.len().saturating_sub(self.max_open / 2);
         let mut idle: Vec<(Millis, usize)> = flows
             .iter()
             .zip(lasts)
             .filter_map(|(f, last)| Some(((*last)?, f.events.len())))
+            .filter(|(last, _)| *last < watermark)
             .collect();
         idle.sort_unstable();
         let mut finishing = 0;
@@ -281,7 +295,6 @@ impl<'s> Segmenter<'s> {
             // Every flow that ended at the same moment goes with it.
             cap_horizon = cap_horizon.max(last.saturating_add(1));
         }
-        let newest = self.pending.iter().filter_map(|e| e.ts).max();
         let early = idle
             .iter()
             .filter(|(last, _)| *last >= horizon && *last < cap_horizon);
@@ -293,8 +306,7 @@ impl<'s> Segmenter<'s> {
         for &(last, events) in early {
             note.flows += 1;
             note.events += events;
-            let idle_ms = newest.map_or(0, |n| n.saturating_sub(last));
-            note.shortest_idle_ms = note.shortest_idle_ms.min(idle_ms);
+            note.shortest_idle_ms = note.shortest_idle_ms.min(watermark - last);
         }
         if note != before {
             self.early = Some(note);

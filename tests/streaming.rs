@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use grantscope::event::{Event, EventKind, Locator, Source};
 use grantscope::ingest::{self, IngestOptions, Input};
 use grantscope::rank;
 use grantscope::rules::spec::SpecSet;
@@ -59,8 +60,7 @@ fn eviction_in_time_order_changes_no_diagnosis() {
     );
 }
 
-/// An access log of `n` logins, one every `every_ms`: authorize, then its callback
-/// `callback_ms` later, each login with its own state and code.
+/// An access log of `n` logins, one every `every_ms`, none denied.
 fn logins_log(
     dir: &std::path::Path,
     n: u64,
@@ -68,22 +68,7 @@ fn logins_log(
     callback_ms: u64,
 ) -> std::path::PathBuf {
     let path = dir.join("access.log");
-    let t = |ms: u64| {
-        let ms = 1_764_000_000_000 + ms;
-        chrono::DateTime::from_timestamp_millis(ms as i64)
-            .unwrap()
-            .format("%d/%b/%Y:%H:%M:%S +0000")
-            .to_string()
-    };
-    let mut log = String::new();
-    for i in 0..n {
-        log.push_str(&format!(
-            "10.0.0.1 - - [{}] \"GET /auth?response_type=code&client_id=web&state=st{i:08x}&redirect_uri=https%3A%2F%2Fapp%2Fcb HTTP/1.1\" 302 0 \"-\" \"ua\"\n10.0.0.1 - - [{}] \"GET /cb?code=cd{i:08x}&state=st{i:08x} HTTP/1.1\" 200 10 \"-\" \"ua\"\n",
-            t(i * every_ms),
-            t(i * every_ms + callback_ms)
-        ));
-    }
-    std::fs::write(&path, log).unwrap();
+    logins_access_log(&path, 0..n, every_ms, callback_ms, |_| false);
     path
 }
 
@@ -155,4 +140,81 @@ fn the_cap_on_open_events_bounds_a_dense_log_and_says_what_it_finished_early() {
     let (_, _, claimed) = capped.finish();
     assert_eq!(claimed.summary.flows as u64, n, "no login split in two");
     assert_eq!(claimed.summary.failures, 0);
+}
+
+/// Events without a time can never be finished, so the cap may be out of reach: checking
+/// then keeps its usual pace instead of merging everything pending at every message.
+#[test]
+fn a_cap_out_of_reach_does_not_merge_at_every_message() {
+    let specs = SpecSet::builtin().unwrap();
+    let event = |i: u64| {
+        let src = Source::new("app.jsonl".into(), Locator::Line(i));
+        let mut e = Event::new(EventKind::Token, src);
+        e.error = Some("invalid_grant".to_string());
+        e.request_ids = vec![format!("r{i}")];
+        e
+    };
+    let mut seg = Segmenter::new(&specs, 30 * 60_000, 2_000).with_max_open(1_000);
+    let messages = 60;
+    for m in 0..messages {
+        let events: Vec<Event> = (0..500).map(|i| event(m * 500 + i)).collect();
+        assert_eq!(events.len(), 500);
+        // Another input has read up to here: a watermark, but these events have no time.
+        seg.push(events, Some(1_764_000_000_000 + m as i64 * 1_000));
+    }
+    assert!(seg.peak_pending >= 30_000, "peak {}", seg.peak_pending);
+    assert!(
+        seg.merges <= 12,
+        "{} merges for {messages} messages",
+        seg.merges
+    );
+    assert_eq!(
+        seg.early_finish(),
+        None,
+        "nothing had a time to be finished by"
+    );
+}
+
+/// Two proxies' logs of the same logins, one with long lines, so that a window of it
+/// covers less time and it lags behind the other. The cap finishes only flows both logs
+/// have read past: finishing one before the lagging log's record of its exchange came
+/// would count that failure twice.
+#[test]
+fn the_cap_waits_for_every_input_to_read_past_a_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n, denied) = (3_000u64, |i: u64| i.is_multiple_of(7));
+    let short = dir.path().join("edge.log");
+    logins_access_log(&short, 0..n, 1, 3, denied);
+    let padded = dir.path().join("ingress.log");
+    logins_access_log(&padded, 0..n, 1, 3, denied);
+    let long_ua = format!("\"ua {}\"", "x".repeat(900));
+    let text = std::fs::read_to_string(&padded)
+        .unwrap()
+        .replace("\"ua\"", &long_ua);
+    std::fs::write(&padded, text).unwrap();
+    let specs = SpecSet::builtin().unwrap();
+    let run = |cap: usize| {
+        let mut seg = Segmenter::new(&specs, 30 * 60_000, 500).with_max_open(cap);
+        let opts = IngestOptions {
+            window: Some(64 << 10),
+            ..IngestOptions::default()
+        };
+        let inputs = [Input::Path(short.clone()), Input::Path(padded.clone())];
+        ingest::stream(&inputs, &opts, |evs, wm| seg.push(evs, wm));
+        let early = seg.early_finish();
+        let (evs, flows, claimed) = seg.finish();
+        (rank::group(&evs, &flows, claimed, &specs), early)
+    };
+    let (open, none) = run(usize::MAX);
+    assert_eq!(none, None);
+    let denials = (0..n).filter(|&i| denied(i)).count();
+    assert_eq!(open.summary.failures, denials, "each denial once");
+    let (capped, early) = run(1_000);
+    let early = early.expect("flows were finished early");
+    assert!(early.flows > 1_000, "{early:?}");
+    assert_eq!(
+        capped.summary.failures, denials,
+        "each denial once, capped too"
+    );
+    assert_eq!(by_rule(&capped), by_rule(&open));
 }

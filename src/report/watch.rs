@@ -46,12 +46,13 @@ impl Status {
     }
 }
 
-/// When a check warns and when it is critical.
+/// When a check warns and when it is critical. As in the plugin guidelines' ranges, a
+/// count alerts when it is above its threshold: `--warning 0` warns at the first failure.
 #[derive(Debug, Clone, Copy)]
 pub struct Thresholds {
-    /// OAuth failures from which the check warns.
+    /// The check warns above this many OAuth failures.
     pub warning: u64,
-    /// OAuth failures from which it is critical.
+    /// It is critical above this many.
     pub critical: u64,
     /// A diagnosis at or above this severity is critical, whatever the count.
     pub critical_on: Option<Severity>,
@@ -62,8 +63,26 @@ pub struct Thresholds {
 /// Causes named on the status line; the rest are in the lines after it.
 const CAUSES_ON_STATUS_LINE: usize = 3;
 
-/// The check's status and its text: the status line, then one line per cause.
-pub fn check(a: &Analysis, t: &Thresholds) -> (Status, String) {
+/// Unreadable inputs named on the status line.
+const UNREADABLE_SHOWN: usize = 3;
+
+/// Text from the input (a file name, a client id) as it may stand in a check's output: on
+/// one line, without control characters (a forged second line, a terminal escape) and
+/// without `|`, which starts the performance data of a line.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '|' => '/',
+            c if c.is_control() => '?',
+            c => c,
+        })
+        .collect()
+}
+
+/// The check's status and its text: the status line, then one line per cause. `rules`:
+/// every rule's id, so that the performance data has the same labels in every run (0 for
+/// a rule that found nothing), as graphing stores them.
+pub fn check(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, String) {
     let s = &a.ranked.summary;
     let failures = s.failures as u64;
     let records: u64 = a.inputs.iter().map(|i| i.records).sum();
@@ -76,9 +95,9 @@ pub fn check(a: &Analysis, t: &Thresholds) -> (Status, String) {
     });
     let status = if a.had_unreadable_input() || (records == 0 && !t.allow_empty) {
         Status::Unknown
-    } else if failures >= t.critical || severe.is_some() {
+    } else if failures > t.critical || severe.is_some() {
         Status::Critical
-    } else if failures >= t.warning {
+    } else if failures > t.warning {
         Status::Warning
     } else {
         Status::Ok
@@ -88,13 +107,18 @@ pub fn check(a: &Analysis, t: &Thresholds) -> (Status, String) {
             "no records read: nothing to check (is this the right log?)".to_string()
         }
         Status::Unknown => {
-            let unreadable: Vec<&str> = a
+            let unreadable: Vec<String> = a
                 .inputs
                 .iter()
                 .filter(|i| i.unreadable)
-                .map(|i| i.file.as_str())
+                .map(|i| one_line(&i.file))
                 .collect();
-            format!("cannot read {}", unreadable.join(", "))
+            let shown = unreadable.len().min(UNREADABLE_SHOWN);
+            let mut text = format!("cannot read {}", unreadable[..shown].join(", "));
+            if unreadable.len() > shown {
+                let _ = write!(text, " and {} more", unreadable.len() - shown);
+            }
+            text
         }
         _ if failures == 0 => format!("no OAuth failures in {}", counted(s.flows, "flow")),
         _ => {
@@ -139,14 +163,20 @@ pub fn check(a: &Analysis, t: &Thresholds) -> (Status, String) {
         s.flows,
         s.failed_flows,
     );
-    for d in &a.ranked.diagnoses {
-        let _ = write!(out, " {}={};;;0", d.rule, d.count);
+    for rule in rules {
+        let count = a
+            .ranked
+            .diagnoses
+            .iter()
+            .find(|d| d.rule == *rule)
+            .map_or(0, |d| d.count);
+        let _ = write!(out, " {rule}={count};;;0");
     }
     out.push('\n');
     for d in &a.ranked.diagnoses {
         let clients = match d.clients.is_empty() {
             true => String::new(),
-            false => format!(", clients {}", d.clients.join(", ")),
+            false => format!(", clients {}", one_line(&d.clients.join(", "))),
         };
         let _ = writeln!(
             out,

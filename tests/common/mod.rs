@@ -362,3 +362,34 @@ pub fn check_labeled_lines(
     }
     problems
 }
+
+/// An nginx access log of logins (`i` in `logins`), one every `every_ms`: the authorize
+/// redirect, then its callback `callback_ms` later; every login has its own state and
+/// code, and those `denied(i)` come back with `error=access_denied` instead of a code.
+pub fn logins_access_log(
+    path: &Path,
+    logins: impl Iterator<Item = u64>,
+    every_ms: u64,
+    callback_ms: u64,
+    denied: impl Fn(u64) -> bool,
+) {
+    let t = |ms: u64| {
+        chrono::DateTime::from_timestamp_millis(1_764_000_000_000 + ms as i64)
+            .unwrap()
+            .format("%d/%b/%Y:%H:%M:%S +0000")
+            .to_string()
+    };
+    let mut log = String::new();
+    for i in logins {
+        let answer = match denied(i) {
+            true => format!("error=access_denied&state=st{i:08x}"),
+            false => format!("code=cd{i:08x}&state=st{i:08x}"),
+        };
+        log.push_str(&format!(
+            "10.0.0.1 - - [{}] \"GET /auth?response_type=code&client_id=web&state=st{i:08x}&redirect_uri=https%3A%2F%2Fapp%2Fcb HTTP/1.1\" 302 0 \"-\" \"ua\"\n10.0.0.1 - - [{}] \"GET /cb?{answer} HTTP/1.1\" 200 10 \"-\" \"ua\"\n",
+            t(i * every_ms),
+            t(i * every_ms + callback_ms)
+        ));
+    }
+    std::fs::write(path, log).unwrap();
+}
