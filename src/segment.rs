@@ -306,7 +306,7 @@ impl<'s> Segmenter<'s> {
         for &(last, events) in early {
             note.flows += 1;
             note.events += events;
-            note.shortest_idle_ms = note.shortest_idle_ms.min(watermark - last);
+            note.shortest_idle_ms = note.shortest_idle_ms.min(watermark.saturating_sub(last));
         }
         if note != before {
             self.early = Some(note);

@@ -170,7 +170,17 @@ pub fn check(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, String) {
             .iter()
             .find(|d| d.rule == *rule)
             .map_or(0, |d| d.count);
-        let _ = write!(out, " {rule}={count};;;0");
+        // A rule of a `--rules` folder names itself: only what a label may hold is kept.
+        let label: String = rule
+            .chars()
+            .map(
+                |c| match c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
+                    true => c,
+                    false => '_',
+                },
+            )
+            .collect();
+        let _ = write!(out, " {label}={count};;;0");
     }
     out.push('\n');
     for d in &a.ranked.diagnoses {
