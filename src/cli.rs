@@ -59,7 +59,8 @@ pub struct ReadOptions {
     pub flow_window: i64,
     /// Events held open at once, at most (~2.4 KB of memory each). An identity provider's
     /// own log can hold more within the flow window than memory does; past this, the flows
-    /// idle longest are finished early and a warning says how many.
+    /// idle longest (of those every input has read past) are finished early, and a warning
+    /// says how many.
     #[arg(long, value_name = "EVENTS", default_value_t = crate::segment::DEFAULT_MAX_OPEN,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_open: usize,
