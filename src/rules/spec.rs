@@ -17,7 +17,7 @@ pub enum SpecError {
     Invalid { file: String, msg: String },
     #[error("--set {arg}: {msg}")]
     BadSetting { arg: String, msg: String },
-    #[error("cannot read rules folder {dir}: {source}")]
+    #[error("cannot read rules folder {dir}")]
     Io { dir: String, source: std::io::Error },
 }
 
