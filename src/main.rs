@@ -70,20 +70,18 @@ fn run() -> Result<ExitCode> {
             Ok(code)
         }
         Command::Watch(args) => {
-            if args.critical < args.warning {
-                let why = format!(
-                    "--critical ({}) is below --warning ({})",
-                    args.critical, args.warning
-                );
-                eprintln!("error: {why}");
-                write_stdout(&format!("GRANTSCOPE UNKNOWN - usage: {why}\n"))?;
-                return Ok(ExitCode::from(Status::Unknown.code()));
-            }
-            let thresholds = Thresholds {
-                warning: args.warning,
-                critical: args.critical,
-                critical_on: args.critical_on,
-                allow_empty: args.allow_empty,
+            let thresholds = match Thresholds::new(
+                args.warning,
+                args.critical,
+                args.critical_on,
+                args.allow_empty,
+            ) {
+                Ok(t) => t,
+                Err(why) => {
+                    eprintln!("error: {why}");
+                    write_stdout(&watch::unknown(&format!("usage: {why}")))?;
+                    return Ok(ExitCode::from(Status::Unknown.code()));
+                }
             };
             // Whatever goes wrong, a monitoring system gets a status line and UNKNOWN.
             let (status, out) = match read_and_analyze(&args.read) {
@@ -93,10 +91,7 @@ fn run() -> Result<ExitCode> {
                     std::mem::forget(analysis);
                     checked
                 }
-                Err(e) => {
-                    let why = watch::one_line(&format!("{e:#}").replace('\n', "; "));
-                    (Status::Unknown, format!("GRANTSCOPE UNKNOWN - {why}\n"))
-                }
+                Err(e) => (Status::Unknown, watch::unknown(&format!("{e:#}"))),
             };
             if write_stdout(&out).is_err() {
                 return Ok(ExitCode::from(Status::Unknown.code()));
@@ -203,8 +198,8 @@ fn usage_error(e: clap::Error) -> ExitCode {
     if !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
         let text = e.to_string();
         let first = text.lines().next().unwrap_or_default();
-        let first = watch::one_line(first.trim_start_matches("error: "));
-        println!("GRANTSCOPE UNKNOWN - usage: {first}");
+        let first = first.trim_start_matches("error: ");
+        print!("{}", watch::unknown(&format!("usage: {first}")));
     }
     ExitCode::from(Status::Unknown.code())
 }
@@ -229,7 +224,10 @@ fn main() -> ExitCode {
         let report = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             report(info);
-            println!("GRANTSCOPE UNKNOWN - internal error (a bug: please report it)");
+            print!(
+                "{}",
+                watch::unknown("internal error (a bug: please report it)")
+            );
             std::process::exit(i32::from(Status::Unknown.code()));
         }));
     }

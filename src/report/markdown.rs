@@ -4,9 +4,6 @@ use super::{locators, ts, Clean};
 use crate::Analysis;
 use std::fmt::Write;
 
-/// What ends a note under the summary line.
-const PARA: &str = "\n";
-
 pub fn render(a: &Analysis) -> String {
     let r = &a.ranked;
     let clean = Clean::new(a);
@@ -23,7 +20,7 @@ pub fn render(a: &Analysis) -> String {
         s.failures - s.explained
     );
     if let Some(early) = &a.finished_early {
-        let _ = writeln!(out, "{}{}", super::finished_early_text(early, None), PARA);
+        let _ = writeln!(out, "{}\n", super::finished_early_text(early, None));
     }
     if !r.diagnoses.is_empty() {
         let _ = writeln!(out, "| # | cause | severity | failures | clients | first seen | last seen |\n|---|---|---|---|---|---|---|");

@@ -1,6 +1,7 @@
 //! Reports: the same [`Analysis`](crate::Analysis) rendered as a table, JSON (contract
-//! version 1), Markdown, or a monitoring check's status (`watch`). Every string that can carry input text goes through the
-//! redaction in `event`/`redact`, so no format can print a secret.
+//! version 1), Markdown, or a monitoring check's status (`watch`). Every string that can
+//! carry input text goes through the redaction in `event`/`redact`, so no format can print
+//! a secret.
 
 pub mod json;
 pub mod markdown;

@@ -6,9 +6,6 @@ use crate::Analysis;
 use comfy_table::{presets::UTF8_FULL_CONDENSED, ContentArrangement, Table};
 use std::fmt::Write;
 
-/// What ends a note under the summary line.
-const PARA: &str = "";
-
 pub fn render(a: &Analysis, verbose: bool) -> String {
     let r = &a.ranked;
     let clean = Clean::new(a);
@@ -24,7 +21,7 @@ pub fn render(a: &Analysis, verbose: bool) -> String {
         s.failures - s.explained
     );
     if let Some(early) = &a.finished_early {
-        let _ = writeln!(out, "{}{}", super::finished_early_text(early, None), PARA);
+        let _ = writeln!(out, "{}", super::finished_early_text(early, None));
     }
     if r.diagnoses.is_empty() {
         let _ = writeln!(

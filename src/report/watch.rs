@@ -60,6 +60,35 @@ pub struct Thresholds {
     pub allow_empty: bool,
 }
 
+impl Thresholds {
+    /// The thresholds, unless `critical` is below `warning` (what that should mean, no
+    /// monitoring system agrees on).
+    pub fn new(
+        warning: u64,
+        critical: u64,
+        critical_on: Option<Severity>,
+        allow_empty: bool,
+    ) -> Result<Thresholds, String> {
+        if critical < warning {
+            return Err(format!(
+                "--critical ({critical}) is below --warning ({warning})"
+            ));
+        }
+        Ok(Thresholds {
+            warning,
+            critical,
+            critical_on,
+            allow_empty,
+        })
+    }
+}
+
+/// The status line of a check that could not be made: the reason, on one line.
+pub fn unknown(why: &str) -> String {
+    let why = one_line(&why.trim_end().replace('\n', "; "));
+    format!("GRANTSCOPE {} - {why}\n", Status::Unknown.name())
+}
+
 /// Causes named on the status line; the rest are in the lines after it.
 const CAUSES_ON_STATUS_LINE: usize = 3;
 
