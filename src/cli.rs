@@ -1,6 +1,8 @@
 //! Command-line interface definitions (clap).
 
+use crate::event::Millis;
 use crate::ingest::Format;
+use crate::rank::Period;
 use crate::report::OutputFormat;
 use crate::rules::spec::Severity;
 use clap::{Args, Parser, Subcommand};
@@ -64,8 +66,79 @@ pub struct ReadOptions {
     #[arg(long, value_name = "EVENTS", default_value_t = crate::segment::DEFAULT_MAX_OPEN,
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_open: usize,
+    /// Count only the failures from this time on: a time (`2026-11-24T06:30:00Z`) or a
+    /// duration before --until or now (`30m`). Earlier records are still read, since what
+    /// came before (a code issued, a token rotated) explains what failed after.
+    #[arg(long, value_name = "TIME|DURATION", value_parser = parse_time_arg)]
+    pub since: Option<TimeArg>,
+    /// Count only the failures up to this time (`2026-11-24T07:00:00Z`), or this long
+    /// before now (`5m`).
+    #[arg(long, value_name = "TIME|DURATION", value_parser = parse_time_arg)]
+    pub until: Option<TimeArg>,
     #[command(flatten)]
     pub rules: RuleOptions,
+}
+
+/// A time as given on the command line: a moment, or how long before another.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeArg {
+    At(Millis),
+    Ago(Millis),
+}
+
+/// A duration with its unit (`90s`, `30m`, `2h`, `1d`), else a time as logs write them
+/// (RFC 3339, UTC unless it names a zone; epoch seconds or milliseconds), or a day
+/// (`2026-11-24`, from midnight UTC).
+fn parse_time_arg(s: &str) -> Result<TimeArg, String> {
+    let has_unit = s.trim().ends_with(|c: char| c.is_ascii_alphabetic());
+    let duration = has_unit
+        .then(|| crate::rules::spec::parse_duration(s))
+        .flatten();
+    let day = || {
+        chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc().timestamp_millis())
+    };
+    match duration {
+        Some(ms) => Ok(TimeArg::Ago(ms)),
+        None => crate::ingest::time::parse_time(s)
+            .or_else(day)
+            .map(TimeArg::At)
+            .ok_or_else(|| {
+                format!(
+                    "`{s}` is neither a time (e.g. 2026-11-24T06:30:00Z) nor a duration (e.g. 30m)"
+                )
+            }),
+    }
+}
+
+impl ReadOptions {
+    /// The period whose failures are counted, from `--since` and `--until` (or `watch`'s
+    /// `window`, the duration before --until or now); `now` in UTC milliseconds.
+    pub fn period(&self, window: Option<Millis>, now: Millis) -> Result<Option<Period>, String> {
+        let until = match self.until {
+            Some(TimeArg::At(t)) => Some(t),
+            Some(TimeArg::Ago(d)) => Some(now - d),
+            None => None,
+        };
+        let since = window.map(TimeArg::Ago).or(self.since);
+        let from = match since {
+            Some(TimeArg::At(t)) => Some(t),
+            Some(TimeArg::Ago(d)) => Some(until.unwrap_or(now) - d),
+            None => None,
+        };
+        if let (Some(f), Some(u)) = (from, until) {
+            if f > u {
+                return Err(format!(
+                    "the period starts ({}) after it ends ({})",
+                    crate::report::ts(Some(f)),
+                    crate::report::ts(Some(u))
+                ));
+            }
+        }
+        Ok((from.is_some() || until.is_some()).then_some(Period { from, until }))
+    }
 }
 
 #[derive(Args, Debug)]
@@ -102,6 +175,11 @@ pub struct WatchArgs {
     /// Inputs without a single record are OK (a quiet stretch of log), not UNKNOWN.
     #[arg(long)]
     pub allow_empty: bool,
+    /// Count only the failures of the last DURATION before now (or --until), e.g. `5m`
+    /// for a check run every five minutes on whole log files: an old failure does not
+    /// keep the check alerting.
+    #[arg(long, value_name = "DURATION", value_parser = parse_window, conflicts_with = "since")]
+    pub window: Option<Millis>,
 }
 
 fn parse_window(s: &str) -> Result<i64, String> {
@@ -124,4 +202,73 @@ pub enum RulesAction {
     Show { id: String },
     /// Every vendor signature as a markdown table (vendor, code or message, rule id).
     Signatures,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_and_durations_on_the_command_line() {
+        let at = |s: &str| match parse_time_arg(s) {
+            Ok(TimeArg::At(t)) => crate::report::ts(Some(t)),
+            other => panic!("{s}: {other:?}"),
+        };
+        assert_eq!(parse_time_arg("30m"), Ok(TimeArg::Ago(1_800_000)));
+        assert_eq!(parse_time_arg("2h"), Ok(TimeArg::Ago(7_200_000)));
+        assert_eq!(at("2026-11-24T06:30:00Z"), "2026-11-24T06:30:00.000Z");
+        assert_eq!(at("2026-11-24T07:30:00+01:00"), "2026-11-24T06:30:00.000Z");
+        assert_eq!(at("2026-11-24 06:30:00"), "2026-11-24T06:30:00.000Z");
+        assert_eq!(at("2026-11-24"), "2026-11-24T00:00:00.000Z");
+        for bad in ["yesterday", "30 parsecs", ""] {
+            assert!(parse_time_arg(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_duration_counts_back_from_until_or_now() {
+        let read = |args: &[&str]| {
+            let cli = Cli::try_parse_from(["grantscope", "analyze"].iter().chain(args)).unwrap();
+            match cli.command {
+                Command::Analyze(a) => a.read,
+                _ => unreachable!(),
+            }
+        };
+        let now = 1_000_000_000;
+        let p = read(&["--since", "10m"]).period(None, now).unwrap();
+        assert_eq!(
+            p,
+            Some(Period {
+                from: Some(now - 600_000),
+                until: None
+            })
+        );
+        let p = read(&["--since", "10m", "--until", "1970-01-01T00:00:20Z"])
+            .period(None, now)
+            .unwrap();
+        assert_eq!(
+            p,
+            Some(Period {
+                from: Some(-580_000),
+                until: Some(20_000)
+            })
+        );
+        let p = read(&["--until", "1m"]).period(Some(60_000), now).unwrap();
+        assert_eq!(
+            p,
+            Some(Period {
+                from: Some(now - 120_000),
+                until: Some(now - 60_000)
+            })
+        );
+        assert_eq!(read(&[]).period(None, now), Ok(None));
+        assert!(read(&[
+            "--since",
+            "1970-01-01T00:00:20Z",
+            "--until",
+            "1970-01-01T00:00:10Z"
+        ])
+        .period(None, now)
+        .is_err());
+    }
 }

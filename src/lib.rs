@@ -35,6 +35,11 @@ pub struct Analysis {
     /// Flows finished before their idle window to keep within the cap on open events
     /// (`--max-open`); None when the cap was never reached.
     pub finished_early: Option<segment::EarlyFinish>,
+    /// The period whose failures alone were counted (None: all of them).
+    pub period: Option<rank::Period>,
+    /// The time of the latest OAuth record read: a check that finds nothing in its window
+    /// says how old the log's news is (None: no record had a time).
+    pub latest: Option<event::Millis>,
     /// Freed with the analysis, after the report (see [`segment::Unused`]).
     #[expect(dead_code, reason = "held only to be freed later")]
     unused: segment::Unused,
@@ -56,6 +61,8 @@ pub struct StreamOptions {
     pub max_pending: usize,
     /// Events held open at most; past it the flows idle longest are finished early.
     pub max_open: usize,
+    /// Only the failures of this period are counted (None: all).
+    pub period: Option<rank::Period>,
 }
 
 impl Default for StreamOptions {
@@ -64,6 +71,7 @@ impl Default for StreamOptions {
             flow_window_ms: segment::DEFAULT_WINDOW_MS,
             max_pending: segment::DEFAULT_MAX_PENDING,
             max_open: segment::DEFAULT_MAX_OPEN,
+            period: None,
         }
     }
 }
@@ -88,7 +96,8 @@ pub fn analyze_streaming(
     specs: &SpecSet,
 ) -> Analysis {
     let mut seg = segment::Segmenter::new(specs, stream.flow_window_ms, stream.max_pending)
-        .with_max_open(stream.max_open);
+        .with_max_open(stream.max_open)
+        .with_period(stream.period);
     if rayon::current_num_threads() <= 1 {
         // One thread asked for (`--threads 1`): one thread used.
         let reports = ingest::stream(inputs, opts, |events, watermark| {
@@ -207,6 +216,8 @@ fn finish(
         flows,
         ranked,
         finished_early: seg.early_finish(),
+        period: seg.period(),
+        latest: seg.latest(),
         unused: seg.take_unused(),
     }
 }

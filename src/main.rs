@@ -47,7 +47,7 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Analyze(args) => {
-            let (analysis, _) = read_and_analyze(&args.read)?;
+            let (analysis, _) = read_and_analyze(&args.read, None)?;
             let out = report::render(&analysis, args.format, args.verbose);
             write_stdout(&out)?;
             let code = if analysis.had_unreadable_input() {
@@ -84,7 +84,7 @@ fn run() -> Result<ExitCode> {
                 }
             };
             // Whatever goes wrong, a monitoring system gets a status line and UNKNOWN.
-            let (status, out) = match read_and_analyze(&args.read) {
+            let (status, out) = match read_and_analyze(&args.read, args.window) {
                 Ok((analysis, set)) => {
                     let rules: Vec<&str> = set.specs.keys().map(String::as_str).collect();
                     let checked = watch::check(&analysis, &thresholds, &rules);
@@ -101,9 +101,17 @@ fn run() -> Result<ExitCode> {
     }
 }
 
-/// Reads the inputs as `read` says and analyses them; problems with the input go to
-/// stderr as warnings, the run goes on.
-fn read_and_analyze(read: &ReadOptions) -> Result<(grantscope::Analysis, SpecSet)> {
+/// Reads the inputs as `read` says and analyses them, counting the failures of `window`
+/// before now (`watch --window`) where given; problems with the input go to stderr as
+/// warnings, the run goes on.
+fn read_and_analyze(
+    read: &ReadOptions,
+    window: Option<i64>,
+) -> Result<(grantscope::Analysis, SpecSet)> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let period = read.period(window, now).map_err(anyhow::Error::msg)?;
     if let Some(k) = &read.fingerprint_key {
         grantscope::fingerprint::set_key(k.as_bytes());
     }
@@ -139,6 +147,7 @@ fn read_and_analyze(read: &ReadOptions) -> Result<(grantscope::Analysis, SpecSet
     let stream = StreamOptions {
         flow_window_ms: read.flow_window,
         max_open: read.max_open,
+        period,
         ..StreamOptions::default()
     };
     let analysis = analyze_streaming(&inputs, &opts, stream, &set);

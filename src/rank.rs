@@ -74,6 +74,57 @@ impl Claimed {
     }
 }
 
+/// The stretch of time whose failures a report counts (`--since`, `--until`, `watch
+/// --window`); open at an end without a bound.
+///
+/// Why only the counting: a failure within the period is often explained by what came
+/// before it (the code issued, the token rotated minutes earlier), so flows are read and
+/// analysed whole, and only their failures outside the period are left out of the counts
+/// and diagnoses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Period {
+    pub from: Option<Millis>,
+    pub until: Option<Millis>,
+}
+
+impl Period {
+    /// Whether a record of this time lies in the period. A record without a time lies in
+    /// no bounded period: nothing says it happened then.
+    pub fn holds(&self, ts: Option<Millis>) -> bool {
+        match ts {
+            Some(t) => self.from.is_none_or(|f| t >= f) && self.until.is_none_or(|u| t <= u),
+            None => self.from.is_none() && self.until.is_none(),
+        }
+    }
+}
+
+impl Claimed {
+    /// What concerns `period` alone: the failures in it, with the findings that explain
+    /// them, and the flows with a record in it.
+    pub fn within(mut self, events: &[Event], flows: &[Flow], period: &Period) -> Claimed {
+        let holds = |e: &usize| period.holds(events[*e].ts);
+        for f in &mut self.findings {
+            f.explains.retain(holds);
+        }
+        self.findings.retain(|f| !f.explains.is_empty());
+        for u in &mut self.unexplained {
+            u.events.retain(holds);
+        }
+        self.unexplained.retain(|u| !u.events.is_empty());
+        let failed: Vec<usize> = flows
+            .iter()
+            .map(|f| f.failures(events).filter(holds).count())
+            .collect();
+        self.summary = Summary {
+            flows: flows.iter().filter(|f| f.events.iter().any(holds)).count(),
+            failed_flows: failed.iter().filter(|n| **n > 0).count(),
+            failures: failed.iter().sum(),
+            explained: self.findings.iter().map(|f| f.explains.len()).sum(),
+        };
+        self
+    }
+}
+
 /// Claims and groups in one step, for one set of flows.
 pub fn rank(events: &[Event], flows: &[Flow], findings: Vec<Finding>, specs: &SpecSet) -> Ranked {
     let claimed = claim(events, flows, findings);

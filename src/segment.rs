@@ -16,7 +16,7 @@ use crate::clock::Offsets;
 use crate::event::{Event, Millis};
 use crate::flow::{self, Flow};
 use crate::merge;
-use crate::rank::{self, Claimed};
+use crate::rank::{self, Claimed, Period};
 use crate::rules::{self, spec::SpecSet};
 use foldhash::{HashMap, HashMapExt};
 
@@ -85,6 +85,10 @@ pub struct Segmenter<'s> {
     early: Option<EarlyFinish>,
     /// How many times what is pending was merged and looked through for finished flows.
     pub merges: usize,
+    /// Only the failures of this period are counted (None: all).
+    period: Option<Period>,
+    /// The time of the latest event read.
+    latest: Option<Millis>,
 }
 
 impl<'s> Segmenter<'s> {
@@ -107,7 +111,16 @@ impl<'s> Segmenter<'s> {
             max_open: usize::MAX,
             early: None,
             merges: 0,
+            period: None,
+            latest: None,
         }
+    }
+
+    /// Counts only the failures of `period` (see [`Period`]); flows are still analysed
+    /// whole.
+    pub fn with_period(mut self, period: Option<Period>) -> Segmenter<'s> {
+        self.period = period;
+        self
     }
 
     /// Caps the events held open at once. The flow window bounds memory by time, which is
@@ -121,6 +134,16 @@ impl<'s> Segmenter<'s> {
         self
     }
 
+    /// The period whose failures alone are counted.
+    pub fn period(&self) -> Option<Period> {
+        self.period
+    }
+
+    /// The time of the latest event read (None: no event had one).
+    pub fn latest(&self) -> Option<Millis> {
+        self.latest
+    }
+
     /// What the cap on open events finished early (None: nothing).
     pub fn early_finish(&self) -> Option<EarlyFinish> {
         self.early
@@ -132,6 +155,7 @@ impl<'s> Segmenter<'s> {
         if let Some(clocks) = &self.clocks {
             clocks.apply(&mut events);
         }
+        self.latest = self.latest.max(events.iter().filter_map(|e| e.ts).max());
         let needed = self.pending.len() + events.len();
         let first_check = self.max_pending.min(DEFAULT_MAX_PENDING);
         if needed > self.pending.capacity() && needed <= first_check {
@@ -258,7 +282,10 @@ impl<'s> Segmenter<'s> {
             let cx = rules::Context::new(&events, &flows, self.specs);
             rules::run(&cx, &rules::registry())
         };
-        let claimed = rank::claim(&events, &flows, findings);
+        let mut claimed = rank::claim(&events, &flows, findings);
+        if let Some(period) = &self.period {
+            claimed = claimed.within(&events, &flows, period);
+        }
         self.keep(events, flows, claimed);
     }
 

@@ -748,3 +748,113 @@ fn watch_output_keeps_input_text_on_its_line() {
     assert_eq!(text.matches("GRANTSCOPE").count(), 2, "{text}");
     assert!(text.lines().skip(1).all(|l| !l.contains('|')), "{text}");
 }
+
+/// `--since` / `--until` and `watch --window` count only the failures of their period, as
+/// a monitoring job run every few minutes on whole log files needs: an old failure must not
+/// keep the check alerting. The flows are still read whole.
+#[test]
+fn a_period_counts_only_its_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    // Two hours of logins, one a minute (the callback half a second after the authorize
+    // request); the logins of minutes 0, 7, 14, ... are denied.
+    logins_access_log(&log, 0..120, 60_000, 500, |i| i.is_multiple_of(7));
+    let log = log.to_str().unwrap();
+    let at = |minutes: f64| {
+        chrono::DateTime::from_timestamp_millis(1_764_000_000_000 + (minutes * 60_000.0) as i64)
+            .unwrap()
+            .to_rfc3339()
+    };
+    let denied_between =
+        |from: u64, to: u64| (from..=to).filter(|i| i.is_multiple_of(7)).count() as u64;
+    let analyze = |extra: &[&str]| {
+        let out = bin()
+            .args(["analyze", "--format", "json", log])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{out:?}");
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+
+    let all = analyze(&[]);
+    assert_eq!(all["summary"]["failures"], denied_between(0, 119));
+    assert!(all["summary"].get("period").is_none());
+
+    let (since, until) = (at(29.5), at(90.5));
+    let part = analyze(&["--since", &since, "--until", &until]);
+    let s = &part["summary"];
+    assert_eq!(s["failures"], denied_between(30, 90), "{s}");
+    assert_eq!(s["failed_flows"], denied_between(30, 90), "{s}");
+    assert_eq!(s["flows"], 61, "{s}");
+    assert_eq!(
+        counts_by_rule(&part)["access_denied"],
+        denied_between(30, 90)
+    );
+    let d = &part["diagnoses"][0];
+    assert!(d["first_seen"].as_str().unwrap() >= since.as_str(), "{d}");
+    assert!(d["last_seen"].as_str().unwrap() <= until.as_str(), "{d}");
+    assert!(
+        s["period"]["from"]
+            .as_str()
+            .unwrap()
+            .starts_with(&since[..19]),
+        "{s}"
+    );
+    // A duration is counted back from --until.
+    assert_eq!(
+        analyze(&["--since", "61m", "--until", &until])["summary"],
+        *s
+    );
+    for format in ["table", "markdown"] {
+        let out = bin()
+            .args(["analyze", "--format", format, log, "--since", &since])
+            .output()
+            .unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("Only failures from "), "{format}: {text}");
+    }
+
+    let watch = |args: &[&str]| {
+        let out = bin().arg("watch").args(args).arg(log).output().unwrap();
+        (
+            out.status.code().unwrap(),
+            String::from_utf8(out.stdout).unwrap(),
+        )
+    };
+    // The last ten minutes of the log hold the denials of minutes 112 and 119.
+    let end = at(120.0);
+    let (code, text) = watch(&["--window", "10m", "--until", &end]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("2 OAuth failures in 10 flows from "),
+        "{text}"
+    );
+    assert!(text.contains("failures=2;0;10;0 "), "{text}");
+    assert_eq!(watch(&["--window", "10m", "--until", &end, "-w", "2"]).0, 0);
+    // Run now, years after the log's last line: nothing is counted, and the check says
+    // how old the latest record is.
+    let (code, text) = watch(&["--window", "5m"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("no OAuth failures in 0 flows since ")
+            && text.contains("(the latest OAuth record is from 2025-11-24T"),
+        "{text}"
+    );
+
+    // A period that ends before it starts is a usage error, for a check an UNKNOWN.
+    let out = bin()
+        .args(["analyze", log, "--since", &until, "--until", &since])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the period starts"));
+    let (code, text) = watch(&["--since", &until, "--until", &since]);
+    assert_eq!(code, 3, "{text}");
+    assert!(
+        text.starts_with("GRANTSCOPE UNKNOWN - the period starts"),
+        "{text}"
+    );
+    let (code, text) = watch(&["--window", "yesterday"]);
+    assert_eq!(code, 3, "{text}");
+}

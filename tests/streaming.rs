@@ -18,17 +18,21 @@ fn by_rule(r: &rank::Ranked) -> BTreeMap<String, usize> {
         .collect()
 }
 
+/// The events of the recorded sessions (`fixtures/recorded`), all four sources.
+fn recorded_events() -> Vec<Event> {
+    let inputs: Vec<Input> = ["session.har", "access.log", "app.jsonl", "idp.jsonl"]
+        .iter()
+        .map(|f| Input::Path(fixture(&format!("recorded/{f}"))))
+        .collect();
+    ingest::ingest(&inputs, &IngestOptions::default()).events
+}
+
 /// The recorded sessions, fed in time order in small batches with a short window, are
 /// analyzed in many sets; the diagnoses are exactly those of one batch analysis.
 #[test]
 fn eviction_in_time_order_changes_no_diagnosis() {
     let specs = SpecSet::builtin().unwrap();
-    let inputs: Vec<Input> = ["session.har", "access.log", "app.jsonl", "idp.jsonl"]
-        .iter()
-        .map(|f| Input::Path(fixture(&format!("recorded/{f}"))))
-        .collect();
-    let ingested = ingest::ingest(&inputs, &IngestOptions::default());
-    let mut events = ingested.events;
+    let mut events = recorded_events();
     let batch = grantscope::analyze_events(Vec::new(), events.clone(), &specs);
 
     events.sort_by_key(|e| e.ts);
@@ -57,6 +61,66 @@ fn eviction_in_time_order_changes_no_diagnosis() {
         evs.len() < total / 2,
         "{} of {total} events kept",
         evs.len()
+    );
+}
+
+/// Counting only a period's failures gives the same counts and diagnoses whether the flows
+/// were analysed in many sets or in one, and they are the failures of the full analysis
+/// that lie in the period.
+#[test]
+fn a_period_counts_alike_in_streamed_sets_and_in_one() {
+    let specs = SpecSet::builtin().unwrap();
+    let mut events = recorded_events();
+    events.sort_by_key(|e| e.ts);
+    let times: Vec<i64> = events.iter().filter_map(|e| e.ts).collect();
+    let (first, last) = (times[0], times[times.len() - 1]);
+    let period = rank::Period {
+        from: Some(first + (last - first) / 3),
+        until: Some(last - (last - first) / 4),
+    };
+    let run = |window_ms: i64, max_pending: usize, period: Option<rank::Period>| {
+        let mut seg = Segmenter::new(&specs, window_ms, max_pending).with_period(period);
+        for chunk in events.chunks(10) {
+            let watermark = chunk.iter().filter_map(|e| e.ts).max();
+            seg.push(chunk.to_vec(), watermark);
+        }
+        let (evs, flows, claimed) = seg.finish();
+        (
+            rank::group(&evs, &flows, claimed, &specs),
+            evs,
+            seg.evictions,
+        )
+    };
+    let (streamed, _, evictions) = run(30_000, 40, Some(period));
+    let (batch, _, _) = run(i64::MAX, usize::MAX, Some(period));
+    let (all, all_events, _) = run(i64::MAX, usize::MAX, None);
+    assert!(evictions >= 3, "only {evictions} evictions");
+    assert_eq!(by_rule(&streamed), by_rule(&batch));
+    let (s, b) = (&streamed.summary, &batch.summary);
+    assert_eq!(
+        (s.flows, s.failed_flows, s.failures, s.explained),
+        (b.flows, b.failed_flows, b.failures, b.explained)
+    );
+    // The failures in the period are those of the full analysis that lie in it.
+    let in_period = |e: &usize| period.holds(all_events[*e].ts);
+    let explained_then: usize = all
+        .diagnoses
+        .iter()
+        .flat_map(|d| &d.findings)
+        .map(|f| f.explains.iter().filter(|e| in_period(e)).count())
+        .sum();
+    let unexplained_then: usize = all
+        .unexplained
+        .iter()
+        .map(|u| u.events.iter().filter(|e| in_period(e)).count())
+        .sum();
+    assert_eq!(b.explained, explained_then);
+    assert_eq!(b.failures, explained_then + unexplained_then);
+    assert!(
+        0 < b.failures && b.failures < all.summary.failures,
+        "{} of {} failures in the period",
+        b.failures,
+        all.summary.failures
     );
 }
 

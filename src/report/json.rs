@@ -74,7 +74,17 @@ struct Summary {
     #[serde(skip_serializing_if = "Option::is_none")]
     finished_early: Option<FinishedEarly>,
     flows: usize,
+    /// Present only when failures were counted within a period (`--since`, `--until`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    period: Option<Period>,
     unexplained: usize,
+}
+
+/// The period's bounds as report times; null where it is open.
+#[derive(Serialize)]
+struct Period {
+    from: Option<String>,
+    until: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -207,6 +217,10 @@ fn report(a: &Analysis) -> Report<'_> {
                 shortest_idle_ms: e.shortest_idle_ms,
             }),
             flows: r.summary.flows,
+            period: a.period.map(|p| Period {
+                from: p.from.map(super::format_ts),
+                until: p.until.map(super::format_ts),
+            }),
             unexplained: r.summary.failures - r.summary.explained,
         },
         unexplained,

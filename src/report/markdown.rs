@@ -22,6 +22,9 @@ pub fn render(a: &Analysis) -> String {
     if let Some(early) = &a.finished_early {
         let _ = writeln!(out, "{}\n", super::finished_early_text(early, None));
     }
+    if let Some(period) = &a.period {
+        let _ = writeln!(out, "{}\n", super::period_text(period));
+    }
     if !r.diagnoses.is_empty() {
         let _ = writeln!(out, "| # | cause | severity | failures | clients | first seen | last seen |\n|---|---|---|---|---|---|---|");
         for d in &r.diagnoses {

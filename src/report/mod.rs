@@ -116,6 +116,21 @@ pub fn finished_early_text(e: &crate::segment::EarlyFinish, max_open: Option<usi
     )
 }
 
+/// The period a report counts failures in (`--since`, `--until`, `watch --window`), for
+/// every report: the counts above it leave out failures outside it, and the flows were
+/// read whole.
+pub fn period_text(p: &crate::rank::Period) -> String {
+    let span = match (p.from, p.until) {
+        (Some(f), Some(u)) => format!("from {} to {}", ts(Some(f)), ts(Some(u))),
+        (Some(f), None) => format!("from {} on", ts(Some(f))),
+        (None, u) => format!("up to {}", ts(u)),
+    };
+    format!(
+        "Only failures {span} are counted; records outside that were read as the context \
+         of the flows they belong to."
+    )
+}
+
 /// A short duration as a person says it: `850ms`, `12.5s`, `4m10s`.
 fn idle(ms: i64) -> String {
     match ms {

@@ -23,6 +23,9 @@ pub fn render(a: &Analysis, verbose: bool) -> String {
     if let Some(early) = &a.finished_early {
         let _ = writeln!(out, "{}", super::finished_early_text(early, None));
     }
+    if let Some(period) = &a.period {
+        let _ = writeln!(out, "{}", super::period_text(period));
+    }
     if r.diagnoses.is_empty() {
         let _ = writeln!(
             out,

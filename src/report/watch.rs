@@ -12,6 +12,8 @@
 //! without a single record (a wrong path, a rotated-away log), is UNKNOWN, never OK,
 //! unless the caller says a quiet stretch is fine (`--allow-empty`).
 
+use super::ts;
+use crate::rank::Period;
 use crate::rules::spec::Severity;
 use crate::Analysis;
 use std::fmt::Write;
@@ -149,7 +151,25 @@ pub fn check(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, String) {
             }
             text
         }
-        _ if failures == 0 => format!("no OAuth failures in {}", counted(s.flows, "flow")),
+        _ if failures == 0 => {
+            let mut text = format!(
+                "no OAuth failures in {}{}",
+                counted(s.flows, "flow"),
+                during(a.period.as_ref())
+            );
+            // Nothing at all in the window: a quiet stretch, or a log no longer written.
+            let before = a.period.and_then(|p| p.from).filter(|_| s.flows == 0);
+            if let (Some(from), Some(latest)) = (before, a.latest) {
+                if latest < from {
+                    let _ = write!(
+                        text,
+                        " (the latest OAuth record is from {})",
+                        ts(Some(latest))
+                    );
+                }
+            }
+            text
+        }
         _ => {
             let causes: Vec<String> = a
                 .ranked
@@ -159,9 +179,10 @@ pub fn check(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, String) {
                 .map(|d| format!("{} x{} ({})", d.rule, d.count, d.severity.name()))
                 .collect();
             let mut text = format!(
-                "{} in {}, {} unexplained",
+                "{} in {}{}, {} unexplained",
                 counted(s.failures, "OAuth failure"),
                 counted(s.flows, "flow"),
+                during(a.period.as_ref()),
                 s.failures - s.explained
             );
             if !causes.is_empty() {
@@ -224,8 +245,8 @@ pub fn check(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, String) {
             d.rule,
             d.severity.name(),
             counted(d.count, "failure"),
-            super::ts(d.first_seen),
-            super::ts(d.last_seen),
+            ts(d.first_seen),
+            ts(d.last_seen),
             d.title
         );
     }
@@ -233,6 +254,16 @@ pub fn check(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, String) {
         let _ = writeln!(out, "{}", super::finished_early_text(early, None));
     }
     (status, out)
+}
+
+/// The period counted, as the status line says it (`--window`, `--since`, `--until`).
+fn during(period: Option<&Period>) -> String {
+    match period.map(|p| (p.from, p.until)) {
+        Some((Some(f), Some(u))) => format!(" from {} to {}", ts(Some(f)), ts(Some(u))),
+        Some((Some(f), None)) => format!(" since {}", ts(Some(f))),
+        Some((None, u)) => format!(" up to {}", ts(u)),
+        None => String::new(),
+    }
 }
 
 /// `1 flow`, `2 flows`.
