@@ -180,7 +180,22 @@ pub struct WatchArgs {
     /// keep the check alerting.
     #[arg(long, value_name = "DURATION", value_parser = parse_window, conflicts_with = "since")]
     pub window: Option<Millis>,
+    /// Follow a log piped in as it is written (`tail -F app.log | grantscope watch --follow
+    /// -`): a status line for the last --window (default 5m) each time the log's time
+    /// passes a multiple of --every, then at the end of input the whole check of the last
+    /// window, with its exit status.
+    #[arg(long, conflicts_with_all = ["since", "until"])]
+    pub follow: bool,
+    /// With --follow: how often, in the log's time, a status line is written (default 1m).
+    #[arg(long, value_name = "DURATION", value_parser = parse_window, requires = "follow")]
+    pub every: Option<Millis>,
 }
+
+/// The window `watch --follow` counts when none is given.
+pub const FOLLOW_WINDOW_MS: Millis = 5 * 60 * 1000;
+
+/// How often `watch --follow` writes a status line when not told.
+pub const FOLLOW_EVERY_MS: Millis = 60 * 1000;
 
 fn parse_window(s: &str) -> Result<i64, String> {
     crate::rules::spec::parse_duration(s)

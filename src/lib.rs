@@ -95,28 +95,138 @@ pub fn analyze_streaming(
     stream: StreamOptions,
     specs: &SpecSet,
 ) -> Analysis {
+    analyze_following(inputs, opts, stream, specs, None)
+}
+
+/// A status of the last `window` of the log's time, every `every` of it, while the input
+/// is still read (`watch --follow`).
+pub struct Follow<'a> {
+    pub every: event::Millis,
+    pub window: event::Millis,
+    /// Takes each status: the flows still open, counting only the failures of the window
+    /// that ends at a whole multiple of `every`. Its `inputs` are empty (what was read is
+    /// counted at the end).
+    pub on_tick: Box<dyn FnMut(Analysis) + Send + 'a>,
+}
+
+/// When the next status of a [`Follow`] is due.
+struct Ticker<'a> {
+    follow: Follow<'a>,
+    next: Option<event::Millis>,
+}
+
+impl Ticker<'_> {
+    /// Pushes events read up to `watermark`, with a status at each multiple of `every` they
+    /// pass: the events up to such a moment go first, so that a log read in one go (a
+    /// backlog, a replay of an incident) gives the statuses it would have given live. A
+    /// stretch without events gives one status, at its last such moment.
+    fn push(
+        &mut self,
+        seg: &mut segment::Segmenter,
+        mut events: Vec<Event>,
+        watermark: Option<event::Millis>,
+        specs: &SpecSet,
+    ) {
+        let Some(w) = watermark.filter(|w| *w < event::Millis::MAX) else {
+            seg.push(events, watermark);
+            return;
+        };
+        let every = self.follow.every.max(1);
+        let after = |t: event::Millis| t.div_euclid(every) * every + every;
+        let first = events.iter().filter_map(|e| e.ts).min().unwrap_or(w);
+        let mut next = *self.next.get_or_insert(after(first));
+        while next <= w {
+            // Nothing before a later moment: one status for the quiet stretch, at its end.
+            let resumes = events.iter().map(|e| e.ts.unwrap_or(next)).min();
+            let quiet_until = resumes.map_or(w, |t| (t - 1).min(w));
+            next = next.max(after(quiet_until) - every);
+            let (now, later) = events
+                .into_iter()
+                .partition(|e| e.ts.is_none_or(|t| t <= next));
+            events = later;
+            seg.push(now, Some(next));
+            self.status(seg, next, specs);
+            next += every;
+        }
+        self.next = Some(next);
+        seg.push(events, watermark);
+    }
+
+    /// The status of the window that ends at `at`.
+    fn status(&mut self, seg: &segment::Segmenter, at: event::Millis, specs: &SpecSet) {
+        let period = rank::Period {
+            from: Some(at - self.follow.window),
+            until: Some(at),
+        };
+        let (events, flows, claimed) = seg.snapshot(&period);
+        let ranked = rank::group(&events, &flows, claimed, specs);
+        (self.follow.on_tick)(Analysis {
+            inputs: Vec::new(),
+            events,
+            flows,
+            ranked,
+            finished_early: seg.early_finish(),
+            period: Some(period),
+            latest: seg.latest(),
+            unused: segment::Unused::default(),
+        });
+    }
+}
+
+/// [`analyze_streaming`], giving a status as the log's time passes where `follow` asks;
+/// the analysis at the end then counts only the last window of the log's time.
+pub fn analyze_following(
+    inputs: &[Input],
+    opts: &IngestOptions,
+    stream: StreamOptions,
+    specs: &SpecSet,
+    follow: Option<Follow>,
+) -> Analysis {
     let mut seg = segment::Segmenter::new(specs, stream.flow_window_ms, stream.max_pending)
         .with_max_open(stream.max_open)
         .with_period(stream.period);
-    if rayon::current_num_threads() <= 1 {
+    let last_window = follow.as_ref().map(|f| f.window);
+    let mut ticker = follow.map(|follow| Ticker { follow, next: None });
+    let mut push = move |seg: &mut segment::Segmenter, events, watermark| match &mut ticker {
+        Some(t) => t.push(seg, events, watermark, specs),
+        None => seg.push(events, watermark),
+    };
+    let (reports, mut seg) = if rayon::current_num_threads() <= 1 {
         // One thread asked for (`--threads 1`): one thread used.
         let reports = ingest::stream(inputs, opts, |events, watermark| {
-            seg.push(events, watermark)
+            push(&mut seg, events, watermark)
         });
-        return finish(reports, seg, specs);
+        (reports, seg)
+    } else {
+        read_beside_analysis(inputs, opts, seg, push)
+    };
+    if let (Some(window), Some(latest)) = (last_window, seg.latest()) {
+        seg.narrow_to(rank::Period {
+            from: Some(latest - window),
+            until: Some(latest),
+        });
     }
-    // Reading and parsing the next windows overlaps merging and analyzing the last ones.
-    // The queue between them is bounded by events, not windows: the analysis of a set of
-    // finished flows takes a while, and parsing should go on meanwhile as long as what
-    // waits stays small.
+    finish(reports, seg, specs)
+}
+
+/// Reads and parses the next windows while another thread merges and analyzes the last
+/// ones (`push`). The queue between them is bounded by events, not windows: the analysis
+/// of a set of finished flows takes a while, and parsing should go on meanwhile as long as
+/// what waits stays small.
+fn read_beside_analysis<'s>(
+    inputs: &[Input],
+    opts: &IngestOptions,
+    mut seg: segment::Segmenter<'s>,
+    mut push: impl FnMut(&mut segment::Segmenter<'s>, Vec<Event>, Option<event::Millis>) + Send,
+) -> (Vec<InputReport>, segment::Segmenter<'s>) {
     let budget = Budget::new(IN_FLIGHT);
-    let (reports, seg) = std::thread::scope(|scope| {
+    std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::channel::<(Vec<Event>, Option<event::Millis>)>();
         let budget = &budget;
         let worker = scope.spawn(move || {
             for (events, watermark) in rx {
                 let n = events.len();
-                seg.push(events, watermark);
+                push(&mut seg, events, watermark);
                 budget.release(n);
             }
             seg
@@ -147,8 +257,7 @@ pub fn analyze_streaming(
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
         (reports, seg)
-    });
-    finish(reports, seg, specs)
+    })
 }
 
 /// Events handed to the analysis thread at most at once (~0.8 KB each): dozens of

@@ -4,11 +4,14 @@
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
-use grantscope::cli::{Cli, Command, ReadOptions, RuleOptions, RulesAction};
+use grantscope::cli::{
+    Cli, Command, ReadOptions, RuleOptions, RulesAction, WatchArgs, FOLLOW_EVERY_MS,
+    FOLLOW_WINDOW_MS,
+};
 use grantscope::ingest::{IngestOptions, Input};
 use grantscope::report::watch::{self, Status, Thresholds};
 use grantscope::rules::spec::SpecSet;
-use grantscope::{analyze_streaming, report, rules_cmd, StreamOptions};
+use grantscope::{analyze_following, report, rules_cmd, Follow, StreamOptions};
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
@@ -47,7 +50,8 @@ fn run() -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Analyze(args) => {
-            let (analysis, _) = read_and_analyze(&args.read, None)?;
+            let set = specs(&args.read.rules)?;
+            let analysis = read_and_analyze(&args.read, &set, None, None)?;
             let out = report::render(&analysis, args.format, args.verbose);
             write_stdout(&out)?;
             let code = if analysis.had_unreadable_input() {
@@ -84,13 +88,8 @@ fn run() -> Result<ExitCode> {
                 }
             };
             // Whatever goes wrong, a monitoring system gets a status line and UNKNOWN.
-            let (status, out) = match read_and_analyze(&args.read, args.window) {
-                Ok((analysis, set)) => {
-                    let rules: Vec<&str> = set.specs.keys().map(String::as_str).collect();
-                    let checked = watch::check(&analysis, &thresholds, &rules);
-                    std::mem::forget(analysis);
-                    checked
-                }
+            let (status, out) = match check(&args, thresholds) {
+                Ok(checked) => checked,
                 Err(e) => (Status::Unknown, watch::unknown(&format!("{e:#}"))),
             };
             if write_stdout(&out).is_err() {
@@ -101,13 +100,62 @@ fn run() -> Result<ExitCode> {
     }
 }
 
+/// `watch`: the check of the inputs, and while following a log, a status line on stdout
+/// each time its time passes a multiple of `--every`.
+fn check(args: &WatchArgs, thresholds: Thresholds) -> Result<(Status, String)> {
+    let set = specs(&args.read.rules)?;
+    let rules: Vec<String> = set.specs.keys().cloned().collect();
+    let follow = match args.follow {
+        true => {
+            let following_stdin = args.read.inputs.iter().all(|p| p.as_os_str() == "-")
+                && args.read.inputs.len() <= 1;
+            anyhow::ensure!(
+                following_stdin,
+                "--follow reads a log piped in as it is written: name no input but `-`"
+            );
+            let rules = rules.clone();
+            // A stretch of the log without a record is quiet, not unknown.
+            let quiet_ok = Thresholds {
+                allow_empty: true,
+                ..thresholds
+            };
+            Some(Follow {
+                every: args.every.unwrap_or(FOLLOW_EVERY_MS),
+                window: args.window.unwrap_or(FOLLOW_WINDOW_MS),
+                on_tick: Box::new(move |a| {
+                    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+                    let (_, text) = watch::check(&a, &quiet_ok, &rules);
+                    let status = text.lines().next().unwrap_or_default();
+                    let mut stdout = std::io::stdout().lock();
+                    if writeln!(stdout, "{status}")
+                        .and_then(|()| stdout.flush())
+                        .is_err()
+                    {
+                        // Whoever read the statuses is gone: following on is for no one.
+                        std::process::exit(i32::from(Status::Unknown.code()));
+                    }
+                }),
+            })
+        }
+        false => None,
+    };
+    let window = args.window.filter(|_| !args.follow);
+    let analysis = read_and_analyze(&args.read, &set, window, follow)?;
+    let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
+    let checked = watch::check(&analysis, &thresholds, &rules);
+    std::mem::forget(analysis);
+    Ok(checked)
+}
+
 /// Reads the inputs as `read` says and analyses them, counting the failures of `window`
-/// before now (`watch --window`) where given; problems with the input go to stderr as
-/// warnings, the run goes on.
+/// before now (`watch --window`) where given, and following a piped log where `follow`
+/// says; problems with the input go to stderr as warnings, the run goes on.
 fn read_and_analyze(
     read: &ReadOptions,
+    set: &SpecSet,
     window: Option<i64>,
-) -> Result<(grantscope::Analysis, SpecSet)> {
+    follow: Option<Follow>,
+) -> Result<grantscope::Analysis> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
@@ -121,7 +169,6 @@ fn read_and_analyze(
             .build_global()
             .context("--threads")?;
     }
-    let set = specs(&read.rules)?;
     let mut inputs: Vec<Input> = read
         .inputs
         .iter()
@@ -143,14 +190,17 @@ fn read_and_analyze(
         format: read.input_format,
         globs: read.glob.clone(),
         window: None,
+        follow: follow.is_some(),
     };
+    // A flow finished before a status is asked for must lie wholly before its window.
+    let follow_reach = follow.as_ref().map_or(0, |f| f.window + f.every);
     let stream = StreamOptions {
-        flow_window_ms: read.flow_window,
+        flow_window_ms: read.flow_window.max(follow_reach),
         max_open: read.max_open,
         period,
         ..StreamOptions::default()
     };
-    let analysis = analyze_streaming(&inputs, &opts, stream, &set);
+    let analysis = analyze_following(&inputs, &opts, stream, set, follow);
     let mut warned = 0;
     let mut stderr = std::io::stderr().lock();
     for r in &analysis.inputs {
@@ -182,7 +232,7 @@ fn read_and_analyze(
             report::finished_early_text(&early, Some(read.max_open))
         );
     }
-    Ok((analysis, set))
+    Ok(analysis)
 }
 
 /// Whether this run is `watch`: the first argument naming a command names it. Its caller

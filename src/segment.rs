@@ -134,6 +134,15 @@ impl<'s> Segmenter<'s> {
         self
     }
 
+    /// From now on counts only `period`'s failures, and leaves out of what was analysed
+    /// already the failures outside it (`watch --follow` at the end of input: the last
+    /// window of the log's time).
+    pub fn narrow_to(&mut self, period: Period) {
+        self.claimed =
+            std::mem::take(&mut self.claimed).within(&self.kept_events, &self.kept_flows, &period);
+        self.period = Some(period);
+    }
+
     /// The period whose failures alone are counted.
     pub fn period(&self) -> Option<Period> {
         self.period
@@ -263,6 +272,19 @@ impl<'s> Segmenter<'s> {
 
     /// Analyzes a set of events; `flows` are theirs where the caller has just built them.
     fn analyze(&mut self, events: Vec<Event>, flows: Option<Vec<Flow>>) {
+        let (events, flows, claimed) = self.results(events, flows, self.period.as_ref());
+        self.keep(events, flows, claimed);
+    }
+
+    /// The claimed findings of a set of events, with the events as merged and their flows
+    /// (`flows`: theirs where the caller has just built them), counting only `period`'s
+    /// failures where given.
+    fn results(
+        &self,
+        events: Vec<Event>,
+        flows: Option<Vec<Flow>>,
+        period: Option<&Period>,
+    ) -> (Vec<Event>, Vec<Flow>, Claimed) {
         // Flows finished by `evict` were merged there already; only what arrived since
         // (the rest at the end of input, or a batch analysis) still needs the merge.
         let (mut events, flows) = match flows {
@@ -283,10 +305,22 @@ impl<'s> Segmenter<'s> {
             rules::run(&cx, &rules::registry())
         };
         let mut claimed = rank::claim(&events, &flows, findings);
-        if let Some(period) = &self.period {
+        if let Some(period) = period {
             claimed = claimed.within(&events, &flows, period);
         }
-        self.keep(events, flows, claimed);
+        (events, flows, claimed)
+    }
+
+    /// What the flows still open would show about `period` if input ended now: their
+    /// events as merged, their flows and the claimed findings, counting only the period's
+    /// failures. Nothing is finished or dropped (`watch --follow` asks this as the log's
+    /// time passes).
+    ///
+    /// Flows finished before are not in it: with a flow window longer than the period
+    /// (and the time between two asks), every one of them ended before the period began.
+    /// Only flows finished early for the cap on open events (`--max-open`) can be missed.
+    pub fn snapshot(&self, period: &Period) -> (Vec<Event>, Vec<Flow>, Claimed) {
+        self.results(self.pending.clone(), None, Some(period))
     }
 
     /// The horizon that finishes, besides the flows idle for the window (those ending

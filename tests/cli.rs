@@ -858,3 +858,100 @@ fn a_period_counts_only_its_failures() {
     let (code, text) = watch(&["--window", "yesterday"]);
     assert_eq!(code, 3, "{text}");
 }
+
+/// `watch --follow` on a log piped in: a status line for the last window each time the
+/// log's time passes a multiple of `--every`, written while the log is still being written,
+/// then the whole check of the last window, the same as a check of that period.
+#[test]
+fn watch_follows_a_log_as_it_is_written() {
+    use std::io::BufRead;
+    use std::process::Stdio;
+    let log = std::fs::read_to_string(fixture("demo/idp.jsonl")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    let follow = [
+        "watch", "--follow", "--every", "10s", "--window", "30s", "-",
+    ];
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("grantscope"))
+        .args(follow)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = tx.send(line.unwrap());
+        }
+    });
+    // The log up to 06:27:03, and the pipe left open: the statuses of 06:26:50 and
+    // 06:27:00 come all the same.
+    let half = lines
+        .iter()
+        .position(|l| {
+            let record: Value = serde_json::from_str(l).unwrap();
+            record["time"].as_str().unwrap() > "2026-11-24T06:27:03"
+        })
+        .unwrap();
+    for l in &lines[..half] {
+        writeln!(stdin, "{l}").unwrap();
+    }
+    stdin.flush().unwrap();
+    let first = rx
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("a status line while the log is still open");
+    assert!(first.starts_with("GRANTSCOPE "), "{first}");
+    assert!(first.contains(" to 2026-11-24T06:26:50.000Z"), "{first}");
+    for l in &lines[half..] {
+        writeln!(stdin, "{l}").unwrap();
+    }
+    drop(stdin);
+    let status = child.wait().unwrap();
+    reader.join().unwrap();
+    let out: Vec<String> = std::iter::once(first).chain(rx.try_iter()).collect();
+
+    // The demo log runs from 06:26:40 to 06:27:32.634: a status at each ten seconds
+    // passed, each of the thirty seconds before it, then the check of the last thirty.
+    let statuses: Vec<&String> = out
+        .iter()
+        .filter(|l| l.starts_with("GRANTSCOPE "))
+        .collect();
+    let ends: Vec<&str> = statuses
+        .iter()
+        .map(|l| l.split(" to ").nth(1).unwrap().get(..24).unwrap())
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            "2026-11-24T06:26:50.000Z",
+            "2026-11-24T06:27:00.000Z",
+            "2026-11-24T06:27:10.000Z",
+            "2026-11-24T06:27:20.000Z",
+            "2026-11-24T06:27:30.000Z",
+            "2026-11-24T06:27:32.634Z",
+        ],
+        "{out:#?}"
+    );
+    let once = bin()
+        .args(["watch", "--since", "2026-11-24T06:27:02.634Z"])
+        .args(["--until", "2026-11-24T06:27:32.634Z"])
+        .arg(fixture("demo/idp.jsonl"))
+        .output()
+        .unwrap();
+    let once = String::from_utf8(once.stdout).unwrap();
+    let last = out.iter().position(|l| l == statuses[5]).unwrap();
+    assert_eq!(out[last..].join("\n") + "\n", once);
+    assert_eq!(status.code(), Some(1), "{out:#?}");
+
+    // Following needs the log on stdin; --every needs --follow.
+    for args in [
+        &["watch", "--follow", "fixtures/demo"][..],
+        &["watch", "--every", "1m", "-"][..],
+    ] {
+        let out = bin().args(args).current_dir(root()).output().unwrap();
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        assert!(out.stdout.starts_with(b"GRANTSCOPE UNKNOWN - "), "{args:?}");
+    }
+}

@@ -281,3 +281,66 @@ fn the_cap_waits_for_every_input_to_read_past_a_flow() {
     );
     assert_eq!(by_rule(&capped), by_rule(&open));
 }
+
+/// Following: read in one go, a log gives a status at each multiple of `every` its time
+/// passes, each of the window before it, and the analysis at the end is that of the last
+/// window of the log's time.
+#[test]
+fn following_gives_a_status_at_each_step_of_the_log_s_time() {
+    use grantscope::{analyze_following, analyze_streaming, Follow, StreamOptions};
+    let specs = SpecSet::builtin().unwrap();
+    let inputs: Vec<Input> = ["app.jsonl", "idp.jsonl"]
+        .iter()
+        .map(|f| Input::Path(fixture(&format!("recorded/{f}"))))
+        .collect();
+    let (every, window) = (10_000, 30_000);
+    let ticks = std::sync::Mutex::new(Vec::new());
+    let follow = Follow {
+        every,
+        window,
+        on_tick: Box::new(|a| {
+            let p = a.period.unwrap();
+            let s = &a.ranked.summary;
+            ticks
+                .lock()
+                .unwrap()
+                .push((p.from.unwrap(), p.until.unwrap(), s.failures, s.flows));
+        }),
+    };
+    let opts = IngestOptions::default();
+    let last = analyze_following(
+        &inputs,
+        &opts,
+        StreamOptions::default(),
+        &specs,
+        Some(follow),
+    );
+    let ticks = ticks.into_inner().unwrap();
+    assert!(ticks.len() > 3, "{ticks:?}");
+    for (k, &(from, until, _, _)) in ticks.iter().enumerate() {
+        assert_eq!(until % every, 0, "{ticks:?}");
+        assert_eq!(until - from, window);
+        if k > 0 {
+            assert!(until > ticks[k - 1].1, "{ticks:?}");
+        }
+    }
+    assert!(ticks.iter().any(|t| t.2 > 0), "{ticks:?}");
+    let latest = last.latest.unwrap();
+    assert!(ticks.last().unwrap().1 <= latest);
+    let period = rank::Period {
+        from: Some(latest - window),
+        until: Some(latest),
+    };
+    assert_eq!(last.period, Some(period));
+    let stream = StreamOptions {
+        period: Some(period),
+        ..StreamOptions::default()
+    };
+    let once = analyze_streaming(&inputs, &opts, stream, &specs);
+    assert_eq!(by_rule(&last.ranked), by_rule(&once.ranked));
+    let (a, b) = (&last.ranked.summary, &once.ranked.summary);
+    assert_eq!(
+        (a.flows, a.failed_flows, a.failures, a.explained),
+        (b.flows, b.failed_flows, b.failures, b.explained)
+    );
+}

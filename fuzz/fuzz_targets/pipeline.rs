@@ -8,7 +8,8 @@ use grantscope::ingest::{self, Format, IngestOptions, Input};
 use grantscope::rank::Period;
 use grantscope::report::{self, OutputFormat};
 use grantscope::rules::spec::SpecSet;
-use grantscope::{analyze_streaming, StreamOptions};
+use grantscope::report::watch::{self, Thresholds};
+use grantscope::{analyze_following, Follow, StreamOptions};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -64,6 +65,7 @@ fuzz_target!(|data: &[u8]| {
         format,
         globs: Vec::new(),
         window: Some(window),
+        follow: false,
     };
     let stream = StreamOptions {
         flow_window_ms: 60_000,
@@ -77,7 +79,17 @@ fuzz_target!(|data: &[u8]| {
             until: None,
         }),
     };
-    let a = analyze_streaming(&inputs, &opts, stream, specs());
+    // Inputs of odd length are also followed: a status every 10 s of their time.
+    let follow = (body.len() % 2 == 1).then(|| Follow {
+        every: 10_000,
+        window: 30_000,
+        on_tick: Box::new(|a| {
+            let t = Thresholds::new(0, 10, None, true).expect("thresholds");
+            let (_, text) = watch::check(&a, &t, &["code_reuse"]);
+            assert!(text.starts_with("GRANTSCOPE "), "{text}");
+        }),
+    });
+    let a = analyze_following(&inputs, &opts, stream, specs(), follow);
     for r in &a.inputs {
         assert!(r.skipped <= r.records + 1, "{r:?}");
         for p in &r.problems {

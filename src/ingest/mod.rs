@@ -293,6 +293,9 @@ pub struct IngestOptions {
     pub globs: Vec<String>,
     /// Bytes per read window (default [`source::WINDOW`]); smaller only to test windowing.
     pub window: Option<usize>,
+    /// A stream is followed as it is written (`watch --follow`): what a read brings is
+    /// handed on at once, instead of when a window is full.
+    pub follow: bool,
 }
 
 pub struct Ingested {
@@ -437,7 +440,9 @@ pub fn stream(
         let Some(i) = next else { break };
         // Reading ahead holds a second window mapped and touched: only for the last input
         // still being read, so that a folder of many logs read in step holds one each.
-        let alone = readings.iter().filter(|r| !r.done).count() == 1;
+        // Not while following a stream: the events of a window must not wait for the next
+        // window to be written.
+        let alone = readings.iter().filter(|r| !r.done).count() == 1 && !opts.follow;
         let events = readings[i].step(opts, &progress, alone);
         let r = &mut readings[i];
         if let Some(t) = events.iter().filter_map(|e| e.ts).max() {
@@ -512,7 +517,8 @@ impl Reading {
         read_ahead: bool,
     ) -> Vec<Event> {
         if self.src.is_none() {
-            let mut src = match open(&self.input, opts.window.unwrap_or(source::WINDOW)) {
+            let window = opts.window.unwrap_or(source::WINDOW);
+            let mut src = match open(&self.input, window, opts.follow) {
                 Ok(s) => s,
                 Err(e) => return self.fail(e),
             };
@@ -664,9 +670,9 @@ fn progress_bar(files: &[(String, Input)]) -> indicatif::ProgressBar {
     bar
 }
 
-fn open(input: &Input, window: usize) -> std::io::Result<ByteSource> {
+fn open(input: &Input, window: usize, follow: bool) -> std::io::Result<ByteSource> {
     match input {
-        Input::Stdin => Ok(ByteSource::open_stdin(window)),
+        Input::Stdin => Ok(ByteSource::open_stdin(window, follow)),
         Input::Path(p) => ByteSource::open_path(p, window),
     }
 }

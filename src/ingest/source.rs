@@ -120,12 +120,18 @@ impl ByteSource {
     /// the 0.69 s of naming the same file. The price is a named file's: a log truncated
     /// while it is read (`copytruncate` rotation) ends the run with SIGBUS instead of
     /// cutting it short (see [`MappedFile::map`]).
-    pub fn open_stdin(window: usize) -> ByteSource {
+    ///
+    /// `follow`: a stream hands on what each read brings (see [`StreamReader::follow`]).
+    pub fn open_stdin(window: usize, follow: bool) -> ByteSource {
         #[cfg(unix)]
         if let Some(mapped) = stdin_file(window) {
             return ByteSource::Mapped(mapped);
         }
-        ByteSource::stream(Box::new(io::stdin()), window)
+        let mut source = ByteSource::stream(Box::new(io::stdin()), window);
+        if let ByteSource::Stream(s) = &mut source {
+            s.follow = follow;
+        }
+        source
     }
 
     pub fn stream(reader: Box<dyn Read + Send>, window: usize) -> ByteSource {
@@ -392,6 +398,11 @@ pub struct StreamReader {
     damage: Option<String>,
     /// Window buffers back from the windows that used them.
     spares: Spares,
+    /// Hand on whole lines as soon as a read comes back short (the writer has nothing more
+    /// for now), rather than when the window is full: a log followed as it is written
+    /// (`tail -f app.log | grantscope watch --follow -`) trickles in, and a window of
+    /// it would take hours to fill.
+    pub follow: bool,
 }
 
 impl StreamReader {
@@ -404,6 +415,7 @@ impl StreamReader {
             skipping: None,
             damage: None,
             spares: Spares::default(),
+            follow: false,
         }
     }
 
@@ -416,8 +428,9 @@ impl StreamReader {
         buf
     }
 
-    /// Reads until `buf` holds `want` bytes or the stream ends. A read error ends the
-    /// stream: what came before it is kept (a damaged `.gz` still yields its good part).
+    /// Reads until `buf` holds `want` bytes or the stream ends, or, when following, until
+    /// a read comes back short with a whole line in. A read error ends the stream: what
+    /// came before it is kept (a damaged `.gz` still yields its good part).
     ///
     /// The buffer is zeroed ahead of the reads a step at a time (a short stream does not
     /// pay for a whole window), and each byte once: a pipe hands out 64 KiB a read, and
@@ -426,13 +439,29 @@ impl StreamReader {
     fn fill(&mut self, buf: &mut Vec<u8>, want: usize) {
         const STEP: usize = 1 << 20;
         let mut filled = buf.len();
+        // Following, lines already at hand (the head read to detect the format) are handed
+        // on before waiting for more.
+        if self.follow && memchr::memchr(b'\n', buf).is_some() {
+            return;
+        }
+        let mut whole_line = false;
         while filled < want && !self.eof {
             if filled == buf.len() {
                 buf.resize(filled + (want - filled).min(STEP), 0);
             }
+            let asked = buf.len() - filled;
             match self.reader.read(&mut buf[filled..]) {
                 Ok(0) => self.eof = true,
-                Ok(n) => filled += n,
+                Ok(n) => {
+                    // Only new bytes can end a line: there was none before them.
+                    let read = &buf[filled..filled + n];
+                    whole_line =
+                        whole_line || (self.follow && memchr::memchr(b'\n', read).is_some());
+                    filled += n;
+                    if whole_line && n < asked {
+                        break;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.damage = Some(e.to_string());
