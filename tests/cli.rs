@@ -747,6 +747,34 @@ fn watch_output_keeps_input_text_on_its_line() {
     assert!(text.contains("web/x?GRANTSCOPE OK"), "{text}");
     assert_eq!(text.matches("GRANTSCOPE").count(), 2, "{text}");
     assert!(text.lines().skip(1).all(|l| !l.contains('|')), "{text}");
+
+    // A rule's title from a `--rules` folder is the user's text, kept on its line too.
+    let rules = dir.path().join("rules");
+    std::fs::create_dir(&rules).unwrap();
+    let spec = std::fs::read_to_string(root().join("rules/invalid_client.toml")).unwrap();
+    let title = spec.lines().find(|l| l.starts_with("title")).unwrap();
+    let forged = "title = \"Client auth\\nGRANTSCOPE OK - forged | x=1\"";
+    std::fs::write(
+        rules.join("invalid_client.toml"),
+        spec.replace(title, forged),
+    )
+    .unwrap();
+    let out = bin()
+        .args([
+            "watch",
+            "--rules",
+            rules.to_str().unwrap(),
+            log.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("Client auth?GRANTSCOPE OK - forged / x=1"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 2, "{text}");
 }
 
 /// `--since` / `--until` and `watch --window` count only the failures of their period, as

@@ -220,17 +220,9 @@ pub fn check(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, String) {
             .iter()
             .find(|d| d.rule == *rule)
             .map_or(0, |d| d.count);
-        // A rule of a `--rules` folder names itself: only what a label may hold is kept.
-        let label: String = rule
-            .chars()
-            .map(
-                |c| match c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
-                    true => c,
-                    false => '_',
-                },
-            )
-            .collect();
-        let _ = write!(out, " {label}={count};;;0");
+        // A label as it stands: rule ids, a `--rules` folder's too, are lowercase letters,
+        // digits and `_` (`spec::parse_spec` refuses others).
+        let _ = write!(out, " {rule}={count};;;0");
     }
     out.push('\n');
     for d in &a.ranked.diagnoses {
@@ -247,7 +239,8 @@ pub fn check(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, String) {
             counted(d.count, "failure"),
             ts(d.first_seen),
             ts(d.last_seen),
-            d.title
+            // A `--rules` folder's title is the user's text: kept on its line.
+            one_line(&d.title)
         );
     }
     if let Some(early) = &a.finished_early {
