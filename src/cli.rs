@@ -71,8 +71,8 @@ pub struct ReadOptions {
     /// came before (a code issued, a token rotated) explains what failed after.
     #[arg(long, value_name = "TIME|DURATION", value_parser = parse_time_arg)]
     pub since: Option<TimeArg>,
-    /// Count only the failures up to this time (`2026-11-24T07:00:00Z`), or this long
-    /// before now (`5m`).
+    /// Count only the failures before this time (`2026-11-24T07:00:00Z`; a day alone,
+    /// `2026-11-25`, is its midnight), or this long before now (`5m`).
     #[arg(long, value_name = "TIME|DURATION", value_parser = parse_time_arg)]
     pub until: Option<TimeArg>,
     #[command(flatten)]
@@ -87,30 +87,31 @@ pub enum TimeArg {
 }
 
 /// A duration with its unit (`90s`, `30m`, `2h`, `1d`), else a time as logs write them
-/// (RFC 3339, UTC unless it names a zone; epoch seconds or milliseconds), or a day
-/// (`2026-11-24`, from midnight UTC).
+/// (RFC 3339, UTC unless it names a zone; epoch seconds or milliseconds, ten digits or
+/// more), or a day (`2026-11-24`, its midnight UTC).
 fn parse_time_arg(s: &str) -> Result<TimeArg, String> {
     let has_unit = s.trim().ends_with(|c: char| c.is_ascii_alphabetic());
-    let duration = has_unit
-        .then(|| crate::rules::spec::parse_duration(s))
-        .flatten();
+    if has_unit && crate::rules::spec::parse_duration(s).is_some() {
+        return parse_window(s).map(TimeArg::Ago);
+    }
+    // `300` could be meant as seconds (as `--window 300` is) or as a moment of 1970.
+    if s.trim().len() < 10 && s.trim().bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "`{s}` is ambiguous: write a duration with its unit (e.g. {s}s) or a time"
+        ));
+    }
     let day = || {
         chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
             .ok()
             .and_then(|d| d.and_hms_opt(0, 0, 0))
             .map(|t| t.and_utc().timestamp_millis())
     };
-    match duration {
-        Some(ms) => Ok(TimeArg::Ago(ms)),
-        None => crate::ingest::time::parse_time(s)
-            .or_else(day)
-            .map(TimeArg::At)
-            .ok_or_else(|| {
-                format!(
-                    "`{s}` is neither a time (e.g. 2026-11-24T06:30:00Z) nor a duration (e.g. 30m)"
-                )
-            }),
-    }
+    crate::ingest::time::parse_time(s)
+        .or_else(day)
+        .map(TimeArg::At)
+        .ok_or_else(|| {
+            format!("`{s}` is neither a time (e.g. 2026-11-24T06:30:00Z) nor a duration (e.g. 30m)")
+        })
 }
 
 impl ReadOptions {
@@ -119,19 +120,20 @@ impl ReadOptions {
     pub fn period(&self, window: Option<Millis>, now: Millis) -> Result<Option<Period>, String> {
         let until = match self.until {
             Some(TimeArg::At(t)) => Some(t),
-            Some(TimeArg::Ago(d)) => Some(now - d),
+            Some(TimeArg::Ago(d)) => Some(now.saturating_sub(d)),
             None => None,
         };
         let since = window.map(TimeArg::Ago).or(self.since);
         let from = match since {
             Some(TimeArg::At(t)) => Some(t),
-            Some(TimeArg::Ago(d)) => Some(until.unwrap_or(now) - d),
+            Some(TimeArg::Ago(d)) => Some(until.unwrap_or(now).saturating_sub(d)),
             None => None,
         };
         if let (Some(f), Some(u)) = (from, until) {
-            if f > u {
+            if f >= u {
                 return Err(format!(
-                    "the period starts ({}) after it ends ({})",
+                    "the period is empty: it starts ({}) where or after it ends ({}, the first \
+                     moment not in it)",
                     crate::report::ts(Some(f)),
                     crate::report::ts(Some(u))
                 ));
@@ -197,10 +199,15 @@ pub const FOLLOW_WINDOW_MS: Millis = 5 * 60 * 1000;
 /// How often `watch --follow` writes a status line when not told.
 pub const FOLLOW_EVERY_MS: Millis = 60 * 1000;
 
+/// The longest duration taken: ten years, far past any log, short of overflowing a time.
+const MAX_DURATION_MS: Millis = 3650 * 86_400_000;
+
 fn parse_window(s: &str) -> Result<i64, String> {
     crate::rules::spec::parse_duration(s)
-        .filter(|ms| *ms > 0)
-        .ok_or_else(|| format!("`{s}` is not a duration; use e.g. 90s, 30m, 2h, 1d"))
+        .filter(|ms| *ms > 0 && *ms <= MAX_DURATION_MS)
+        .ok_or_else(|| {
+            format!("`{s}` is not a duration of at most ten years; use e.g. 90s, 30m, 2h, 1d")
+        })
 }
 
 #[derive(Args, Debug)]
@@ -235,7 +242,8 @@ mod tests {
         assert_eq!(at("2026-11-24T07:30:00+01:00"), "2026-11-24T06:30:00.000Z");
         assert_eq!(at("2026-11-24 06:30:00"), "2026-11-24T06:30:00.000Z");
         assert_eq!(at("2026-11-24"), "2026-11-24T00:00:00.000Z");
-        for bad in ["yesterday", "30 parsecs", ""] {
+        assert!(parse_time_arg("4000d").is_err(), "past ten years");
+        for bad in ["yesterday", "30 parsecs", "", "300"] {
             assert!(parse_time_arg(bad).is_err(), "{bad}");
         }
     }

@@ -109,17 +109,27 @@ pub struct Follow<'a> {
     pub on_tick: Box<dyn FnMut(Analysis) + Send + 'a>,
 }
 
-/// When the next status of a [`Follow`] is due.
+/// A record dated further than this past the clock is taken as mis-dated while following:
+/// it must not move the log's time (a status would wait for that moment, and every flow
+/// would look idle).
+const FUTURE_SLACK_MS: event::Millis = 60 * 60 * 1000;
+
+/// When the next status of a [`Follow`] is due, and what the statuses so far have seen.
 struct Ticker<'a> {
     follow: Follow<'a>,
+    /// The moment of the next status.
     next: Option<event::Millis>,
+    /// The latest time of an event pushed, mis-dated ones left out.
+    seen: Option<event::Millis>,
+    /// The last status's window held no event: a quiet stretch has been said once.
+    quiet: bool,
 }
 
 impl Ticker<'_> {
     /// Pushes events read up to `watermark`, with a status at each multiple of `every` they
-    /// pass: the events up to such a moment go first, so that a log read in one go (a
-    /// backlog, a replay of an incident) gives the statuses it would have given live. A
-    /// stretch without events gives one status, at its last such moment.
+    /// reach: the events before such a moment go first, so that a log read in one go (a
+    /// backlog, a replay of an incident) gives the statuses it would have given live. Of a
+    /// stretch whose windows hold no event, only the first status is given.
     fn push(
         &mut self,
         seg: &mut segment::Segmenter,
@@ -127,35 +137,49 @@ impl Ticker<'_> {
         watermark: Option<event::Millis>,
         specs: &SpecSet,
     ) {
-        let Some(w) = watermark.filter(|w| *w < event::Millis::MAX) else {
+        let horizon = now_ms().saturating_add(FUTURE_SLACK_MS);
+        let dated = |e: &Event| e.ts.filter(|t| *t <= horizon);
+        let watermark = watermark.map(|w| w.min(horizon));
+        // Statuses go as far as the events themselves: a part of a large window carries the
+        // watermark of the whole window.
+        let newest = self.seen.max(events.iter().filter_map(dated).max());
+        let Some(w) = watermark.zip(newest).map(|(w, n)| w.min(n)) else {
             seg.push(events, watermark);
             return;
         };
-        let every = self.follow.every.max(1);
-        let after = |t: event::Millis| t.div_euclid(every) * every + every;
-        let first = events.iter().filter_map(|e| e.ts).min().unwrap_or(w);
+        let (every, window) = (self.follow.every.max(1), self.follow.window);
+        // The first moment after `t`: the first status whose window holds a record of `t`.
+        let after = |t: event::Millis| t.div_euclid(every).saturating_add(1).saturating_mul(every);
+        let first = events.iter().filter_map(dated).min().unwrap_or(w);
         let mut next = *self.next.get_or_insert(after(first));
         while next <= w {
-            // Nothing before a later moment: one status for the quiet stretch, at its end.
-            let resumes = events.iter().map(|e| e.ts.unwrap_or(next)).min();
-            let quiet_until = resumes.map_or(w, |t| (t - 1).min(w));
-            next = next.max(after(quiet_until) - every);
-            let (now, later) = events
+            let resumes = events.iter().filter_map(dated).min();
+            let window_holds = self.seen.is_some_and(|t| t >= next.saturating_sub(window))
+                || resumes.is_some_and(|t| t < next);
+            if self.quiet && !window_holds {
+                // Said once already: nothing more until a window holds an event again.
+                next = resumes.map_or(after(w), after).max(next + every);
+                continue;
+            }
+            let (now, later): (Vec<Event>, Vec<Event>) = events
                 .into_iter()
-                .partition(|e| e.ts.is_none_or(|t| t <= next));
+                .partition(|e| e.ts.is_none() || dated(e).is_some_and(|t| t < next));
             events = later;
+            self.seen = self.seen.max(now.iter().filter_map(dated).max());
             seg.push(now, Some(next));
             self.status(seg, next, specs);
+            self.quiet = !window_holds;
             next += every;
         }
         self.next = Some(next);
+        self.seen = self.seen.max(events.iter().filter_map(dated).max());
         seg.push(events, watermark);
     }
 
     /// The status of the window that ends at `at`.
     fn status(&mut self, seg: &segment::Segmenter, at: event::Millis, specs: &SpecSet) {
         let period = rank::Period {
-            from: Some(at - self.follow.window),
+            from: Some(at.saturating_sub(self.follow.window)),
             until: Some(at),
         };
         let (events, flows, claimed) = seg.snapshot(&period);
@@ -167,10 +191,17 @@ impl Ticker<'_> {
             ranked,
             finished_early: seg.early_finish(),
             period: Some(period),
-            latest: seg.latest(),
+            latest: self.seen,
             unused: segment::Unused::default(),
         });
     }
+}
+
+/// The clock, in UTC milliseconds.
+fn now_ms() -> event::Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as event::Millis)
 }
 
 /// [`analyze_streaming`], giving a status as the log's time passes where `follow` asks;
@@ -185,14 +216,19 @@ pub fn analyze_following(
     let mut seg = segment::Segmenter::new(specs, stream.flow_window_ms, stream.max_pending)
         .with_max_open(stream.max_open)
         .with_period(stream.period);
-    let last_window = follow.as_ref().map(|f| f.window);
-    let mut ticker = follow.map(|follow| Ticker { follow, next: None });
-    let mut push = move |seg: &mut segment::Segmenter, events, watermark| match &mut ticker {
+    let mut ticker = follow.map(|follow| Ticker {
+        follow,
+        next: None,
+        seen: None,
+        quiet: false,
+    });
+    let push = |seg: &mut segment::Segmenter, events, watermark| match &mut ticker {
         Some(t) => t.push(seg, events, watermark, specs),
         None => seg.push(events, watermark),
     };
     let (reports, mut seg) = if rayon::current_num_threads() <= 1 {
         // One thread asked for (`--threads 1`): one thread used.
+        let mut push = push;
         let reports = ingest::stream(inputs, opts, |events, watermark| {
             push(&mut seg, events, watermark)
         });
@@ -200,10 +236,16 @@ pub fn analyze_following(
     } else {
         read_beside_analysis(inputs, opts, seg, push)
     };
-    if let (Some(window), Some(latest)) = (last_window, seg.latest()) {
+    // Following, the end counts the last window of what was read, its latest record in.
+    if let Some(Ticker {
+        follow,
+        seen: Some(latest),
+        ..
+    }) = &ticker
+    {
         seg.narrow_to(rank::Period {
-            from: Some(latest - window),
-            until: Some(latest),
+            from: Some(latest.saturating_sub(follow.window)),
+            until: Some(latest.saturating_add(1)),
         });
     }
     finish(reports, seg, specs)
@@ -328,5 +370,118 @@ fn finish(
         period: seg.period(),
         latest: seg.latest(),
         unused: seg.take_unused(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// An app's log line at `at` (`HH:MM:SS` on 2026-11-24): a failed token exchange, or a
+    /// sign-in that worked.
+    fn line(at: &str, failed: bool) -> String {
+        let (event, outcome) = match failed {
+            true => (
+                "oauth.token.error",
+                r#""error":"invalid_grant","http_status":400"#,
+            ),
+            false => ("oauth.login.success", r#""http_status":200"#),
+        };
+        format!(
+            r#"{{"timestamp":"2026-11-24T{at}Z","level":"{}","event":"{event}","grant_type":"authorization_code","client_id":"web","session_id":"s{at}",{outcome}}}"#,
+            if failed { "error" } else { "info" }
+        )
+    }
+
+    fn events(lines: &[String]) -> Vec<Event> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("app.jsonl");
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let got = ingest::ingest(&[Input::Path(path)], &IngestOptions::default()).events;
+        assert_eq!(got.len(), lines.len());
+        got
+    }
+
+    /// Each status's (end, failures) when `batches` are pushed one after another, each with
+    /// the watermark given (None: its latest time), every minute over five.
+    fn statuses(batches: Vec<(Vec<Event>, Option<event::Millis>)>) -> Vec<(String, usize)> {
+        let specs = SpecSet::builtin().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let sink = seen.clone();
+        let mut ticker = Ticker {
+            follow: Follow {
+                every: 60_000,
+                window: 300_000,
+                on_tick: Box::new(move |a: Analysis| {
+                    let end = report::ts(a.period.and_then(|p| p.until));
+                    sink.lock().unwrap().push((end, a.ranked.summary.failures));
+                }),
+            },
+            next: None,
+            seen: None,
+            quiet: false,
+        };
+        let mut seg = segment::Segmenter::new(&specs, 360_000, 50_000);
+        for (evs, watermark) in batches {
+            let w = watermark.or(evs.iter().filter_map(|e| e.ts).max());
+            ticker.push(&mut seg, evs, w, &specs);
+        }
+        let out = seen.lock().unwrap().clone();
+        out
+    }
+
+    #[test]
+    fn a_followed_log_gives_the_same_statuses_in_any_batches() {
+        let log = [
+            line("06:00:10", true),
+            line("06:03:30", false),
+            // Twenty quiet minutes.
+            line("06:23:10", true),
+            line("06:23:40", false),
+            line("06:25:05", false),
+        ];
+        let evs = events(&log);
+        let whole = statuses(vec![(evs.clone(), None)]);
+        let expected: Vec<(String, usize)> = [
+            ("06:01", 1),
+            ("06:02", 1),
+            ("06:03", 1),
+            ("06:04", 1),
+            ("06:05", 1),
+            // The failure's window gone, the sign-in's still there.
+            ("06:06", 0),
+            ("06:07", 0),
+            ("06:08", 0),
+            // No record in the window: said once.
+            ("06:09", 0),
+            // The first window to hold a record again.
+            ("06:24", 1),
+            ("06:25", 1),
+        ]
+        .iter()
+        .map(|(at, n)| (format!("2026-11-24T{at}:00.000Z"), *n))
+        .collect();
+        assert_eq!(whole, expected);
+        // Live: one record at a time.
+        let one_by_one = evs.iter().map(|e| (vec![e.clone()], None)).collect();
+        assert_eq!(statuses(one_by_one), expected);
+        // A large window sent in parts, each with the watermark of the whole.
+        let end = evs.iter().filter_map(|e| e.ts).max();
+        let parts = evs.chunks(2).map(|c| (c.to_vec(), end)).collect();
+        assert_eq!(statuses(parts), expected);
+    }
+
+    #[test]
+    fn a_mis_dated_record_does_not_stop_the_statuses() {
+        let mut log = vec![line("06:00:10", true)];
+        log.push(line("06:00:20", false).replace("2026-11-24T", "2099-01-01T"));
+        log.push(line("06:01:10", true));
+        log.push(line("06:02:30", false));
+        let evs = events(&log);
+        let got = statuses(evs.iter().map(|e| (vec![e.clone()], None)).collect());
+        let ends: Vec<&str> = got.iter().map(|(at, _)| &at[11..16]).collect();
+        assert_eq!(ends, ["06:01", "06:02"], "{got:?}");
+        assert_eq!(got[1].1, 2, "{got:?}");
     }
 }

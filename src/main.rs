@@ -193,7 +193,9 @@ fn read_and_analyze(
         follow: follow.is_some(),
     };
     // A flow finished before a status is asked for must lie wholly before its window.
-    let follow_reach = follow.as_ref().map_or(0, |f| f.window + f.every);
+    let follow_reach = follow
+        .as_ref()
+        .map_or(0, |f| f.window.saturating_add(f.every));
     let stream = StreamOptions {
         flow_window_ms: read.flow_window.max(follow_reach),
         max_open: read.max_open,
@@ -255,10 +257,17 @@ fn usage_error(e: clap::Error) -> ExitCode {
     }
     let _ = e.print();
     if !matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+        // Clap's message up to its first blank line: a line ending in `:` goes on with
+        // what it names (`the following required arguments were not provided: --follow`).
         let text = e.to_string();
-        let first = text.lines().next().unwrap_or_default();
-        let first = first.trim_start_matches("error: ");
-        print!("{}", watch::unknown(&format!("usage: {first}")));
+        let said: Vec<&str> = text
+            .lines()
+            .take_while(|l| !l.trim().is_empty())
+            .map(str::trim)
+            .collect();
+        let said = said.join(" ");
+        let said = said.trim_start_matches("error: ");
+        print!("{}", watch::unknown(&format!("usage: {said}")));
     }
     ExitCode::from(Status::Unknown.code())
 }

@@ -83,7 +83,10 @@ impl Claimed {
 /// and diagnoses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Period {
+    /// The first moment in it.
     pub from: Option<Millis>,
+    /// The first moment after it: periods that meet (a check's windows one after the other,
+    /// `--until 2026-11-25` and `--since 2026-11-25`) count each failure once.
     pub until: Option<Millis>,
 }
 
@@ -92,7 +95,7 @@ impl Period {
     /// no bounded period: nothing says it happened then.
     pub fn holds(&self, ts: Option<Millis>) -> bool {
         match ts {
-            Some(t) => self.from.is_none_or(|f| t >= f) && self.until.is_none_or(|u| t <= u),
+            Some(t) => self.from.is_none_or(|f| t >= f) && self.until.is_none_or(|u| t < u),
             None => self.from.is_none() && self.until.is_none(),
         }
     }

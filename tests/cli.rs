@@ -876,11 +876,11 @@ fn a_period_counts_only_its_failures() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("the period starts"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the period is empty"));
     let (code, text) = watch(&["--since", &until, "--until", &since]);
     assert_eq!(code, 3, "{text}");
     assert!(
-        text.starts_with("GRANTSCOPE UNKNOWN - the period starts"),
+        text.starts_with("GRANTSCOPE UNKNOWN - the period is empty"),
         "{text}"
     );
     let (code, text) = watch(&["--window", "yesterday"]);
@@ -958,13 +958,14 @@ fn watch_follows_a_log_as_it_is_written() {
             "2026-11-24T06:27:10.000Z",
             "2026-11-24T06:27:20.000Z",
             "2026-11-24T06:27:30.000Z",
-            "2026-11-24T06:27:32.634Z",
+            // The last status's window ends just after the last record, which it holds.
+            "2026-11-24T06:27:32.635Z",
         ],
         "{out:#?}"
     );
     let once = bin()
         .args(["watch", "--since", "2026-11-24T06:27:02.634Z"])
-        .args(["--until", "2026-11-24T06:27:32.634Z"])
+        .args(["--until", "2026-11-24T06:27:32.635Z"])
         .arg(fixture("demo/idp.jsonl"))
         .output()
         .unwrap();
@@ -972,6 +973,44 @@ fn watch_follows_a_log_as_it_is_written() {
     let last = out.iter().position(|l| l == statuses[5]).unwrap();
     assert_eq!(out[last..].join("\n") + "\n", once);
     assert_eq!(status.code(), Some(1), "{out:#?}");
+
+    // The format is told from enough lines, whatever the first read brought: here the two
+    // bytes the gzip check takes, a blank line, a start-up banner.
+    let flows = |out: &[u8]| {
+        let text = String::from_utf8_lossy(out).into_owned();
+        let last = text
+            .lines()
+            .rfind(|l| l.starts_with("GRANTSCOPE "))
+            .unwrap_or_default();
+        last.split(" flows=")
+            .nth(1)
+            .and_then(|f| f.split(';').next())
+            .map(str::to_string)
+    };
+    let once = bin()
+        .args(["watch", "--window", "1d", "--until", "2026-11-25"])
+        .arg(fixture("demo/idp.jsonl"))
+        .output()
+        .unwrap();
+    for head in ["\n", "\r\n", "Listening on :8080\n"] {
+        let out = bin()
+            .args(["watch", "--follow", "--window", "1d", "-"])
+            .write_stdin(format!("{head}{log}"))
+            .timeout(std::time::Duration::from_secs(60))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{head:?}: {out:?}");
+        assert_eq!(flows(&out.stdout), flows(&once.stdout), "{head:?}");
+    }
+    // A capture is read whole, followed or not.
+    let har = std::fs::read(fixture("demo/session.har")).unwrap();
+    let out = bin()
+        .args(["watch", "--follow", "-"])
+        .write_stdin(har)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
 
     // Following needs the log on stdin; --every needs --follow.
     for args in [

@@ -325,13 +325,17 @@ fn following_gives_a_status_at_each_step_of_the_log_s_time() {
         }
     }
     assert!(ticks.iter().any(|t| t.2 > 0), "{ticks:?}");
-    let latest = last.latest.unwrap();
-    assert!(ticks.last().unwrap().1 <= latest);
-    let period = rank::Period {
-        from: Some(latest - window),
-        until: Some(latest),
-    };
-    assert_eq!(last.period, Some(period));
+    // The end counts the window up to the latest record read, that record in.
+    let period = last.period.unwrap();
+    let (from, until) = (period.from.unwrap(), period.until.unwrap());
+    assert_eq!(until - from, window + 1);
+    assert!(ticks.last().unwrap().1 <= until);
+    // Within the inputs' clock offset (tens of milliseconds) of the latest time, as the
+    // clocks were corrected.
+    assert!(
+        (until - 1 - last.latest.unwrap()).abs() < 1_000,
+        "{period:?}"
+    );
     let stream = StreamOptions {
         period: Some(period),
         ..StreamOptions::default()

@@ -170,6 +170,11 @@ impl ByteSource {
             ByteSource::Stream(s) => {
                 let mut carry = std::mem::take(&mut s.carry);
                 s.fill(&mut carry, n);
+                // Following, each read may bring a line or two (or the two bytes the gzip
+                // sniffer took): the head waits for enough lines to tell the format by.
+                while s.follow && !s.eof && carry.len() < n && !holds_lines(&carry, HEAD_LINES) {
+                    s.fill(&mut carry, n);
+                }
                 let head = carry[..carry.len().min(n)].to_vec();
                 s.carry = carry;
                 Ok(head)
@@ -359,6 +364,19 @@ impl MappedFile {
     }
 }
 
+/// Lines that format detection looks at, at most (see `ingest::detect`).
+const HEAD_LINES: usize = 20;
+
+/// Whether `text` holds `n` whole lines that are not blank.
+fn holds_lines(text: &[u8], n: usize) -> bool {
+    text.split(|b| *b == b'\n')
+        .rev()
+        .skip(1)
+        .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+        .count()
+        >= n
+}
+
 /// Recognises a gzip stream by its magic bytes without losing them.
 struct GzSniffer {
     head: Vec<u8>,
@@ -429,8 +447,9 @@ impl StreamReader {
     }
 
     /// Reads until `buf` holds `want` bytes or the stream ends, or, when following, until
-    /// a read comes back short with a whole line in. A read error ends the stream: what
-    /// came before it is kept (a damaged `.gz` still yields its good part).
+    /// a read leaves a whole line in it (at least one read, which may wait). A read error
+    /// ends the stream: what came before it is kept (a damaged `.gz` still yields its good
+    /// part).
     ///
     /// The buffer is zeroed ahead of the reads a step at a time (a short stream does not
     /// pay for a whole window), and each byte once: a pipe hands out 64 KiB a read, and
@@ -439,26 +458,20 @@ impl StreamReader {
     fn fill(&mut self, buf: &mut Vec<u8>, want: usize) {
         const STEP: usize = 1 << 20;
         let mut filled = buf.len();
-        // Following, lines already at hand (the head read to detect the format) are handed
-        // on before waiting for more.
-        if self.follow && memchr::memchr(b'\n', buf).is_some() {
-            return;
-        }
-        let mut whole_line = false;
+        let mut whole_line = self.follow && memchr::memchr(b'\n', buf).is_some();
         while filled < want && !self.eof {
             if filled == buf.len() {
                 buf.resize(filled + (want - filled).min(STEP), 0);
             }
-            let asked = buf.len() - filled;
             match self.reader.read(&mut buf[filled..]) {
                 Ok(0) => self.eof = true,
                 Ok(n) => {
-                    // Only new bytes can end a line: there was none before them.
                     let read = &buf[filled..filled + n];
                     whole_line =
                         whole_line || (self.follow && memchr::memchr(b'\n', read).is_some());
                     filled += n;
-                    if whole_line && n < asked {
+                    // Following: what came is handed on; the next read may wait for long.
+                    if whole_line {
                         break;
                     }
                 }
@@ -500,7 +513,11 @@ impl StreamReader {
                     self.fill(&mut buf, self.window);
                 }
             }
-            self.fill(&mut buf, self.window);
+            // Following, whole lines at hand (the head read to detect the format) go on
+            // without waiting for the writer.
+            if !(self.follow && memchr::memchr(b'\n', &buf).is_some()) {
+                self.fill(&mut buf, self.window);
+            }
             if buf.is_empty() && self.eof {
                 return Ok(if long_lines.is_empty() {
                     None
@@ -538,6 +555,8 @@ impl StreamReader {
 
     fn rest(&mut self) -> io::Result<Window> {
         let mut buf = std::mem::take(&mut self.carry);
+        // A document (a HAR) is read whole, followed or not.
+        self.follow = false;
         while !self.eof {
             let want = buf.len() + self.window;
             self.fill(&mut buf, want);

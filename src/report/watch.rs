@@ -157,16 +157,21 @@ pub fn check(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, String) {
                 counted(s.flows, "flow"),
                 during(a.period.as_ref())
             );
-            // Nothing at all in the window: a quiet stretch, or a log no longer written.
+            // Nothing at all in the window: a quiet stretch, or a log no longer written, or
+            // one without times, which no window can hold.
             let before = a.period.and_then(|p| p.from).filter(|_| s.flows == 0);
-            if let (Some(from), Some(latest)) = (before, a.latest) {
-                if latest < from {
+            match (before, a.latest) {
+                (Some(from), Some(latest)) if latest < from => {
                     let _ = write!(
                         text,
                         " (the latest OAuth record is from {})",
                         ts(Some(latest))
                     );
                 }
+                (Some(_), None) if records > 0 => {
+                    text.push_str(" (no OAuth record read had a time)");
+                }
+                _ => {}
             }
             text
         }
@@ -202,6 +207,12 @@ pub fn check(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, String) {
             }
             text
         }
+    };
+    // A status of a log being followed is made before its records are counted: `U`, the
+    // guidelines' unknown value, not a 0 a graph would plot.
+    let records = match a.inputs.is_empty() {
+        true => "U".to_string(),
+        false => records.to_string(),
     };
     let mut out = format!(
         "GRANTSCOPE {} - {text} | failures={failures};{};{};0 explained={};;;0 unexplained={};;;0 flows={};;;0 failed_flows={};;;0 records={records};;;0",
