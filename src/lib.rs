@@ -121,11 +121,25 @@ struct Ticker<'a> {
     next: Option<event::Millis>,
     /// The latest time of an event pushed, mis-dated ones left out.
     seen: Option<event::Millis>,
+    /// The times of the events pushed or at hand, but those behind every window to come:
+    /// whether a status's window holds a record, when records of inputs read in step
+    /// come out of time order.
+    times: std::collections::BTreeMap<event::Millis, u32>,
     /// The last status's window held no event: a quiet stretch has been said once.
     quiet: bool,
 }
 
 impl Ticker<'_> {
+    fn new(follow: Follow<'_>) -> Ticker<'_> {
+        Ticker {
+            follow,
+            next: None,
+            seen: None,
+            times: std::collections::BTreeMap::new(),
+            quiet: false,
+        }
+    }
+
     /// Pushes events read up to `watermark`, with a status at each multiple of `every` they
     /// reach: the events before such a moment go first, so that a log read in one go (a
     /// backlog, a replay of an incident) gives the statuses it would have given live. Of a
@@ -140,39 +154,46 @@ impl Ticker<'_> {
         let horizon = now_ms().saturating_add(FUTURE_SLACK_MS);
         let dated = |e: &Event| e.ts.filter(|t| *t <= horizon);
         let watermark = watermark.map(|w| w.min(horizon));
-        // Statuses go as far as the events themselves: a part of a large window carries the
-        // watermark of the whole window.
-        let newest = self.seen.max(events.iter().filter_map(dated).max());
-        let Some(w) = watermark.zip(newest).map(|(w, n)| w.min(n)) else {
+        for t in events.iter().filter_map(dated) {
+            *self.times.entry(t).or_default() += 1;
+        }
+        // Statuses go as far as the events themselves (a part of a large window carries the
+        // watermark of the whole window), and no further than every input has read.
+        self.seen = self.seen.max(events.iter().filter_map(dated).max());
+        let Some(w) = watermark.zip(self.seen).map(|(w, n)| w.min(n)) else {
             seg.push(events, watermark);
             return;
         };
         let (every, window) = (self.follow.every.max(1), self.follow.window);
         // The first moment after `t`: the first status whose window holds a record of `t`.
         let after = |t: event::Millis| t.div_euclid(every).saturating_add(1).saturating_mul(every);
-        let first = events.iter().filter_map(dated).min().unwrap_or(w);
+        // The first status: the first moment after the earliest record known.
+        let first = self.times.keys().next().map_or(w, |t| (*t).min(w));
         let mut next = *self.next.get_or_insert(after(first));
         while next <= w {
-            let resumes = events.iter().filter_map(dated).min();
-            let window_holds = self.seen.is_some_and(|t| t >= next.saturating_sub(window))
-                || resumes.is_some_and(|t| t < next);
-            if self.quiet && !window_holds {
-                // Said once already: nothing more until a window holds an event again.
-                next = resumes.map_or(after(w), after).max(next + every);
+            let holds = self
+                .times
+                .range(next.saturating_sub(window)..next)
+                .next()
+                .is_some();
+            if self.quiet && !holds {
+                // Said once already: nothing more until a window holds an event again (or
+                // up to what every input has read: a later record may come before).
+                let resumes = self.times.range(next..).next().map(|(t, _)| *t);
+                next = resumes.map_or(after(w), after).min(after(w));
                 continue;
             }
             let (now, later): (Vec<Event>, Vec<Event>) = events
                 .into_iter()
                 .partition(|e| e.ts.is_none() || dated(e).is_some_and(|t| t < next));
             events = later;
-            self.seen = self.seen.max(now.iter().filter_map(dated).max());
             seg.push(now, Some(next));
             self.status(seg, next, specs);
-            self.quiet = !window_holds;
+            self.quiet = !holds;
             next += every;
+            self.times = self.times.split_off(&next.saturating_sub(window));
         }
         self.next = Some(next);
-        self.seen = self.seen.max(events.iter().filter_map(dated).max());
         seg.push(events, watermark);
     }
 
@@ -216,12 +237,7 @@ pub fn analyze_following(
     let mut seg = segment::Segmenter::new(specs, stream.flow_window_ms, stream.max_pending)
         .with_max_open(stream.max_open)
         .with_period(stream.period);
-    let mut ticker = follow.map(|follow| Ticker {
-        follow,
-        next: None,
-        seen: None,
-        quiet: false,
-    });
+    let mut ticker = follow.map(Ticker::new);
     let push = |seg: &mut segment::Segmenter, events, watermark| match &mut ticker {
         Some(t) => t.push(seg, events, watermark, specs),
         None => seg.push(events, watermark),
@@ -409,19 +425,14 @@ mod tests {
         let specs = SpecSet::builtin().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
-        let mut ticker = Ticker {
-            follow: Follow {
-                every: 60_000,
-                window: 300_000,
-                on_tick: Box::new(move |a: Analysis| {
-                    let end = report::ts(a.period.and_then(|p| p.until));
-                    sink.lock().unwrap().push((end, a.ranked.summary.failures));
-                }),
-            },
-            next: None,
-            seen: None,
-            quiet: false,
-        };
+        let mut ticker = Ticker::new(Follow {
+            every: 60_000,
+            window: 300_000,
+            on_tick: Box::new(move |a: Analysis| {
+                let end = report::ts(a.period.and_then(|p| p.until));
+                sink.lock().unwrap().push((end, a.ranked.summary.failures));
+            }),
+        });
         let mut seg = segment::Segmenter::new(&specs, 360_000, 50_000);
         for (evs, watermark) in batches {
             let w = watermark.or(evs.iter().filter_map(|e| e.ts).max());
@@ -470,6 +481,12 @@ mod tests {
         let end = evs.iter().filter_map(|e| e.ts).max();
         let parts = evs.chunks(2).map(|c| (c.to_vec(), end)).collect();
         assert_eq!(statuses(parts), expected);
+        // Beside a second input already read a day ahead: the time every input has read
+        // is this one's, and the day ahead's record fills no window before it.
+        let ahead = events(&[line("06:00:00", true).replace("-24T", "-25T")]);
+        let mut two = vec![(ahead, evs[0].ts)];
+        two.extend(evs.iter().map(|e| (vec![e.clone()], None)));
+        assert_eq!(statuses(two), expected);
     }
 
     #[test]
