@@ -67,8 +67,9 @@ pub struct ReadOptions {
           value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub max_open: usize,
     /// Count only the failures from this time on: a time (`2026-11-24T06:30:00Z`, or a day:
-    /// `2026-11-24`) or a duration before --until or now (`30m`). Earlier records are still read, since what
-    /// came before (a code issued, a token rotated) explains what failed after.
+    /// `2026-11-24`) or a duration before --until or now (`30m`). Earlier records are still
+    /// read, since what came before (a code issued, a token rotated) explains what failed
+    /// after.
     #[arg(long, value_name = "TIME|DURATION", value_parser = parse_time_arg)]
     pub since: Option<TimeArg>,
     /// Count only the failures before this time (`2026-11-24T07:00:00Z`; a day alone,

@@ -7,6 +7,7 @@
 //! are pushed before its status is taken, however the reader happened to batch them.
 
 use crate::event::{self, Event};
+use crate::ingest::time::now_ms;
 use crate::rules::spec::SpecSet;
 use crate::{rank, segment, Analysis};
 
@@ -68,10 +69,10 @@ impl Ticker<'_> {
         let watermark = watermark.map(|w| w.min(horizon));
         for t in events.iter().filter_map(dated) {
             *self.times.entry(t).or_default() += 1;
+            // Statuses go as far as the events themselves (a part of a large window carries
+            // the watermark of the whole window), and no further than every input has read.
+            self.seen = self.seen.max(Some(t));
         }
-        // Statuses go as far as the events themselves (a part of a large window carries the
-        // watermark of the whole window), and no further than every input has read.
-        self.seen = self.seen.max(events.iter().filter_map(dated).max());
         let Some(w) = watermark.zip(self.seen).map(|(w, n)| w.min(n)) else {
             seg.push(events, watermark);
             return;
@@ -138,13 +139,6 @@ impl Ticker<'_> {
             unused: segment::Unused::default(),
         });
     }
-}
-
-/// The clock, in UTC milliseconds.
-fn now_ms() -> event::Millis {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as event::Millis)
 }
 
 #[cfg(test)]

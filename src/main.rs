@@ -124,10 +124,9 @@ fn check(args: &WatchArgs, thresholds: Thresholds) -> Result<(Status, String)> {
                 window: args.window.unwrap_or(FOLLOW_WINDOW_MS),
                 on_tick: Box::new(move |a| {
                     let rules: Vec<&str> = rules.iter().map(String::as_str).collect();
-                    let (_, text) = watch::check(&a, &quiet_ok, &rules);
-                    let status = text.lines().next().unwrap_or_default();
+                    let (_, line) = watch::status_line(&a, &quiet_ok, &rules);
                     let mut stdout = std::io::stdout().lock();
-                    if writeln!(stdout, "{status}")
+                    if write!(stdout, "{line}")
                         .and_then(|()| stdout.flush())
                         .is_err()
                     {
@@ -156,10 +155,9 @@ fn read_and_analyze(
     window: Option<i64>,
     follow: Option<Follow>,
 ) -> Result<grantscope::Analysis> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    let period = read.period(window, now).map_err(anyhow::Error::msg)?;
+    let period = read
+        .period(window, grantscope::ingest::time::now_ms())
+        .map_err(anyhow::Error::msg)?;
     if let Some(k) = &read.fingerprint_key {
         grantscope::fingerprint::set_key(k.as_bytes());
     }

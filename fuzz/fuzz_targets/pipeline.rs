@@ -85,7 +85,7 @@ fuzz_target!(|data: &[u8]| {
         window: 30_000,
         on_tick: Box::new(|a| {
             let t = Thresholds::new(0, 10, None, true).expect("thresholds");
-            let (_, text) = watch::check(&a, &t, &["code_reuse"]);
+            let (_, text) = watch::status_line(&a, &t, &["code_reuse"]);
             assert!(text.starts_with("GRANTSCOPE "), "{text}");
         }),
     });

@@ -177,6 +177,13 @@ pub fn epoch(f: f64) -> Option<Millis> {
     (ms <= 253_402_300_799_999.0).then_some(ms as Millis)
 }
 
+/// The clock, in UTC milliseconds (0 for a clock set before 1970).
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
+}
+
 /// Formats UTC milliseconds as RFC 3339 with milliseconds and `Z`.
 pub fn format_ts(ms: Millis) -> String {
     match DateTime::from_timestamp_millis(ms) {

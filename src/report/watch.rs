@@ -114,6 +114,34 @@ pub fn one_line(text: &str) -> String {
 /// every rule's id, so that the performance data has the same labels in every run (0 for
 /// a rule that found nothing), as graphing stores them.
 pub fn check(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, String) {
+    let (status, mut out) = status_line(a, t, rules);
+    for d in &a.ranked.diagnoses {
+        let clients = match d.clients.is_empty() {
+            true => String::new(),
+            false => format!(", clients {}", one_line(&d.clients.join(", "))),
+        };
+        let _ = writeln!(
+            out,
+            "{}. {} ({}): {}{clients}, {} to {}: {}",
+            d.rank,
+            d.rule,
+            d.severity.name(),
+            counted(d.count, "failure"),
+            ts(d.first_seen),
+            ts(d.last_seen),
+            // A `--rules` folder's title is the user's text: kept on its line.
+            one_line(&d.title)
+        );
+    }
+    if let Some(early) = &a.finished_early {
+        let _ = writeln!(out, "{}", super::finished_early_text(early, None));
+    }
+    (status, out)
+}
+
+/// The check's status and its status line alone (with its newline): what `watch --follow`
+/// writes as the log's time passes.
+pub fn status_line(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, String) {
     let s = &a.ranked.summary;
     let failures = s.failures as u64;
     let records: u64 = a.inputs.iter().map(|i| i.records).sum();
@@ -236,27 +264,6 @@ pub fn check(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, String) {
         let _ = write!(out, " {rule}={count};;;0");
     }
     out.push('\n');
-    for d in &a.ranked.diagnoses {
-        let clients = match d.clients.is_empty() {
-            true => String::new(),
-            false => format!(", clients {}", one_line(&d.clients.join(", "))),
-        };
-        let _ = writeln!(
-            out,
-            "{}. {} ({}): {}{clients}, {} to {}: {}",
-            d.rank,
-            d.rule,
-            d.severity.name(),
-            counted(d.count, "failure"),
-            ts(d.first_seen),
-            ts(d.last_seen),
-            // A `--rules` folder's title is the user's text: kept on its line.
-            one_line(&d.title)
-        );
-    }
-    if let Some(early) = &a.finished_early {
-        let _ = writeln!(out, "{}", super::finished_early_text(early, None));
-    }
     (status, out)
 }
 
