@@ -101,6 +101,7 @@ impl Ticker<'_> {
                 .partition(|e| e.ts.is_none() || dated(e).is_some_and(|t| t < next));
             events = later;
             seg.push(now, Some(next));
+            seg.settle(next);
             self.status(seg, next, specs);
             self.quiet = !holds;
             next += every;
@@ -176,6 +177,13 @@ mod tests {
     /// Each status's (end, failures) when `batches` are pushed one after another, each with
     /// the watermark given (None: its latest time), every minute over five.
     fn statuses(batches: Vec<(Vec<Event>, Option<event::Millis>)>) -> Vec<(String, usize)> {
+        followed(batches).0
+    }
+
+    /// [`statuses`], and the most events held open at once.
+    fn followed(
+        batches: Vec<(Vec<Event>, Option<event::Millis>)>,
+    ) -> (Vec<(String, usize)>, usize) {
         let specs = SpecSet::builtin().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let sink = seen.clone();
@@ -193,7 +201,26 @@ mod tests {
             ticker.push(&mut seg, evs, w, &specs);
         }
         let out = seen.lock().unwrap().clone();
-        out
+        (out, seg.peak_pending)
+    }
+
+    #[test]
+    fn a_followed_log_holds_only_its_flow_window_open() {
+        // Two hours of sign-ins, one a minute, every seventh failing: far fewer events than
+        // the count at which reading alone finishes flows.
+        let at = |m: usize| format!("{:02}:{:02}:30", 6 + m / 60, m % 60);
+        let log: Vec<String> = (0..120).map(|m| line(&at(m), m % 7 == 0)).collect();
+        let evs = events(&log);
+        let (got, peak) = followed(evs.iter().map(|e| (vec![e.clone()], None)).collect());
+        // Each status still counts the failures of its five minutes.
+        assert_eq!(got.len(), 119, "{got:?}");
+        for (k, (end, failures)) in got.iter().enumerate() {
+            let expected = (k.saturating_sub(4)..=k).filter(|m| m % 7 == 0).count();
+            assert_eq!(*failures, expected, "status at {end}");
+        }
+        // What is open is the last flow window (six minutes) and the minute being read,
+        // not everything since the start: each status analyses only that again.
+        assert!(peak <= 8, "{peak} events held open");
     }
 
     #[test]
