@@ -20,7 +20,13 @@ pub struct Follow<'a> {
     /// that ends at a whole multiple of `every`. Its `inputs` are empty (what was read is
     /// counted at the end).
     pub on_tick: Box<dyn FnMut(Analysis) + Send + 'a>,
+    /// Takes each problem with the input (file, problem) as soon as it is read, as the end
+    /// of input, when the reports come, may never come.
+    pub on_problem: OnProblem<'a>,
 }
+
+/// What takes a problem with the input: (file, problem).
+pub type OnProblem<'a> = Box<dyn FnMut(&str, &str) + Send + 'a>;
 
 /// A record dated further than this past the clock is taken as mis-dated while following:
 /// it must not move the log's time (a status would wait for that moment, and every flow
@@ -194,6 +200,7 @@ mod tests {
                 let end = report::ts(a.period.and_then(|p| p.until));
                 sink.lock().unwrap().push((end, a.ranked.summary.failures));
             }),
+            on_problem: Box::new(|_, _| {}),
         });
         let mut seg = segment::Segmenter::new(&specs, 360_000, 50_000);
         for (evs, watermark) in batches {

@@ -108,11 +108,21 @@ pub fn analyze_following(
     opts: &IngestOptions,
     stream: StreamOptions,
     specs: &SpecSet,
-    follow: Option<Follow>,
+    mut follow: Option<Follow>,
 ) -> Analysis {
     let mut seg = segment::Segmenter::new(specs, stream.flow_window_ms, stream.max_pending)
         .with_max_open(stream.max_open)
         .with_period(stream.period);
+    // Problems are noted on this thread, as the input is read; the statuses come from the
+    // analysis's.
+    let mut on_problem = follow
+        .as_mut()
+        .map(|f| std::mem::replace(&mut f.on_problem, Box::new(|_, _| {})));
+    let noted = move |file: &str, problem: &str| {
+        if let Some(note) = on_problem.as_mut() {
+            note(file, problem)
+        }
+    };
     let mut ticker = follow.map(Ticker::new);
     let push = |seg: &mut segment::Segmenter, events, watermark| match &mut ticker {
         Some(t) => t.push(seg, events, watermark, specs),
@@ -121,12 +131,15 @@ pub fn analyze_following(
     let (reports, mut seg) = if rayon::current_num_threads() <= 1 {
         // One thread asked for (`--threads 1`): one thread used.
         let mut push = push;
-        let reports = ingest::stream(inputs, opts, |events, watermark| {
-            push(&mut seg, events, watermark)
-        });
+        let reports = ingest::stream_noting(
+            inputs,
+            opts,
+            |events, watermark| push(&mut seg, events, watermark),
+            noted,
+        );
         (reports, seg)
     } else {
-        read_beside_analysis(inputs, opts, seg, push)
+        read_beside_analysis(inputs, opts, seg, push, noted)
     };
     if let Some(last) = ticker.as_ref().and_then(Ticker::last_window) {
         seg.narrow_to(last);
@@ -143,6 +156,7 @@ fn read_beside_analysis<'s>(
     opts: &IngestOptions,
     mut seg: segment::Segmenter<'s>,
     mut push: impl FnMut(&mut segment::Segmenter<'s>, Vec<Event>, Option<event::Millis>) + Send,
+    noted: impl FnMut(&str, &str),
 ) -> (Vec<InputReport>, segment::Segmenter<'s>) {
     let budget = Budget::new(IN_FLIGHT);
     std::thread::scope(|scope| {
@@ -156,27 +170,32 @@ fn read_beside_analysis<'s>(
             }
             seg
         });
-        let reports = ingest::stream(inputs, opts, |events, watermark| {
-            // Most windows fit one part: sent as they are, not copied into a new list.
-            if events.len() <= PART {
-                budget.take(events.len());
-                // Fails only if the worker is gone, i.e. panicked: join below says why.
-                let _ = tx.send((events, watermark));
-                return;
-            }
-            // In parts, so that one dense window (tens of thousands of events) does not
-            // have to fit in the budget whole.
-            let mut events = events.into_iter();
-            loop {
-                let part: Vec<_> = events.by_ref().take(PART).collect();
-                let last = part.len() < PART;
-                budget.take(part.len());
-                // Fails only if the worker is gone, i.e. panicked: join below says why.
-                if tx.send((part, watermark)).is_err() || last {
-                    break;
+        let reports = ingest::stream_noting(
+            inputs,
+            opts,
+            |events, watermark| {
+                // Most windows fit one part: sent as they are, not copied into a new list.
+                if events.len() <= PART {
+                    budget.take(events.len());
+                    // Fails only if the worker is gone, i.e. panicked: join below says why.
+                    let _ = tx.send((events, watermark));
+                    return;
                 }
-            }
-        });
+                // In parts, so that one dense window (tens of thousands of events) does not
+                // have to fit in the budget whole.
+                let mut events = events.into_iter();
+                loop {
+                    let part: Vec<_> = events.by_ref().take(PART).collect();
+                    let last = part.len() < PART;
+                    budget.take(part.len());
+                    // Fails only if the worker is gone, i.e. panicked: join below says why.
+                    if tx.send((part, watermark)).is_err() || last {
+                        break;
+                    }
+                }
+            },
+            noted,
+        );
         drop(tx);
         let seg = worker
             .join()

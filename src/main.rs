@@ -134,6 +134,8 @@ fn check(args: &WatchArgs, thresholds: Thresholds) -> Result<(Status, String)> {
                         std::process::exit(i32::from(Status::Unknown.code()));
                     }
                 }),
+                // Set by `read_and_analyze`, which writes every warning.
+                on_problem: Box::new(|_, _| {}),
             })
         }
         false => None,
@@ -145,6 +147,9 @@ fn check(args: &WatchArgs, thresholds: Thresholds) -> Result<(Status, String)> {
     std::mem::forget(analysis);
     Ok(checked)
 }
+
+/// Problems with the input written to stderr one by one; the rest are counted.
+const SHOWN_PROBLEMS: usize = 20;
 
 /// Reads the inputs as `read` says and analyses them, counting the failures of `window`
 /// before now (`watch --window`) where given, and following a piped log where `follow`
@@ -200,16 +205,29 @@ fn read_and_analyze(
         period,
         ..StreamOptions::default()
     };
-    let analysis = analyze_following(&inputs, &opts, stream, set, follow);
-    let mut warned = 0;
-    let mut stderr = std::io::stderr().lock();
-    for r in &analysis.inputs {
-        for p in &r.problems {
-            if warned < 20 {
-                let _ = writeln!(stderr, "warning: {}", report::problem_text(&r.file, p));
-            }
-            warned += 1;
+    // A followed log's problems are written as they are read (its end may never come);
+    // the others' once all is read, below the progress bar.
+    let following = follow.is_some();
+    let warned = std::sync::atomic::AtomicUsize::new(0);
+    let warn = |file: &str, problem: &str| {
+        if warned.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < SHOWN_PROBLEMS {
+            let text = report::problem_text(file, problem);
+            let _ = writeln!(std::io::stderr(), "warning: {text}");
         }
+    };
+    let follow = follow.map(|f| Follow {
+        on_problem: Box::new(warn),
+        ..f
+    });
+    let analysis = analyze_following(&inputs, &opts, stream, set, follow);
+    let mut stderr = std::io::stderr().lock();
+    for r in analysis.inputs.iter().filter(|_| !following) {
+        for p in &r.problems {
+            warn(&r.file, p);
+        }
+    }
+    let warned = warned.into_inner();
+    for r in &analysis.inputs {
         if r.more_problems > 0 {
             let _ = writeln!(
                 stderr,
@@ -218,11 +236,11 @@ fn read_and_analyze(
             );
         }
     }
-    if warned > 20 {
+    if warned > SHOWN_PROBLEMS {
         let _ = writeln!(
             stderr,
             "warning: {} more problems not shown (see the JSON `inputs` section)",
-            warned - 20
+            warned - SHOWN_PROBLEMS
         );
     }
     if let Some(early) = analysis.finished_early {

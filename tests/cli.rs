@@ -895,7 +895,9 @@ fn watch_follows_a_log_as_it_is_written() {
     use std::io::BufRead;
     use std::process::Stdio;
     let log = std::fs::read_to_string(fixture("demo/idp.jsonl")).unwrap();
-    let lines: Vec<&str> = log.lines().collect();
+    let mut lines: Vec<&str> = log.lines().collect();
+    // A record cut short at line 6: its warning must not wait for the end of input.
+    lines.insert(5, r#"{"time":"2026-11-24T06:26:41.000Z","event":"grant.er"#);
     let follow = [
         "watch", "--follow", "--every", "10s", "--window", "30s", "-",
     ];
@@ -903,24 +905,28 @@ fn watch_follows_a_log_as_it_is_written() {
         .args(follow)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    let reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let _ = tx.send(line.unwrap());
-        }
-    });
+    let lines_of = |out: Box<dyn std::io::Read + Send>| {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines() {
+                let _ = tx.send(line.unwrap());
+            }
+        });
+        (rx, reader)
+    };
+    let (rx, reader) = lines_of(Box::new(child.stdout.take().unwrap()));
+    let (warnings, warning_reader) = lines_of(Box::new(child.stderr.take().unwrap()));
     // The log up to 06:27:03, and the pipe left open: the statuses of 06:26:50 and
     // 06:27:00 come all the same.
     let half = lines
         .iter()
         .position(|l| {
-            let record: Value = serde_json::from_str(l).unwrap();
-            record["time"].as_str().unwrap() > "2026-11-24T06:27:03"
+            serde_json::from_str::<Value>(l)
+                .is_ok_and(|r| r["time"].as_str().unwrap() > "2026-11-24T06:27:03")
         })
         .unwrap();
     for l in &lines[..half] {
@@ -932,12 +938,22 @@ fn watch_follows_a_log_as_it_is_written() {
         .expect("a status line while the log is still open");
     assert!(first.starts_with("GRANTSCOPE "), "{first}");
     assert!(first.contains(" to 2026-11-24T06:26:50.000Z"), "{first}");
+    let warning = warnings
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the warning while the log is still open");
+    assert!(warning.starts_with("warning: -:6: not JSON"), "{warning}");
     for l in &lines[half..] {
         writeln!(stdin, "{l}").unwrap();
     }
     drop(stdin);
     let status = child.wait().unwrap();
     reader.join().unwrap();
+    warning_reader.join().unwrap();
+    // Said once: not again with the reports at the end.
+    assert_eq!(
+        warnings.try_iter().collect::<Vec<_>>(),
+        Vec::<String>::new()
+    );
     let out: Vec<String> = std::iter::once(first).chain(rx.try_iter()).collect();
 
     // The demo log runs from 06:26:40 to 06:27:32.634: a status at each ten seconds
@@ -963,10 +979,13 @@ fn watch_follows_a_log_as_it_is_written() {
         ],
         "{out:#?}"
     );
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("idp.jsonl");
+    std::fs::write(&whole, lines.join("\n") + "\n").unwrap();
     let once = bin()
         .args(["watch", "--since", "2026-11-24T06:27:02.634Z"])
         .args(["--until", "2026-11-24T06:27:32.635Z"])
-        .arg(fixture("demo/idp.jsonl"))
+        .arg(&whole)
         .output()
         .unwrap();
     let once = String::from_utf8(once.stdout).unwrap();

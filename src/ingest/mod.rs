@@ -420,7 +420,19 @@ pub fn ingest(inputs: &[Input], opts: &IngestOptions) -> Ingested {
 pub fn stream(
     inputs: &[Input],
     opts: &IngestOptions,
+    sink: impl FnMut(Vec<Event>, Option<Millis>),
+) -> Vec<InputReport> {
+    stream_noting(inputs, opts, sink, |_, _| {})
+}
+
+/// [`stream`], handing each problem an input report keeps to `noted` (file, problem) as
+/// soon as the window it is in has been read, not only in the reports at the end: a
+/// followed log (`watch --follow`) may never end.
+pub fn stream_noting(
+    inputs: &[Input],
+    opts: &IngestOptions,
     mut sink: impl FnMut(Vec<Event>, Option<Millis>),
+    mut noted: impl FnMut(&str, &str),
 ) -> Vec<InputReport> {
     let mut reports = Vec::new();
     let files = expand(inputs, opts, &mut reports);
@@ -445,6 +457,10 @@ pub fn stream(
         let alone = readings.iter().filter(|r| !r.done).count() == 1 && !opts.follow;
         let events = readings[i].step(opts, &progress, alone);
         let r = &mut readings[i];
+        for p in r.report.problems.get(r.noted..).unwrap_or_default() {
+            noted(&r.report.file, p);
+        }
+        r.noted = r.report.problems.len();
         if let Some(t) = events.iter().filter_map(|e| e.ts).max() {
             r.last_ts = Some(r.last_ts.map_or(t, |l| l.max(t)));
         }
@@ -478,6 +494,8 @@ struct Reading {
     /// between two (unmapping 8 MiB took the reading thread a millisecond, while the
     /// parsing threads waited for the next window).
     retired: Option<source::Window>,
+    /// How many of the report's problems have been handed on as noted.
+    noted: usize,
 }
 
 impl Reading {
@@ -498,6 +516,7 @@ impl Reading {
             ahead: None,
             next_line: 1,
             retired: None,
+            noted: 0,
         }
     }
 
