@@ -485,7 +485,7 @@ fn no_secret_reaches_any_output_format() {
         dir.path().to_str().unwrap(),
     ];
     // The monitoring check's output too (`watch`, listed as a format here).
-    for format in ["table", "json", "markdown", "watch"] {
+    for format in ["table", "json", "markdown", "html", "watch"] {
         let mut cmd = bin();
         match format {
             "watch" => cmd.args(["watch"]),
@@ -494,6 +494,13 @@ fn no_secret_reaches_any_output_format() {
         let out = cmd.args(inputs).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).to_string()
             + &String::from_utf8_lossy(&out.stderr);
+        // As a browser shows it: a secret with `&` or a quote in it must still be found.
+        let text = text
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&");
         assert!(text.len() > 1000, "{format}: suspiciously short output");
         for s in &secrets {
             assert!(
@@ -592,7 +599,7 @@ fn finishing_flows_early_for_the_open_event_cap_is_owned_up_to() {
         "{early}"
     );
     assert!(early["shortest_idle_ms"].as_u64().unwrap() > 0, "{early}");
-    for format in ["table", "markdown"] {
+    for format in ["table", "markdown", "html"] {
         let (out, _) = run(format, Some("5000"));
         assert!(out.contains(said), "{format}: {out}");
     }
@@ -834,7 +841,7 @@ fn a_period_counts_only_its_failures() {
         analyze(&["--since", "61m", "--until", &until])["summary"],
         *s
     );
-    for format in ["table", "markdown"] {
+    for format in ["table", "markdown", "html"] {
         let out = bin()
             .args(["analyze", "--format", format, log, "--since", &since])
             .output()
@@ -1040,4 +1047,77 @@ fn watch_follows_a_log_as_it_is_written() {
         assert_eq!(out.status.code(), Some(3), "{args:?}");
         assert!(out.stdout.starts_with(b"GRANTSCOPE UNKNOWN - "), "{args:?}");
     }
+}
+
+/// The postmortem as a page: what the Markdown report says, as HTML a browser shows as
+/// text whatever a log record holds.
+#[test]
+fn html_report_says_what_markdown_says_and_keeps_records_as_text() {
+    let page = |format: &str, input: &std::path::Path| {
+        let out = bin()
+            .args(["analyze", "--fingerprint-key", "k", "--format", format])
+            .arg(input)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let demo = fixture("demo");
+    let (html, markdown) = (page("html", &demo), page("markdown", &demo));
+    assert!(html.starts_with("<!DOCTYPE html>\n"), "{html}");
+    assert!(html.trim_end().ends_with("</html>"), "{html}");
+    // No script and nothing fetched: the page is whole as written.
+    for absent in ["<script", "src=", "href=", "@import"] {
+        assert!(!html.contains(absent), "{absent}");
+    }
+    // The same causes, in the same order, each with its section and its evidence.
+    let causes = |text: &str, open: &str, close: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with(open))
+            .filter_map(|l| Some(l.split(close).next()?.rsplit('`').next()?.to_string()))
+            .collect()
+    };
+    let md_causes = causes(&markdown, "## ", "`)");
+    let html_causes: Vec<String> = html
+        .lines()
+        .filter(|l| l.starts_with("<h2>") && l.contains("<code>"))
+        .filter_map(|l| {
+            Some(
+                l.split("<code>")
+                    .nth(1)?
+                    .split("</code>")
+                    .next()?
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(html_causes, md_causes);
+    assert_eq!(md_causes.len(), 5, "{markdown}");
+    assert_eq!(
+        html.matches("<li>").count(),
+        markdown
+            .lines()
+            .filter(|l| l.trim_start().starts_with("- "))
+            .count()
+    );
+    for rule in &md_causes {
+        assert!(
+            html.contains(&format!("<td><code>{rule}</code> ")),
+            "{rule}"
+        );
+    }
+
+    // A record quoting markup stays text in both.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("app.jsonl");
+    let record = r#"{"timestamp":"2026-11-24T06:00:00.000Z","event":"oauth.token.error","grant_type":"authorization_code","client_id":"web","error":"invalid_grant","error_description":"<img src=x onerror=alert(1)> & \"more\"","http_status":400}"#;
+    std::fs::write(&log, format!("{record}\n")).unwrap();
+    let html = page("html", &log);
+    assert!(!html.contains("<img"), "{html}");
+    assert!(
+        html.contains("&lt;img src=x onerror=alert(1)&gt; &amp; &quot;more&quot;"),
+        "{html}"
+    );
+    let markdown = page("markdown", &log);
+    assert!(markdown.contains(r"\<img src=x"), "{markdown}");
 }

@@ -783,6 +783,7 @@ fn absurd_numbers_and_times_overflow_nothing() {
                 OutputFormat::Table,
                 OutputFormat::Json,
                 OutputFormat::Markdown,
+                OutputFormat::Html,
             ] {
                 report::render(&a, f, true);
             }

@@ -740,7 +740,7 @@ fn second_review_lookalikes_are_answered_as_an_sre_would() {
 #[test]
 fn a_secret_sent_as_the_basic_name_is_never_printed() {
     let log = fixture("lookalikes/review2/swapped_basic_secret.log");
-    for format in ["table", "json", "markdown"] {
+    for format in ["table", "json", "markdown", "html"] {
         let out = assert_cmd::Command::cargo_bin("grantscope")
             .unwrap()
             .args(["analyze", "-v", "--format", format, log.to_str().unwrap()])

@@ -1050,10 +1050,17 @@ fn no_planted_secret_reaches_any_output() {
         vec!["--format", "table", "--verbose"],
         vec!["--format", "json"],
         vec!["--format", "markdown"],
+        vec!["--format", "html"],
     ] {
         let mut a = args.clone();
         a.push(&fx.path);
         let (stdout, stderr, code) = run(&a);
+        // HTML writes `&`, `<`, `>` and quotes as references: a secret holding one must
+        // still be found.
+        let stdout = match args.contains(&"html") {
+            true => unescape_html(&stdout),
+            false => stdout,
+        };
         assert!(code == 0 || code == 1, "{args:?}: exit {code}");
         for (stream, text) in [("stdout", &stdout), ("stderr", &stderr)] {
             for l in leaks(text, &pieces) {
@@ -1076,6 +1083,15 @@ fn no_planted_secret_reaches_any_output() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Text as a browser shows it, for the references the HTML report writes.
+fn unescape_html(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
 }
 
 /// Every `kind#xxxxxx` fingerprint a run prints.

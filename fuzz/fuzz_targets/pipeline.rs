@@ -101,6 +101,7 @@ fuzz_target!(|data: &[u8]| {
         OutputFormat::Table,
         OutputFormat::Json,
         OutputFormat::Markdown,
+        OutputFormat::Html,
     ] {
         let out = report::render(&a, f, sel & 0x80 != 0);
         if f == OutputFormat::Json {

@@ -1,108 +1,62 @@
-//! Markdown for postmortems: summary, ranked causes with fixes, timeline of failures.
+//! Markdown for postmortems: the [`doc::postmortem`](super::doc::postmortem) of an analysis
+//! as a page to paste into an incident document.
 
-use super::{locators, ts, Clean};
+use super::doc::{self, Block, Inline, Item};
 use crate::Analysis;
 use std::fmt::Write;
 
 pub fn render(a: &Analysis) -> String {
-    let r = &a.ranked;
-    let clean = Clean::new(a);
-    let s = &r.summary;
+    let blocks: Vec<String> = doc::postmortem(a).iter().map(block).collect();
+    blocks.join("\n")
+}
+
+/// One block and the line end after it; blocks are set apart by a blank line.
+fn block(b: &Block) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# OAuth failure analysis\n");
-    let _ = writeln!(
-        out,
-        "{} flows, {} failed; {} failures, {} explained, {} unexplained.\n",
-        s.flows,
-        s.failed_flows,
-        s.failures,
-        s.explained,
-        s.failures - s.explained
-    );
-    if let Some(early) = &a.finished_early {
-        let _ = writeln!(out, "{}\n", super::finished_early_text(early, None));
-    }
-    if let Some(period) = &a.period {
-        let _ = writeln!(out, "{}\n", super::period_text(period));
-    }
-    if !r.diagnoses.is_empty() {
-        let _ = writeln!(out, "| # | cause | severity | failures | clients | first seen | last seen |\n|---|---|---|---|---|---|---|");
-        for d in &r.diagnoses {
-            let _ = writeln!(
-                out,
-                "| {} | `{}` {} | {} | {} | {} | {} | {} |",
-                d.rank,
-                d.rule,
-                d.title,
-                d.severity.name(),
-                d.count,
-                d.clients.join(", "),
-                ts(d.first_seen),
-                ts(d.last_seen)
-            );
+    match b {
+        Block::Heading(level, line) => {
+            let _ = writeln!(out, "{} {}", "#".repeat(usize::from(*level)), inline(line));
         }
-    }
-    for d in &r.diagnoses {
-        let _ = writeln!(out, "\n## {}. {} (`{}`)\n", d.rank, d.title, d.rule);
-        let _ = writeln!(
-            out,
-            "**Fix:** {}\n",
-            d.advice.split_whitespace().collect::<Vec<_>>().join(" ")
-        );
-        for f in &d.findings {
-            let _ = writeln!(
-                out,
-                "- flow {} — *{}* — {} (confidence {:.2})",
-                a.flows[f.flow].id,
-                f.variant,
-                clean.text(&f.summary),
-                f.confidence
-            );
-            for ev in &f.evidence {
-                let e = &a.events[ev.event];
-                let _ = writeln!(
-                    out,
-                    "  - {} {} — `{}`",
-                    ts(e.ts),
-                    clean.text(&ev.note),
-                    locators(e).join("`, `")
-                );
+        Block::Paragraph(line) => {
+            let _ = writeln!(out, "{}", inline(line));
+        }
+        Block::Table { head, rows } => {
+            let _ = writeln!(out, "| {} |", head.join(" | "));
+            let _ = writeln!(out, "|{}", "---|".repeat(head.len()));
+            for row in rows {
+                // A `|` from the input (a client id, a title from a rules folder) would end
+                // its cell.
+                let cells: Vec<String> =
+                    row.iter().map(|c| inline(c).replace('|', "\\|")).collect();
+                let _ = writeln!(out, "| {} |", cells.join(" | "));
             }
         }
-    }
-    if !r.unexplained.is_empty() {
-        let _ = writeln!(out, "\n## Unexplained failures\n");
-        for u in &r.unexplained {
-            for &e in &u.events {
-                let ev = &a.events[e];
-                let _ = writeln!(
-                    out,
-                    "- flow {} {} {} — `{}`",
-                    a.flows[u.flow].id,
-                    ts(ev.ts),
-                    clean.text(&ev.describe()),
-                    locators(ev).join("`, `")
-                );
-            }
-        }
-    }
-    let clocks: Vec<String> = a
-        .inputs
-        .iter()
-        .flat_map(|i| {
-            let whole = i
-                .clock
-                .iter()
-                .map(|c| format!("- {}.", c.describe(&i.file)));
-            let sessions = i
-                .session_clocks
-                .iter()
-                .map(|c| format!("- {}.", c.describe_session(&i.file)));
-            whole.chain(sessions)
-        })
-        .collect();
-    if !clocks.is_empty() {
-        let _ = writeln!(out, "\n## Clocks\n\n{}", clocks.join("\n"));
+        Block::List(items) => list(&mut out, items, 0),
     }
     out
+}
+
+fn list(out: &mut String, items: &[Item], depth: usize) {
+    for item in items {
+        let _ = writeln!(out, "{}- {}", "  ".repeat(depth), inline(&item.text));
+        list(out, &item.nested, depth + 1);
+    }
+}
+
+fn inline(line: &[Inline]) -> String {
+    line.iter()
+        .map(|i| match i {
+            Inline::Text(s) => text(s),
+            Inline::Code(s) if s.contains('`') => format!("`` {s} ``"),
+            Inline::Code(s) => format!("`{s}`"),
+            Inline::Strong(s) => format!("**{}**", text(s)),
+            Inline::Emphasis(s) => format!("*{}*", text(s)),
+        })
+        .collect()
+}
+
+/// Text quoted from logs, which are untrusted: a `<` would start raw HTML where the page is
+/// rendered (a record's `<img onerror=…>` in a wiki's postmortem), so it is escaped.
+fn text(s: &str) -> String {
+    s.replace('<', "\\<")
 }

@@ -1,8 +1,11 @@
 //! Reports: the same [`Analysis`](crate::Analysis) rendered as a table, JSON (contract
-//! version 1), Markdown, or a monitoring check's status (`watch`). Every string that can
+//! version 1), Markdown or HTML (one [`doc`] written two ways), or a monitoring check's
+//! status (`watch`). Every string that can
 //! carry input text goes through the redaction in `event`/`redact`, so no format can print
 //! a secret.
 
+pub mod doc;
+pub mod html;
 pub mod json;
 pub mod markdown;
 pub mod table;
@@ -18,6 +21,8 @@ pub enum OutputFormat {
     Table,
     Json,
     Markdown,
+    /// The Markdown report's content as one self-contained HTML page.
+    Html,
 }
 
 pub fn render(a: &Analysis, format: OutputFormat, verbose: bool) -> String {
@@ -25,6 +30,7 @@ pub fn render(a: &Analysis, format: OutputFormat, verbose: bool) -> String {
         OutputFormat::Table => table::render(a, verbose),
         OutputFormat::Json => json::render(a),
         OutputFormat::Markdown => markdown::render(a),
+        OutputFormat::Html => html::render(a),
     }
 }
 
@@ -89,6 +95,19 @@ impl Clean {
         }
         clean
     }
+}
+
+/// The counts every human-readable report opens with: flows, failures, and how many of
+/// them no rule explains.
+pub fn summary_text(s: &crate::rank::Summary) -> String {
+    format!(
+        "{} flows, {} failed; {} failures, {} explained, {} unexplained",
+        s.flows,
+        s.failed_flows,
+        s.failures,
+        s.explained,
+        s.failures - s.explained
+    )
 }
 
 /// An input problem as printed (stderr warnings, the JSON `inputs` section). Parsers quote

@@ -11,15 +11,7 @@ pub fn render(a: &Analysis, verbose: bool) -> String {
     let clean = Clean::new(a);
     let s = &r.summary;
     let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{} flows, {} failed; {} failures, {} explained, {} unexplained",
-        s.flows,
-        s.failed_flows,
-        s.failures,
-        s.explained,
-        s.failures - s.explained
-    );
+    let _ = writeln!(out, "{}", super::summary_text(s));
     if let Some(early) = &a.finished_early {
         let _ = writeln!(out, "{}", super::finished_early_text(early, None));
     }

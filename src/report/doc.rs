@@ -1,0 +1,188 @@
+//! The postmortem as a document: headings, paragraphs, a table and lists of plain text,
+//! code and emphasis. Markdown and HTML are both written from it, so the two formats say
+//! the same things in the same order, and what a report says is decided in one place.
+
+use super::{locators, ts, Clean};
+use crate::Analysis;
+
+/// A run of text and how it is set.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Inline {
+    Text(String),
+    /// Identifiers and locators: a rule id, `file:line`.
+    Code(String),
+    Strong(String),
+    Emphasis(String),
+}
+
+pub type Line = Vec<Inline>;
+
+/// An item of a list, with the items nested under it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub text: Line,
+    pub nested: Vec<Item>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Block {
+    /// Level 1 is the title.
+    Heading(u8, Line),
+    Paragraph(Line),
+    Table {
+        head: Vec<String>,
+        rows: Vec<Vec<Line>>,
+    },
+    List(Vec<Item>),
+}
+
+fn text(s: impl Into<String>) -> Inline {
+    Inline::Text(s.into())
+}
+
+/// The postmortem of an analysis: summary, ranked causes with their fixes and evidence,
+/// the failures no rule explains, and the clocks that were corrected.
+pub fn postmortem(a: &Analysis) -> Vec<Block> {
+    let r = &a.ranked;
+    let clean = Clean::new(a);
+    let s = &r.summary;
+    let mut doc = vec![
+        Block::Heading(1, vec![text("OAuth failure analysis")]),
+        Block::Paragraph(vec![text(format!("{}.", super::summary_text(s)))]),
+    ];
+    if let Some(early) = &a.finished_early {
+        doc.push(Block::Paragraph(vec![text(super::finished_early_text(
+            early, None,
+        ))]));
+    }
+    if let Some(period) = &a.period {
+        doc.push(Block::Paragraph(vec![text(super::period_text(period))]));
+    }
+    if !r.diagnoses.is_empty() {
+        let head = [
+            "#",
+            "cause",
+            "severity",
+            "failures",
+            "clients",
+            "first seen",
+            "last seen",
+        ];
+        let rows = r
+            .diagnoses
+            .iter()
+            .map(|d| {
+                vec![
+                    vec![text(d.rank.to_string())],
+                    vec![Inline::Code(d.rule.clone()), text(format!(" {}", d.title))],
+                    vec![text(d.severity.name())],
+                    vec![text(d.count.to_string())],
+                    vec![text(d.clients.join(", "))],
+                    vec![text(ts(d.first_seen))],
+                    vec![text(ts(d.last_seen))],
+                ]
+            })
+            .collect();
+        doc.push(Block::Table {
+            head: head.iter().map(|h| h.to_string()).collect(),
+            rows,
+        });
+    }
+    // Evidence points at every record of an event: `file:line`, `file entry N`.
+    let sources = |e: &crate::event::Event| {
+        let mut line = Vec::new();
+        for (k, l) in locators(e).into_iter().enumerate() {
+            if k > 0 {
+                line.push(text(", "));
+            }
+            line.push(Inline::Code(l));
+        }
+        line
+    };
+    for d in &r.diagnoses {
+        doc.push(Block::Heading(
+            2,
+            vec![
+                text(format!("{}. {} (", d.rank, d.title)),
+                Inline::Code(d.rule.clone()),
+                text(")"),
+            ],
+        ));
+        let advice = d.advice.split_whitespace().collect::<Vec<_>>().join(" ");
+        doc.push(Block::Paragraph(vec![
+            Inline::Strong("Fix:".to_string()),
+            text(format!(" {advice}")),
+        ]));
+        let findings = d
+            .findings
+            .iter()
+            .map(|f| Item {
+                text: vec![
+                    text(format!("flow {} — ", a.flows[f.flow].id)),
+                    Inline::Emphasis(f.variant.clone()),
+                    text(format!(
+                        " — {} (confidence {:.2})",
+                        clean.text(&f.summary),
+                        f.confidence
+                    )),
+                ],
+                nested: f
+                    .evidence
+                    .iter()
+                    .map(|ev| {
+                        let e = &a.events[ev.event];
+                        let mut line =
+                            vec![text(format!("{} {} — ", ts(e.ts), clean.text(&ev.note)))];
+                        line.extend(sources(e));
+                        Item {
+                            text: line,
+                            nested: Vec::new(),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        doc.push(Block::List(findings));
+    }
+    if !r.unexplained.is_empty() {
+        doc.push(Block::Heading(2, vec![text("Unexplained failures")]));
+        let items = r
+            .unexplained
+            .iter()
+            .flat_map(|u| u.events.iter().map(move |&e| (u.flow, e)))
+            .map(|(flow, e)| {
+                let ev = &a.events[e];
+                let mut line = vec![text(format!(
+                    "flow {} {} {} — ",
+                    a.flows[flow].id,
+                    ts(ev.ts),
+                    clean.text(&ev.describe())
+                ))];
+                line.extend(sources(ev));
+                Item {
+                    text: line,
+                    nested: Vec::new(),
+                }
+            })
+            .collect();
+        doc.push(Block::List(items));
+    }
+    let clocks: Vec<Item> = a
+        .inputs
+        .iter()
+        .flat_map(|i| {
+            let whole = i.clock.iter().map(|c| c.describe(&i.file));
+            let sessions = i.session_clocks.iter().map(|c| c.describe_session(&i.file));
+            whole.chain(sessions)
+        })
+        .map(|c| Item {
+            text: vec![text(format!("{c}."))],
+            nested: Vec::new(),
+        })
+        .collect();
+    if !clocks.is_empty() {
+        doc.push(Block::Heading(2, vec![text("Clocks")]));
+        doc.push(Block::List(clocks));
+    }
+    doc
+}
