@@ -3,6 +3,7 @@
 use crate::event::Millis;
 use crate::ingest::Format;
 use crate::rank::Period;
+use crate::report::watch::Limit;
 use crate::report::OutputFormat;
 use crate::rules::spec::Severity;
 use clap::{Args, Parser, Subcommand};
@@ -164,12 +165,19 @@ pub struct AnalyzeArgs {
 pub struct WatchArgs {
     #[command(flatten)]
     pub read: ReadOptions,
-    /// WARNING when more OAuth failures than this are found (0: any failure).
-    #[arg(long, short = 'w', value_name = "FAILURES", default_value_t = 0)]
-    pub warning: u64,
-    /// CRITICAL when more OAuth failures than this are found; not below --warning.
-    #[arg(long, short = 'c', value_name = "FAILURES", default_value_t = 10)]
-    pub critical: u64,
+    /// WARNING when more OAuth failures than this are found (0: any failure), or, as a
+    /// percentage (`5%`), when more than this share of the flows failed.
+    #[arg(long, short = 'w', value_name = "FAILURES|SHARE%", default_value = "0")]
+    pub warning: Limit,
+    /// CRITICAL when more OAuth failures than this are found, or more than this share of
+    /// the flows failed (`20%`); not below a --warning of the same kind.
+    #[arg(
+        long,
+        short = 'c',
+        value_name = "FAILURES|SHARE%",
+        default_value = "10"
+    )]
+    pub critical: Limit,
     /// Also CRITICAL when a diagnosis at or above this severity is found, however few
     /// failures it explains (e.g. `high`: code reuse, a redirect_uri mismatch, a failing
     /// identity provider).

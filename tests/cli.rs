@@ -631,14 +631,7 @@ fn watch_is_a_monitoring_plugin() {
         let text = String::from_utf8(out.stdout).unwrap();
         (out.status.code().unwrap(), text)
     };
-    let json: Value = serde_json::from_slice(
-        &bin()
-            .args(["analyze", "--format", "json", demo])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    let json = json_report(demo);
     let failures = json["summary"]["failures"].as_u64().unwrap();
     let causes = json["diagnoses"].as_array().unwrap();
     assert!(
@@ -732,6 +725,78 @@ fn watch_is_a_monitoring_plugin() {
     // Unless a quiet stretch of log is all right.
     let (code, text) = watch(&["watch", "--allow-empty", empty]);
     assert_eq!(code, 0, "{text}");
+}
+
+/// `analyze --format json` of an input.
+fn json_report(input: &str) -> Value {
+    let out = bin()
+        .args(["analyze", "--format", "json", input])
+        .output()
+        .unwrap();
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// On a busy service failures grow with traffic: a threshold can be the share of flows
+/// that failed (`5%`) instead of a count.
+#[test]
+fn watch_thresholds_can_be_a_share_of_the_flows() {
+    let demo = fixture("demo");
+    let demo = demo.to_str().unwrap();
+    let json = json_report(demo);
+    let s = &json["summary"];
+    let (flows, failed) = (
+        s["flows"].as_f64().unwrap(),
+        s["failed_flows"].as_f64().unwrap(),
+    );
+    let share = 100.0 * failed / flows;
+    assert!((10.0..90.0).contains(&share), "{s}");
+    let watch = |args: &[&str]| {
+        let out = bin().arg("watch").args(args).arg(demo).output().unwrap();
+        let text = String::from_utf8(out.stdout).unwrap();
+        (out.status.code().unwrap(), text)
+    };
+    let (below, above) = (format!("{}%", share - 5.0), format!("{}%", share + 5.0));
+    // Above a share: WARNING or CRITICAL, the share said and in the performance data.
+    let (code, text) = watch(&["-w", &below, "-c", &above]);
+    assert_eq!(code, 1, "{text}");
+    let status = text.lines().next().unwrap();
+    assert!(
+        status.contains(&format!("; {share:.1}% of flows failed")),
+        "{status}"
+    );
+    let perf = status.split_once(" | ").unwrap().1;
+    assert!(
+        perf.contains(&format!(
+            " failed_share={share:.1}%;{};{};0;100 ",
+            share - 5.0,
+            share + 5.0
+        )),
+        "{perf}"
+    );
+    // A count threshold left out of the shares' performance data.
+    let failures = s["failures"].as_u64().unwrap();
+    assert!(
+        perf.starts_with(&format!("failures={failures};;;0 ")),
+        "{perf}"
+    );
+    assert_eq!(watch(&["-c", &below]).0, 2);
+    // Below the share: OK, however many failures there were.
+    let (code, text) = watch(&["-w", &above, "-c", "100%"]);
+    assert_eq!(code, 0, "{text}");
+    // A share and a count, each on its own.
+    assert_eq!(watch(&["-w", "100", "-c", &below]).0, 2);
+    assert_eq!(watch(&["-w", &below, "-c", "100"]).0, 1);
+    // Nonsense is a usage error, UNKNOWN.
+    for bad in [["-w", "101%"], ["-w", "five"], ["-w", "nan%"]] {
+        let (code, text) = watch(&bad);
+        assert_eq!(code, 3, "{bad:?}: {text}");
+    }
+    let (code, text) = watch(&["-w", "20%", "-c", "10%"]);
+    assert_eq!(code, 3, "{text}");
+    assert!(
+        text.contains("--critical (10%) is below --warning (20%)"),
+        "{text}"
+    );
 }
 
 /// Text from the input that `watch` prints (client ids) cannot forge a status line or

@@ -8,7 +8,7 @@ use grantscope::ingest::{self, Format, IngestOptions, Input};
 use grantscope::rank::Period;
 use grantscope::report::{self, OutputFormat};
 use grantscope::rules::spec::SpecSet;
-use grantscope::report::watch::{self, Thresholds};
+use grantscope::report::watch::{self, Limit, Thresholds};
 use grantscope::{analyze_following, Follow, StreamOptions};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
@@ -84,7 +84,7 @@ fuzz_target!(|data: &[u8]| {
         every: 10_000,
         window: 30_000,
         on_tick: Box::new(|a| {
-            let t = Thresholds::new(0, 10, None, true).expect("thresholds");
+            let t = Thresholds::new(Limit::Failures(0), Limit::Failures(10), None, true).expect("thresholds");
             let (_, text) = watch::status_line(&a, &t, &["code_reuse"]);
             assert!(text.starts_with("GRANTSCOPE "), "{text}");
         }),

@@ -48,14 +48,85 @@ impl Status {
     }
 }
 
+/// A threshold of a check: a count of OAuth failures (`10`), or a share of the flows that
+/// failed (`5%`). A count suits a quiet service, where any failure is news; on a busy one,
+/// failures grow with traffic, and a share alerts on a spike, not on a busy hour.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Limit {
+    Failures(u64),
+    /// Percent of the flows, 0 to 100.
+    Share(f64),
+}
+
+impl Limit {
+    /// Whether the analysis is above it.
+    fn exceeded_by(self, s: &crate::rank::Summary) -> bool {
+        match self {
+            Limit::Failures(n) => s.failures as u64 > n,
+            Limit::Share(p) => failed_share(s) > p,
+        }
+    }
+
+    fn failures(self) -> Option<u64> {
+        match self {
+            Limit::Failures(n) => Some(n),
+            Limit::Share(_) => None,
+        }
+    }
+
+    fn share(self) -> Option<f64> {
+        match self {
+            Limit::Share(p) => Some(p),
+            Limit::Failures(_) => None,
+        }
+    }
+}
+
+impl std::str::FromStr for Limit {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Limit, String> {
+        let s = s.trim();
+        match s.strip_suffix('%') {
+            Some(p) => match p.trim().parse::<f64>() {
+                Ok(p) if (0.0..=100.0).contains(&p) => Ok(Limit::Share(p)),
+                _ => Err(format!(
+                    "`{s}`: a share of flows is a percentage from 0% to 100%"
+                )),
+            },
+            None => s.parse().map(Limit::Failures).map_err(|_| {
+                format!("`{s}`: a count of failures (`10`) or a share of flows (`5%`)")
+            }),
+        }
+    }
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Limit::Failures(n) => write!(f, "{n}"),
+            Limit::Share(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+/// Percent of the flows that failed (0 when there were none).
+fn failed_share(s: &crate::rank::Summary) -> f64 {
+    match s.flows {
+        0 => 0.0,
+        n => 100.0 * s.failed_flows as f64 / n as f64,
+    }
+}
+
 /// When a check warns and when it is critical. As in the plugin guidelines' ranges, a
-/// count alerts when it is above its threshold: `--warning 0` warns at the first failure.
+/// check alerts when it is above its threshold: `--warning 0` warns at the first failure,
+/// `--warning 5%` when more than one flow in twenty failed.
 #[derive(Debug, Clone, Copy)]
 pub struct Thresholds {
-    /// The check warns above this many OAuth failures.
-    pub warning: u64,
-    /// It is critical above this many.
-    pub critical: u64,
+    /// The check warns above this.
+    pub warning: Limit,
+    /// It is critical above this.
+    pub critical: Limit,
     /// A diagnosis at or above this severity is critical, whatever the count.
     pub critical_on: Option<Severity>,
     /// Inputs without a single record are OK rather than UNKNOWN.
@@ -65,13 +136,19 @@ pub struct Thresholds {
 impl Thresholds {
     /// The thresholds, unless `critical` is below `warning` (what that should mean, no
     /// monitoring system agrees on).
+    /// A count and a share are not compared: each alerts on its own.
     pub fn new(
-        warning: u64,
-        critical: u64,
+        warning: Limit,
+        critical: Limit,
         critical_on: Option<Severity>,
         allow_empty: bool,
     ) -> Result<Thresholds, String> {
-        if critical < warning {
+        let below = match (warning, critical) {
+            (Limit::Failures(w), Limit::Failures(c)) => c < w,
+            (Limit::Share(w), Limit::Share(c)) => c < w,
+            _ => false,
+        };
+        if below {
             return Err(format!(
                 "--critical ({critical}) is below --warning ({warning})"
             ));
@@ -145,6 +222,9 @@ pub fn status_line(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, Str
     let s = &a.ranked.summary;
     let failures = s.failures as u64;
     let records: u64 = a.inputs.iter().map(|i| i.records).sum();
+    // Where a threshold is a share, the status says the share, and the performance data
+    // holds it.
+    let sharing = t.warning.share().or(t.critical.share()).is_some();
     let severe = t.critical_on.and_then(|level| {
         a.ranked
             .diagnoses
@@ -154,9 +234,9 @@ pub fn status_line(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, Str
     });
     let status = if a.had_unreadable_input() || (records == 0 && !t.allow_empty) {
         Status::Unknown
-    } else if failures > t.critical || severe.is_some() {
+    } else if t.critical.exceeded_by(s) || severe.is_some() {
         Status::Critical
-    } else if failures > t.warning {
+    } else if t.warning.exceeded_by(s) {
         Status::Warning
     } else {
         Status::Ok
@@ -218,6 +298,9 @@ pub fn status_line(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, Str
                 during(a.period.as_ref()),
                 s.failures - s.explained
             );
+            if sharing {
+                let _ = write!(text, "; {:.1}% of flows failed", failed_share(s));
+            }
             if !causes.is_empty() {
                 let _ = write!(text, "; causes: {}", causes.join(", "));
                 if a.ranked.diagnoses.len() > CAUSES_ON_STATUS_LINE {
@@ -242,16 +325,27 @@ pub fn status_line(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, Str
         true => "U".to_string(),
         false => records.to_string(),
     };
+    let (w, c) = (t.warning.failures(), t.critical.failures());
     let mut out = format!(
         "GRANTSCOPE {} - {text} | failures={failures};{};{};0 explained={};;;0 unexplained={};;;0 flows={};;;0 failed_flows={};;;0 records={records};;;0",
         status.name(),
-        t.warning,
-        t.critical,
+        w.map_or_else(String::new, |n| n.to_string()),
+        c.map_or_else(String::new, |n| n.to_string()),
         s.explained,
         s.failures - s.explained,
         s.flows,
         s.failed_flows,
     );
+    if sharing {
+        let (w, c) = (t.warning.share(), t.critical.share());
+        let _ = write!(
+            out,
+            " failed_share={:.1}%;{};{};0;100",
+            failed_share(s),
+            w.map_or_else(String::new, |p| p.to_string()),
+            c.map_or_else(String::new, |p| p.to_string()),
+        );
+    }
     for rule in rules {
         let count = a
             .ranked
