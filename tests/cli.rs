@@ -1138,7 +1138,7 @@ fn html_report_says_what_markdown_says_and_keeps_records_as_text() {
     // The same causes, in the same order, each with its section and its evidence.
     let causes = |text: &str, open: &str, close: &str| -> Vec<String> {
         text.lines()
-            .filter(|l| l.starts_with(open))
+            .filter(|l| l.starts_with(open) && l.contains(close))
             .filter_map(|l| Some(l.split(close).next()?.rsplit('`').next()?.to_string()))
             .collect()
     };
@@ -1185,4 +1185,64 @@ fn html_report_says_what_markdown_says_and_keeps_records_as_text() {
     );
     let markdown = page("markdown", &log);
     assert!(markdown.contains(r"\<img src=x"), "{markdown}");
+}
+
+/// A postmortem's timeline: how many failures in each stretch of time, and of which causes.
+#[test]
+fn the_postmortem_has_a_timeline_of_its_failures() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.log");
+    // Two hours of logins, one a minute; those of minutes 0, 7, 14, ... are denied.
+    logins_access_log(&log, 0..120, 60_000, 500, |i| i.is_multiple_of(7));
+    let start = 1_764_000_000_000_i64;
+    let at = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(start + ms)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    // Two hours in 5-minute rows (at most 30 of them), each with the denials it holds.
+    let expected: Vec<String> = (0..24)
+        .filter_map(|b| {
+            let n = (b * 5..b * 5 + 5).filter(|i| i % 7 == 0).count();
+            (n > 0).then(|| format!("| {} | {n} | `access_denied` {n} |", at(b * 300_000)))
+        })
+        .collect();
+    let markdown = String::from_utf8(
+        bin()
+            .args(["analyze", "--format", "markdown"])
+            .arg(&log)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let section = markdown
+        .split("## Timeline")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a timeline");
+    assert!(
+        section.contains("Failures per 5 minutes, from "),
+        "{section}"
+    );
+    let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("| 20")).collect();
+    assert_eq!(rows, expected, "{section}");
+    assert_eq!(rows.len(), 18, "one row per bucket holding a denial");
+
+    // Within a period, the timeline is the period's: 30 minutes in 1-minute rows.
+    let out = bin()
+        .args(["analyze", "--format", "html", "--since", &at(60 * 60_000)])
+        .args(["--until", &at(90 * 60_000)])
+        .arg(&log)
+        .output()
+        .unwrap();
+    let html = String::from_utf8(out.stdout).unwrap();
+    assert!(html.contains("<p>Failures per minute, from "), "{html}");
+    let rows: Vec<&str> = html
+        .lines()
+        .filter(|l| l.contains("<code>access_denied</code> 1</td>"))
+        .collect();
+    // Minutes 63, 70, 77, 84.
+    assert_eq!(rows.len(), 4, "{html}");
+    assert!(rows[0].starts_with(&format!("<tr><td>{}</td>", at(63 * 60_000))));
 }

@@ -3,6 +3,7 @@
 //! the same things in the same order, and what a report says is decided in one place.
 
 use super::{locators, ts, Clean};
+use crate::event::Millis;
 use crate::Analysis;
 
 /// A run of text and how it is set.
@@ -88,6 +89,7 @@ pub fn postmortem(a: &Analysis) -> Vec<Block> {
             rows,
         });
     }
+    doc.extend(timeline(a));
     // Evidence points at every record of an event: `file:line`, `file entry N`.
     let sources = |e: &crate::event::Event| {
         let mut line = Vec::new();
@@ -185,4 +187,94 @@ pub fn postmortem(a: &Analysis) -> Vec<Block> {
         doc.push(Block::List(clocks));
     }
     doc
+}
+
+/// Bucket widths a timeline is counted in, the first that needs at most [`ROWS`] buckets
+/// for the span of the failures.
+const WIDTHS: &[(Millis, &str)] = &[
+    (1_000, "second"),
+    (10_000, "10 seconds"),
+    (60_000, "minute"),
+    (5 * 60_000, "5 minutes"),
+    (15 * 60_000, "15 minutes"),
+    (3_600_000, "hour"),
+    (6 * 3_600_000, "6 hours"),
+    (86_400_000, "day"),
+    (7 * 86_400_000, "week"),
+];
+const ROWS: i64 = 30;
+
+/// When the failures happened: how many in each bucket of time and of which causes, so a
+/// postmortem shows when it started, how it grew and when it ended, beside why.
+fn timeline(a: &Analysis) -> Vec<Block> {
+    let r = &a.ranked;
+    let mut failures: Vec<(Option<Millis>, &str)> = r
+        .diagnoses
+        .iter()
+        .flat_map(|d| {
+            d.findings
+                .iter()
+                .flat_map(|f| f.explains.iter())
+                .map(|&e| (a.events[e].ts, d.rule.as_str()))
+        })
+        .chain(
+            r.unexplained
+                .iter()
+                .flat_map(|u| u.events.iter())
+                .map(|&e| (a.events[e].ts, "unexplained")),
+        )
+        .collect();
+    let times = failures.iter().filter_map(|f| f.0);
+    let (Some(first), Some(last)) = (times.clone().min(), times.max()) else {
+        return Vec::new();
+    };
+    let (width, name) = WIDTHS
+        .iter()
+        .copied()
+        .find(|(w, _)| (last - first) / w < ROWS)
+        .unwrap_or(WIDTHS[WIDTHS.len() - 1]);
+    // Buckets start at whole multiples of their width (06:27:00, not 06:26:43).
+    let bucket = |t: Option<Millis>| t.map(|t| t.div_euclid(width) * width);
+    failures.sort_by_key(|f| (f.0.is_none(), bucket(f.0), f.1));
+    let mut rows = Vec::new();
+    for group in failures.chunk_by(|x, y| bucket(x.0) == bucket(y.0)) {
+        let mut causes: Vec<(&str, usize)> = Vec::new();
+        for run in group.chunk_by(|x, y| x.1 == y.1) {
+            causes.push((run[0].1, run.len()));
+        }
+        // The cause with most failures first; `unexplained` last among equals.
+        causes.sort_by_key(|c| (std::cmp::Reverse(c.1), c.0 == "unexplained"));
+        let mut line = Vec::new();
+        for (k, (cause, n)) in causes.iter().enumerate() {
+            if k > 0 {
+                line.push(text(", "));
+            }
+            line.push(Inline::Code(cause.to_string()));
+            line.push(text(format!(" {n}")));
+        }
+        let at = match bucket(group[0].0) {
+            Some(t) => ts(Some(t)),
+            None => "no time".to_string(),
+        };
+        rows.push(vec![
+            vec![text(at)],
+            vec![text(group.len().to_string())],
+            line,
+        ]);
+    }
+    vec![
+        Block::Heading(2, vec![text("Timeline")]),
+        Block::Paragraph(vec![text(format!(
+            "Failures per {name}, from {} to {} (UTC; times without a failure are left out).",
+            ts(Some(first)),
+            ts(Some(last))
+        ))]),
+        Block::Table {
+            head: ["from", "failures", "causes"]
+                .iter()
+                .map(|h| h.to_string())
+                .collect(),
+            rows,
+        },
+    ]
 }
