@@ -18,8 +18,11 @@ use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutputFormat {
+    /// Ranked causes for a terminal (`--verbose`: every finding and evidence line).
     Table,
+    /// For programs: the JSON contract, version 1.
     Json,
+    /// For a postmortem: counts, causes, a timeline, fixes and evidence.
     Markdown,
     /// The Markdown report's content as one self-contained HTML page.
     Html,
