@@ -107,7 +107,7 @@ impl Ticker<'_> {
                 .partition(|e| e.ts.is_none() || dated(e).is_some_and(|t| t < next));
             events = later;
             seg.push(now, Some(next));
-            seg.settle(next);
+            seg.settle();
             self.status(seg, next, specs);
             self.quiet = !holds;
             next += every;
@@ -212,22 +212,67 @@ mod tests {
     }
 
     #[test]
-    fn a_followed_log_holds_only_its_flow_window_open() {
-        // Two hours of sign-ins, one a minute, every seventh failing: far fewer events than
-        // the count at which reading alone finishes flows.
-        let at = |m: usize| format!("{:02}:{:02}:30", 6 + m / 60, m % 60);
-        let log: Vec<String> = (0..120).map(|m| line(&at(m), m % 7 == 0)).collect();
-        let evs = events(&log);
-        let (got, peak) = followed(evs.iter().map(|e| (vec![e.clone()], None)).collect());
-        // Each status still counts the failures of its five minutes.
-        assert_eq!(got.len(), 119, "{got:?}");
-        for (k, (end, failures)) in got.iter().enumerate() {
-            let expected = (k.saturating_sub(4)..=k).filter(|m| m % 7 == 0).count();
-            assert_eq!(*failures, expected, "status at {end}");
+    fn a_followed_status_sees_what_came_long_before_its_window() {
+        // A code redeemed at 06:00 and presented again at 06:40, past the 30 minutes a flow
+        // may idle; a sign-in each minute between keeps the statuses coming.
+        let grant = |at: &str, code: &str, failed: bool| {
+            let outcome = match failed {
+                true => r#""event":"grant.error","error":"invalid_grant","status":400"#,
+                false => r#""event":"grant.success","status":200"#,
+            };
+            format!(
+                r#"{{"time":"2026-11-24T{at}Z",{outcome},"grant_type":"authorization_code","code":"{code}","client_id":"web"}}"#
+            )
+        };
+        let mut log = vec![grant("06:00:00", "Xy7kQ2mN9pL4rT8vB3", false)];
+        for m in 1..45 {
+            log.push(grant(
+                &format!("06:{m:02}:30"),
+                &format!("Fill{m:02}abcdefgh1234"),
+                false,
+            ));
         }
-        // What is open is the last flow window (six minutes) and the minute being read,
-        // not everything since the start: each status analyses only that again.
-        assert!(peak <= 8, "{peak} events held open");
+        log.insert(41, grant("06:40:10", "Xy7kQ2mN9pL4rT8vB3", true));
+        let evs = events(&log);
+        let specs = SpecSet::builtin().unwrap();
+        let causes = Arc::new(Mutex::new(Vec::new()));
+        let sink = causes.clone();
+        let mut ticker = Ticker::new(Follow {
+            every: 60_000,
+            window: 300_000,
+            on_tick: Box::new(move |a: Analysis| {
+                let rules: Vec<String> =
+                    a.ranked.diagnoses.iter().map(|d| d.rule.clone()).collect();
+                let unexplained = a.ranked.unexplained.len();
+                let end = report::ts(a.period.and_then(|p| p.until));
+                sink.lock().unwrap().push((end, rules, unexplained));
+            }),
+            on_problem: Box::new(|_, _| {}),
+        });
+        // The flow window of `watch --follow` with these steps: window + every.
+        let mut seg = segment::Segmenter::new(&specs, 360_000, 50_000);
+        for e in evs {
+            let w = e.ts;
+            ticker.push(&mut seg, vec![e], w, &specs);
+        }
+        let causes = causes.lock().unwrap().clone();
+        let at = |m: &str| format!("2026-11-24T06:{m}:00.000Z");
+        let status = causes
+            .iter()
+            .find(|c| c.0 == at("41"))
+            .expect("a status at 06:41");
+        assert_eq!(
+            (&status.1[..], status.2),
+            (&["code_reuse".to_string()][..], 0),
+            "{causes:?}"
+        );
+        // Each status merged what it had not yet: what the statuses before settled is not
+        // merged again.
+        assert!(seg.merges >= 40, "{}", seg.merges);
+        assert!(causes
+            .iter()
+            .filter(|c| c.0 < at("41"))
+            .all(|c| c.1.is_empty()));
     }
 
     #[test]
