@@ -170,14 +170,10 @@ pub struct WatchArgs {
     #[arg(long, short = 'w', value_name = "FAILURES|SHARE%", default_value = "0")]
     pub warning: Limit,
     /// CRITICAL when more OAuth failures than this are found, or more than this share of
-    /// the flows failed (`20%`); not below a --warning of the same kind.
-    #[arg(
-        long,
-        short = 'c',
-        value_name = "FAILURES|SHARE%",
-        default_value = "10"
-    )]
-    pub critical: Limit,
+    /// the flows failed (`20%`); not below a --warning of the same kind. Default: 10 (or
+    /// the --warning count, if higher) beside a count --warning, none beside a share.
+    #[arg(long, short = 'c', value_name = "FAILURES|SHARE%")]
+    pub critical: Option<Limit>,
     /// Also CRITICAL when a diagnosis at or above this severity is found, however few
     /// failures it explains (e.g. `high`: code reuse, a redirect_uri mismatch, a failing
     /// identity provider).

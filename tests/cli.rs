@@ -791,6 +791,26 @@ fn watch_thresholds_can_be_a_share_of_the_flows() {
         let (code, text) = watch(&bad);
         assert_eq!(code, 3, "{bad:?}: {text}");
     }
+    // A share warning alone is no count's CRITICAL: two hours of logins, one in seven
+    // denied (18 failures, 15% of the flows), against a 20% warning.
+    let dir = tempfile::tempdir().unwrap();
+    let busy = dir.path().join("access.log");
+    logins_access_log(&busy, 0..120, 60_000, 500, |i| i.is_multiple_of(7));
+    let out = bin()
+        .args(["watch", "-w", "20%"])
+        .arg(&busy)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("18 OAuth failures in 120 flows"), "{text}");
+    // Nor a count warning above the default critical count.
+    let out = bin()
+        .args(["watch", "-w", "20"])
+        .arg(&busy)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
     let (code, text) = watch(&["-w", "20%", "-c", "10%"]);
     assert_eq!(code, 3, "{text}");
     assert!(
@@ -1192,57 +1212,77 @@ fn html_report_says_what_markdown_says_and_keeps_records_as_text() {
 fn the_postmortem_has_a_timeline_of_its_failures() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("access.log");
-    // Two hours of logins, one a minute; those of minutes 0, 7, 14, ... are denied.
-    logins_access_log(&log, 0..120, 60_000, 500, |i| i.is_multiple_of(7));
+    // Two hours of logins, one each ten seconds; one in seven is denied.
+    logins_access_log(&log, 0..720, 10_000, 500, |i| i.is_multiple_of(7));
     let start = 1_764_000_000_000_i64;
     let at = |ms: i64| {
         chrono::DateTime::from_timestamp_millis(start + ms)
             .unwrap()
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     };
-    // Two hours in 5-minute rows (at most 30 of them), each with the denials it holds.
+    let timeline = |args: &[&str], log: &std::path::Path| {
+        let out = bin()
+            .args(["analyze", "--format", "markdown"])
+            .args(args)
+            .arg(log)
+            .output()
+            .unwrap();
+        let markdown = String::from_utf8(out.stdout).unwrap();
+        let section = markdown
+            .split("## Timeline")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .expect("a timeline")
+            .to_string();
+        let rows: Vec<String> = section
+            .lines()
+            .filter(|l| l.starts_with("| 1") || l.starts_with("| 2"))
+            .map(str::to_string)
+            .collect();
+        (section, rows)
+    };
+    // 103 denials: in 5-minute rows, the first width with at most 30 of them.
     let expected: Vec<String> = (0..24)
-        .filter_map(|b| {
-            let n = (b * 5..b * 5 + 5).filter(|i| i % 7 == 0).count();
-            (n > 0).then(|| format!("| {} | {n} | `access_denied` {n} |", at(b * 300_000)))
+        .map(|b| {
+            let n = (b * 30..b * 30 + 30).filter(|i| i % 7 == 0).count();
+            format!("| {} | {n} | `access_denied` {n} |", at(b * 300_000))
         })
         .collect();
-    let markdown = String::from_utf8(
-        bin()
-            .args(["analyze", "--format", "markdown"])
-            .arg(&log)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let section = markdown
-        .split("## Timeline")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .expect("a timeline");
+    let (section, rows) = timeline(&[], &log);
     assert!(
         section.contains("Failures per 5 minutes, from "),
         "{section}"
     );
-    let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("| 20")).collect();
     assert_eq!(rows, expected, "{section}");
-    assert_eq!(rows.len(), 18, "one row per bucket holding a denial");
 
-    // Within a period, the timeline is the period's: 30 minutes in 1-minute rows.
-    let out = bin()
-        .args(["analyze", "--format", "html", "--since", &at(60 * 60_000)])
-        .args(["--until", &at(90 * 60_000)])
-        .arg(&log)
-        .output()
-        .unwrap();
-    let html = String::from_utf8(out.stdout).unwrap();
-    assert!(html.contains("<p>Failures per minute, from "), "{html}");
-    let rows: Vec<&str> = html
-        .lines()
-        .filter(|l| l.contains("<code>access_denied</code> 1</td>"))
+    // One record dated 1970 costs a row, not the rows of the rest.
+    let mut text = std::fs::read_to_string(&log).unwrap();
+    text.insert_str(
+        0,
+        "10.0.0.1 - - [01/Jan/1970:00:00:00 +0000] \"GET /cb?error=access_denied&state=old HTTP/1.1\" 200 10 \"-\" \"ua\"\n",
+    );
+    let misdated = dir.path().join("misdated.log");
+    std::fs::write(&misdated, text).unwrap();
+    let (section, rows) = timeline(&[], &misdated);
+    assert!(
+        section.contains("Failures per 5 minutes, from 1970-"),
+        "{section}"
+    );
+    assert!(
+        rows[0].starts_with("| 1970-01-01T00:00:00.000Z | 1 |"),
+        "{section}"
+    );
+    assert_eq!(rows[1..], expected[..], "{section}");
+
+    // Within a period, the timeline is the period's: its 26 denials, a row each.
+    let (section, rows) = timeline(
+        &["--since", &at(60 * 60_000), "--until", &at(90 * 60_000)],
+        &log,
+    );
+    assert!(section.contains("Failures per second, from "), "{section}");
+    let expected: Vec<String> = (360..540)
+        .filter(|i| i % 7 == 0)
+        .map(|i| format!("| {} | 1 | `access_denied` 1 |", at(i * 10_000)))
         .collect();
-    // Minutes 63, 70, 77, 84.
-    assert_eq!(rows.len(), 4, "{html}");
-    assert!(rows[0].starts_with(&format!("<tr><td>{}</td>", at(63 * 60_000))));
+    assert_eq!(rows, expected, "{section}");
 }

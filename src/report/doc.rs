@@ -189,20 +189,22 @@ pub fn postmortem(a: &Analysis) -> Vec<Block> {
     doc
 }
 
-/// Bucket widths a timeline is counted in, the first that needs at most [`ROWS`] buckets
-/// for the span of the failures.
-const WIDTHS: &[(Millis, &str)] = &[
-    (1_000, "second"),
-    (10_000, "10 seconds"),
-    (60_000, "minute"),
-    (5 * 60_000, "5 minutes"),
-    (15 * 60_000, "15 minutes"),
-    (3_600_000, "hour"),
-    (6 * 3_600_000, "6 hours"),
-    (86_400_000, "day"),
-    (7 * 86_400_000, "week"),
+/// Bucket widths a timeline is counted in: the first that needs at most [`ROWS`] rows (the
+/// buckets holding a failure), so that one record mis-dated by years costs a row, not the
+/// resolution of the rest. Each width with the offset of its buckets from the epoch: weeks
+/// start on a Monday (the epoch was a Thursday).
+const WIDTHS: &[(Millis, Millis, &str)] = &[
+    (1_000, 0, "second"),
+    (10_000, 0, "10 seconds"),
+    (60_000, 0, "minute"),
+    (5 * 60_000, 0, "5 minutes"),
+    (15 * 60_000, 0, "15 minutes"),
+    (3_600_000, 0, "hour"),
+    (6 * 3_600_000, 0, "6 hours"),
+    (86_400_000, 0, "day"),
+    (7 * 86_400_000, 4 * 86_400_000, "week"),
 ];
-const ROWS: i64 = 30;
+const ROWS: usize = 30;
 
 /// When the failures happened: how many in each bucket of time and of which causes, so a
 /// postmortem shows when it started, how it grew and when it ended, beside why.
@@ -224,17 +226,33 @@ fn timeline(a: &Analysis) -> Vec<Block> {
                 .map(|&e| (a.events[e].ts, "unexplained")),
         )
         .collect();
-    let times = failures.iter().filter_map(|f| f.0);
-    let (Some(first), Some(last)) = (times.clone().min(), times.max()) else {
-        return Vec::new();
+    let mut times: Vec<Millis> = failures.iter().filter_map(|f| f.0).collect();
+    times.sort_unstable();
+    let (Some(&first), Some(&last)) = (times.first(), times.last()) else {
+        return match failures.is_empty() {
+            true => Vec::new(),
+            false => vec![
+                Block::Heading(2, vec![text("Timeline")]),
+                Block::Paragraph(vec![text("No failure has a time: no timeline.")]),
+            ],
+        };
     };
-    let (width, name) = WIDTHS
+    // Buckets start at whole multiples of their width (06:27:00, not 06:26:43).
+    let start = |t: Millis, (width, offset): (Millis, Millis)| {
+        (t - offset).div_euclid(width) * width + offset
+    };
+    let rows_at = |w: (Millis, Millis)| {
+        1 + times
+            .windows(2)
+            .filter(|p| start(p[0], w) != start(p[1], w))
+            .count()
+    };
+    let (width, offset, name) = WIDTHS
         .iter()
         .copied()
-        .find(|(w, _)| (last - first) / w < ROWS)
+        .find(|&(w, o, _)| rows_at((w, o)) <= ROWS)
         .unwrap_or(WIDTHS[WIDTHS.len() - 1]);
-    // Buckets start at whole multiples of their width (06:27:00, not 06:26:43).
-    let bucket = |t: Option<Millis>| t.map(|t| t.div_euclid(width) * width);
+    let bucket = |t: Option<Millis>| t.map(|t| start(t, (width, offset)));
     failures.sort_by_key(|f| (f.0.is_none(), bucket(f.0), f.1));
     let mut rows = Vec::new();
     for group in failures.chunk_by(|x, y| bucket(x.0) == bucket(y.0)) {

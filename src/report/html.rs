@@ -91,7 +91,7 @@ fn inline(line: &[Inline]) -> String {
 }
 
 /// Text as HTML shows it: the five characters that could end a text or an attribute are
-/// written as references.
+/// written as references, and control characters are left out.
 fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
@@ -101,6 +101,9 @@ fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            // A terminal escape or a NUL has no place in a page either.
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => out.push('?'),
             c => out.push(c),
         }
     }

@@ -47,16 +47,70 @@ fn inline(line: &[Inline]) -> String {
     line.iter()
         .map(|i| match i {
             Inline::Text(s) => text(s),
-            Inline::Code(s) if s.contains('`') => format!("`` {s} ``"),
-            Inline::Code(s) => format!("`{s}`"),
+            Inline::Code(s) => code(s),
             Inline::Strong(s) => format!("**{}**", text(s)),
             Inline::Emphasis(s) => format!("*{}*", text(s)),
         })
         .collect()
 }
 
-/// Text quoted from logs, which are untrusted: a `<` would start raw HTML where the page is
-/// rendered (a record's `<img onerror=…>` in a wiki's postmortem), so it is escaped.
+/// Text quoted from logs, which are untrusted, as Markdown shows it and no more: a line
+/// break would start a heading or end the table, `<` raw HTML (a record's `<img onerror>`
+/// in a wiki's postmortem), `[` a link or an image fetched from anywhere, a backtick a code
+/// span, and `\` would undo the escape after it. Emphasis marks are left as they are: at
+/// worst they set a word in italics, and `invalid_grant` stays readable.
 fn text(s: &str) -> String {
-    s.replace('<', "\\<")
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '[' | ']' | '<' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(plain(c)),
+        }
+    }
+    out
+}
+
+/// A code span whatever it holds: fenced by more backticks than any run inside it.
+fn code(s: &str) -> String {
+    let s: String = s.chars().map(plain).collect();
+    let mut longest = 0;
+    let mut run = 0;
+    for c in s.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    match longest {
+        0 => format!("{fence}{s}{fence}"),
+        _ => format!("{fence} {s} {fence}"),
+    }
+}
+
+/// A character that keeps its line: line breaks and tabs are spaces, other control
+/// characters (a terminal escape) a `?`.
+fn plain(c: char) -> char {
+    match c {
+        '\n' | '\r' | '\t' => ' ',
+        c if c.is_control() => '?',
+        c => c,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_from_a_log_cannot_make_markup() {
+        assert_eq!(
+            text("\\<img src=x onerror=alert(1)>\n\n# Injected ![t](https://evil.example/t.png)"),
+            r"\\\<img src=x onerror=alert(1)>  # Injected !\[t\](https://evil.example/t.png)"
+        );
+        assert_eq!(text("`tick` \u{1b}[31m"), r"\`tick\` ?\[31m");
+        assert_eq!(code("a``b"), "``` a``b ```");
+        assert_eq!(code("app.jsonl:2"), "`app.jsonl:2`");
+    }
 }

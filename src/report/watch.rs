@@ -89,7 +89,11 @@ impl std::str::FromStr for Limit {
         let s = s.trim();
         match s.strip_suffix('%') {
             Some(p) => match p.trim().parse::<f64>() {
-                Ok(p) if (0.0..=100.0).contains(&p) => Ok(Limit::Share(p)),
+                // To a ten-thousandth of a percent: what a threshold needs, and what the
+                // performance data can print (`-0%` is 0%, `1e-320%` is no page of digits).
+                Ok(p) if (0.0..=100.0).contains(&p) => {
+                    Ok(Limit::Share((p * 1e4).round() / 1e4 + 0.0))
+                }
                 _ => Err(format!(
                     "`{s}`: a share of flows is a percentage from 0% to 100%"
                 )),
@@ -110,6 +114,9 @@ impl std::fmt::Display for Limit {
     }
 }
 
+/// The critical count when none is given beside a count warning.
+pub const DEFAULT_CRITICAL: u64 = 10;
+
 /// Percent of the flows that failed (0 when there were none).
 fn failed_share(s: &crate::rank::Summary) -> f64 {
     match s.flows {
@@ -125,8 +132,8 @@ fn failed_share(s: &crate::rank::Summary) -> f64 {
 pub struct Thresholds {
     /// The check warns above this.
     pub warning: Limit,
-    /// It is critical above this.
-    pub critical: Limit,
+    /// It is critical above this (None: only by `critical_on`).
+    pub critical: Option<Limit>,
     /// A diagnosis at or above this severity is critical, whatever the count.
     pub critical_on: Option<Severity>,
     /// Inputs without a single record are OK rather than UNKNOWN.
@@ -136,21 +143,29 @@ pub struct Thresholds {
 impl Thresholds {
     /// The thresholds, unless `critical` is below `warning` (what that should mean, no
     /// monitoring system agrees on).
-    /// A count and a share are not compared: each alerts on its own.
+    /// A count and a share are not compared: each alerts on its own. Without a `critical`,
+    /// a count warning comes with [`DEFAULT_CRITICAL`] failures (or its own count, if
+    /// higher), a share warning with none (a count there would turn a busy hour CRITICAL
+    /// under the warning's share).
     pub fn new(
         warning: Limit,
-        critical: Limit,
+        critical: Option<Limit>,
         critical_on: Option<Severity>,
         allow_empty: bool,
     ) -> Result<Thresholds, String> {
+        let critical = critical.or(match warning {
+            Limit::Failures(w) => Some(Limit::Failures(w.max(DEFAULT_CRITICAL))),
+            Limit::Share(_) => None,
+        });
         let below = match (warning, critical) {
-            (Limit::Failures(w), Limit::Failures(c)) => c < w,
-            (Limit::Share(w), Limit::Share(c)) => c < w,
+            (Limit::Failures(w), Some(Limit::Failures(c))) => c < w,
+            (Limit::Share(w), Some(Limit::Share(c))) => c < w,
             _ => false,
         };
         if below {
             return Err(format!(
-                "--critical ({critical}) is below --warning ({warning})"
+                "--critical ({}) is below --warning ({warning})",
+                critical.map_or_else(String::new, |c| c.to_string())
             ));
         }
         Ok(Thresholds {
@@ -224,7 +239,8 @@ pub fn status_line(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, Str
     let records: u64 = a.inputs.iter().map(|i| i.records).sum();
     // Where a threshold is a share, the status says the share, and the performance data
     // holds it.
-    let sharing = t.warning.share().or(t.critical.share()).is_some();
+    let critical = t.critical.unwrap_or(Limit::Failures(u64::MAX));
+    let sharing = t.warning.share().or(critical.share()).is_some();
     let severe = t.critical_on.and_then(|level| {
         a.ranked
             .diagnoses
@@ -234,7 +250,7 @@ pub fn status_line(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, Str
     });
     let status = if a.had_unreadable_input() || (records == 0 && !t.allow_empty) {
         Status::Unknown
-    } else if t.critical.exceeded_by(s) || severe.is_some() {
+    } else if critical.exceeded_by(s) || severe.is_some() {
         Status::Critical
     } else if t.warning.exceeded_by(s) {
         Status::Warning
@@ -325,7 +341,8 @@ pub fn status_line(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, Str
         true => "U".to_string(),
         false => records.to_string(),
     };
-    let (w, c) = (t.warning.failures(), t.critical.failures());
+    let c = t.critical.and_then(Limit::failures);
+    let w = t.warning.failures();
     let mut out = format!(
         "GRANTSCOPE {} - {text} | failures={failures};{};{};0 explained={};;;0 unexplained={};;;0 flows={};;;0 failed_flows={};;;0 records={records};;;0",
         status.name(),
@@ -337,7 +354,7 @@ pub fn status_line(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, Str
         s.failed_flows,
     );
     if sharing {
-        let (w, c) = (t.warning.share(), t.critical.share());
+        let (w, c) = (t.warning.share(), critical.share());
         let _ = write!(
             out,
             " failed_share={:.1}%;{};{};0;100",
