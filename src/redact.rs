@@ -257,7 +257,12 @@ fn patterns() -> &'static Patterns {
                 r#"(?i){key}(\\?["'`]?)([ \t]*(?:=|:|%3D|%253D)[ \t]*)(\\?["'`])?"#
             ))
             .expect("static regex"),
-            word_quote: Regex::new(&format!(r#"(?i){key}[ \t]+(["'`])"#)).expect("static regex"),
+            // Quotes as written, or as an IdP that HTML-escapes its error descriptions
+            // writes them (`Code &quot;X&quot; already used`).
+            word_quote: Regex::new(&format!(
+                r#"(?i){key}[ \t]+(["'`]|&quot;|&#34;|&#x22;|&apos;|&#39;|&#x27;)"#
+            ))
+            .expect("static regex"),
             word_value: Regex::new(&format!(r"(?i){key}[ \t]+([A-Za-z0-9._~+/=%-]{{16,}})"))
                 .expect("static regex"),
             scheme: Regex::new(
@@ -637,7 +642,7 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
 }
 
 /// Text with nothing any stage could take for a secret: no 16-character run of token
-/// characters, no `=`, `:` or quotes a key/value could hang on, no JWT start, escaped
+/// characters, no `=`, `:` or quotes (or `&`, of `&quot;`) a key/value could hang on, no JWT start, escaped
 /// separator or auth scheme. Most error codes and descriptions ("invalid_grant", "grant
 /// request is invalid") and request paths (`/token`, `/oauth/token/revocation`) are like
 /// this, and skipping the regex stages for them is most of scrub's cost. (A secret's word
@@ -654,7 +659,8 @@ fn plainly_clean(text: &str) -> bool {
             }
         } else {
             run = 0;
-            if matches!(b, b'=' | b':' | b'\'' | b'"' | b'`' | b'\\') || !b.is_ascii() {
+            // `&`: a quote may be an HTML reference (`&quot;`).
+            if matches!(b, b'=' | b':' | b'\'' | b'"' | b'`' | b'\\' | b'&') || !b.is_ascii() {
                 return false;
             }
         }
@@ -757,6 +763,19 @@ mod tests {
             ],
         );
         assert!(s.contains("state=xyz"));
+    }
+
+    #[test]
+    fn a_quoted_secret_is_found_in_html_escaped_text() {
+        let s = assert_scrubbed(
+            "Code &quot;Abc12345xyz&quot; already used; refresh token &#39;rT0k3nV4lue&#39; revoked",
+            &["Abc12345xyz", "rT0k3nV4lue"],
+        );
+        assert!(s.starts_with("Code &quot;code#"), "{s}");
+        assert_eq!(
+            scrub("Code &quot;null&quot; already used"),
+            "Code &quot;null&quot; already used"
+        );
     }
 
     #[test]
