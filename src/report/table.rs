@@ -136,5 +136,27 @@ pub fn render(a: &Analysis, verbose: bool) -> String {
             "\n{skipped} input records skipped (see warnings on stderr)."
         );
     }
-    out
+    terminal_safe(out)
+}
+
+/// The report as a terminal may show it: text from logs can hold escape sequences (a
+/// record's `ESC]…` retitling the window, or clearing the screen), so every control
+/// character but the line ends is a `?`.
+fn terminal_safe(out: String) -> String {
+    let unsafe_char = |c: char| c.is_control() && c != '\n';
+    if !out.chars().any(unsafe_char) {
+        return out;
+    }
+    out.chars()
+        .map(|c| if unsafe_char(c) { '?' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escape_sequences_do_not_reach_the_terminal() {
+        let out = super::terminal_safe("a\u{1b}]0;pwned\u{7}\r\n\u{9b}2J".to_string());
+        assert_eq!(out, "a?]0;pwned??\n?2J");
+    }
 }
