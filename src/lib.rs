@@ -115,9 +115,7 @@ pub fn analyze_following(
         .with_period(stream.period);
     // Problems are noted on this thread, as the input is read; the statuses come from the
     // analysis's.
-    let mut on_problem = follow
-        .as_mut()
-        .map(|f| std::mem::replace(&mut f.on_problem, Box::new(|_, _| {})));
+    let mut on_problem = follow.as_mut().and_then(|f| f.on_problem.take());
     let noted = move |file: &str, problem: &str| {
         if let Some(note) = on_problem.as_mut() {
             note(file, problem)

@@ -135,7 +135,7 @@ fn check(args: &WatchArgs, thresholds: Thresholds) -> Result<(Status, String)> {
                     }
                 }),
                 // Set by `read_and_analyze`, which writes every warning.
-                on_problem: Box::new(|_, _| {}),
+                on_problem: None,
             })
         }
         false => None,
@@ -216,7 +216,7 @@ fn read_and_analyze(
         }
     };
     let follow = follow.map(|f| Follow {
-        on_problem: Box::new(warn),
+        on_problem: Some(Box::new(warn)),
         ..f
     });
     let analysis = analyze_following(&inputs, &opts, stream, set, follow);

@@ -642,12 +642,13 @@ pub fn scrub(text: &str) -> Cow<'_, str> {
 }
 
 /// Text with nothing any stage could take for a secret: no 16-character run of token
-/// characters, no `=`, `:` or quotes (or `&`, of `&quot;`) a key/value could hang on, no JWT start, escaped
-/// separator or auth scheme. Most error codes and descriptions ("invalid_grant", "grant
-/// request is invalid") and request paths (`/token`, `/oauth/token/revocation`) are like
-/// this, and skipping the regex stages for them is most of scrub's cost. (A secret's word
-/// was once enough to run them; but with none of the above beside it they find nothing, and
-/// without a word they still found a short JWT or `Negotiate` credential.)
+/// characters, no `=`, `:` or quotes (or `&`, of `&quot;`) a key/value could hang on, no
+/// JWT start, escaped separator or auth scheme. Most error codes and descriptions
+/// ("invalid_grant", "grant request is invalid") and request paths (`/token`,
+/// `/oauth/token/revocation`) are like this, and skipping the regex stages for them is most
+/// of scrub's cost. (A secret's word was once enough to run them; but with none of the
+/// above beside it they find nothing, and without a word they still found a short JWT or
+/// `Negotiate` credential.)
 fn plainly_clean(text: &str) -> bool {
     let mut run = 0;
     for b in text.bytes() {

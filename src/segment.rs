@@ -208,21 +208,24 @@ impl<'s> Segmenter<'s> {
     /// one-shot check of its window sees (a code redeemed 40 minutes before it was reused).
     pub fn settle(&mut self) {
         if self.pending.iter().any(|e| !e.settled) {
-            self.merges += 1;
-            self.set_clocks();
-            self.pending = merge::merge(std::mem::take(&mut self.pending));
+            self.merge_pending();
         }
+    }
+
+    /// Measures the clocks on what is pending, then merges it in place.
+    fn merge_pending(&mut self) {
+        self.merges += 1;
+        self.set_clocks();
+        self.pending = merge::merge(std::mem::take(&mut self.pending));
     }
 
     /// Finishes the flows idle since before `horizon` (and, over the cap, the flows idle
     /// longest before `watermark`, the time every input has read past).
     fn evict(&mut self, horizon: Millis, watermark: Millis) {
-        self.merges += 1;
-        self.set_clocks();
         // Merge first: a record without flow keys (an access-log line of a token request)
         // joins its richer twin from another source and leaves with that twin's flow,
         // instead of being finished alone and counted twice.
-        self.pending = merge::merge(std::mem::take(&mut self.pending));
+        self.merge_pending();
         let over = self.pending.len() > self.max_open;
         // A flow is finished when its last event is older than the horizon, so none can be
         // while no pending event is, and building flows would be wasted (a dense log can

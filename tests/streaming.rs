@@ -306,7 +306,7 @@ fn following_gives_a_status_at_each_step_of_the_log_s_time() {
                 .unwrap()
                 .push((p.from.unwrap(), p.until.unwrap(), s.failures, s.flows));
         }),
-        on_problem: Box::new(|_, p| panic!("a recorded log's problem: {p}")),
+        on_problem: Some(Box::new(|_, p| panic!("a recorded log's problem: {p}"))),
     };
     let opts = IngestOptions::default();
     let last = analyze_following(

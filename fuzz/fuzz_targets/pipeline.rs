@@ -88,7 +88,7 @@ fuzz_target!(|data: &[u8]| {
             let (_, text) = watch::status_line(&a, &t, &["code_reuse"]);
             assert!(text.starts_with("GRANTSCOPE "), "{text}");
         }),
-        on_problem: Box::new(|file, p| assert!(p.starts_with(file), "{p}")),
+        on_problem: Some(Box::new(|file, p| assert!(p.starts_with(file), "{p}"))),
     });
     let a = analyze_following(&inputs, &opts, stream, specs(), follow);
     for r in &a.inputs {

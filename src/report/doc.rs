@@ -30,8 +30,9 @@ pub enum Block {
     /// Level 1 is the title.
     Heading(u8, Line),
     Paragraph(Line),
+    /// Column heads are the report's own words, not input.
     Table {
-        head: Vec<String>,
+        head: Vec<&'static str>,
         rows: Vec<Vec<Line>>,
     },
     List(Vec<Item>),
@@ -39,6 +40,18 @@ pub enum Block {
 
 fn text(s: impl Into<String>) -> Inline {
     Inline::Text(s.into())
+}
+
+/// Parts one after another, `, ` between them.
+fn listed(parts: impl Iterator<Item = Line>) -> Line {
+    let mut line = Vec::new();
+    for (k, part) in parts.enumerate() {
+        if k > 0 {
+            line.push(text(", "));
+        }
+        line.extend(part);
+    }
+    line
 }
 
 /// The postmortem of an analysis: summary, ranked causes with their fixes and evidence,
@@ -60,7 +73,7 @@ pub fn postmortem(a: &Analysis) -> Vec<Block> {
         doc.push(Block::Paragraph(vec![text(super::period_text(period))]));
     }
     if !r.diagnoses.is_empty() {
-        let head = [
+        let head = vec![
             "#",
             "cause",
             "severity",
@@ -84,23 +97,12 @@ pub fn postmortem(a: &Analysis) -> Vec<Block> {
                 ]
             })
             .collect();
-        doc.push(Block::Table {
-            head: head.iter().map(|h| h.to_string()).collect(),
-            rows,
-        });
+        doc.push(Block::Table { head, rows });
     }
     doc.extend(timeline(a));
     // Evidence points at every record of an event: `file:line`, `file entry N`.
-    let sources = |e: &crate::event::Event| {
-        let mut line = Vec::new();
-        for (k, l) in locators(e).into_iter().enumerate() {
-            if k > 0 {
-                line.push(text(", "));
-            }
-            line.push(Inline::Code(l));
-        }
-        line
-    };
+    let sources =
+        |e: &crate::event::Event| listed(locators(e).into_iter().map(|l| vec![Inline::Code(l)]));
     for d in &r.diagnoses {
         doc.push(Block::Heading(
             2,
@@ -262,14 +264,11 @@ fn timeline(a: &Analysis) -> Vec<Block> {
         }
         // The cause with most failures first; `unexplained` last among equals.
         causes.sort_by_key(|c| (std::cmp::Reverse(c.1), c.0 == "unexplained"));
-        let mut line = Vec::new();
-        for (k, (cause, n)) in causes.iter().enumerate() {
-            if k > 0 {
-                line.push(text(", "));
-            }
-            line.push(Inline::Code(cause.to_string()));
-            line.push(text(format!(" {n}")));
-        }
+        let line = listed(
+            causes
+                .iter()
+                .map(|(cause, n)| vec![Inline::Code(cause.to_string()), text(format!(" {n}"))]),
+        );
         let at = match bucket(group[0].0) {
             Some(t) => ts(Some(t)),
             None => "no time".to_string(),
@@ -288,10 +287,7 @@ fn timeline(a: &Analysis) -> Vec<Block> {
             ts(Some(last))
         ))]),
         Block::Table {
-            head: ["from", "failures", "causes"]
-                .iter()
-                .map(|h| h.to_string())
-                .collect(),
+            head: vec!["from", "failures", "causes"],
             rows,
         },
     ]

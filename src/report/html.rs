@@ -46,10 +46,7 @@ fn block(out: &mut String, b: &Block) {
         }
         Block::Table { head, rows } => {
             let _ = writeln!(out, "<table>");
-            let cells: String = head
-                .iter()
-                .map(|h| format!("<th>{}</th>", escape(h)))
-                .collect();
+            let cells: String = head.iter().map(|h| format!("<th>{h}</th>")).collect();
             let _ = writeln!(out, "<thead><tr>{cells}</tr></thead>");
             let _ = writeln!(out, "<tbody>");
             for row in rows {
@@ -101,10 +98,7 @@ fn escape(s: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
-            // A terminal escape or a NUL has no place in a page either.
-            '\n' | '\r' | '\t' => out.push(' '),
-            c if c.is_control() => out.push('?'),
-            c => out.push(c),
+            c => out.push(super::plain(c)),
         }
     }
     out

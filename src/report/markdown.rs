@@ -2,6 +2,7 @@
 //! as a page to paste into an incident document.
 
 use super::doc::{self, Block, Inline, Item};
+use super::plain;
 use crate::Analysis;
 use std::fmt::Write;
 
@@ -86,16 +87,6 @@ fn code(s: &str) -> String {
     match longest {
         0 => format!("{fence}{s}{fence}"),
         _ => format!("{fence} {s} {fence}"),
-    }
-}
-
-/// A character that keeps its line: line breaks and tabs are spaces, other control
-/// characters (a terminal escape) a `?`.
-fn plain(c: char) -> char {
-    match c {
-        '\n' | '\r' | '\t' => ' ',
-        c if c.is_control() => '?',
-        c => c,
     }
 }
 

@@ -1,8 +1,7 @@
 //! Reports: the same [`Analysis`](crate::Analysis) rendered as a table, JSON (contract
 //! version 1), Markdown or HTML (one [`doc`] written two ways), or a monitoring check's
-//! status (`watch`). Every string that can
-//! carry input text goes through the redaction in `event`/`redact`, so no format can print
-//! a secret.
+//! status (`watch`). Every string that can carry input text goes through the redaction in
+//! `event`/`redact`, so no format can print a secret.
 
 pub mod doc;
 pub mod html;
@@ -97,6 +96,16 @@ impl Clean {
             done.insert(s.to_string(), clean.clone());
         }
         clean
+    }
+}
+
+/// A character of log text as a page keeps it on its line: line breaks and tabs are
+/// spaces, other control characters (a terminal escape, a NUL) a `?`.
+pub(crate) fn plain(c: char) -> char {
+    match c {
+        '\n' | '\r' | '\t' => ' ',
+        c if c.is_control() => '?',
+        c => c,
     }
 }
 

@@ -141,12 +141,11 @@ pub struct Thresholds {
 }
 
 impl Thresholds {
-    /// The thresholds, unless `critical` is below `warning` (what that should mean, no
-    /// monitoring system agrees on).
-    /// A count and a share are not compared: each alerts on its own. Without a `critical`,
-    /// a count warning comes with [`DEFAULT_CRITICAL`] failures (or its own count, if
-    /// higher), a share warning with none (a count there would turn a busy hour CRITICAL
-    /// under the warning's share).
+    /// The thresholds, unless `critical` is below a `warning` of its kind (what that should
+    /// mean, no monitoring system agrees on); a count and a share each alert on their own.
+    /// Without a `critical`, a count warning comes with [`DEFAULT_CRITICAL`] failures (or
+    /// its own count, if higher), a share warning with none (a count there would turn a
+    /// busy hour CRITICAL under the warning's share).
     pub fn new(
         warning: Limit,
         critical: Option<Limit>,
@@ -162,10 +161,9 @@ impl Thresholds {
             (Limit::Share(w), Some(Limit::Share(c))) => c < w,
             _ => false,
         };
-        if below {
+        if let Some(critical) = critical.filter(|_| below) {
             return Err(format!(
-                "--critical ({}) is below --warning ({warning})",
-                critical.map_or_else(String::new, |c| c.to_string())
+                "--critical ({critical}) is below --warning ({warning})"
             ));
         }
         Ok(Thresholds {
@@ -239,8 +237,8 @@ pub fn status_line(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, Str
     let records: u64 = a.inputs.iter().map(|i| i.records).sum();
     // Where a threshold is a share, the status says the share, and the performance data
     // holds it.
-    let critical = t.critical.unwrap_or(Limit::Failures(u64::MAX));
-    let sharing = t.warning.share().or(critical.share()).is_some();
+    let critical_share = t.critical.and_then(Limit::share);
+    let sharing = t.warning.share().or(critical_share).is_some();
     let severe = t.critical_on.and_then(|level| {
         a.ranked
             .diagnoses
@@ -250,7 +248,7 @@ pub fn status_line(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, Str
     });
     let status = if a.had_unreadable_input() || (records == 0 && !t.allow_empty) {
         Status::Unknown
-    } else if critical.exceeded_by(s) || severe.is_some() {
+    } else if t.critical.is_some_and(|c| c.exceeded_by(s)) || severe.is_some() {
         Status::Critical
     } else if t.warning.exceeded_by(s) {
         Status::Warning
@@ -341,26 +339,23 @@ pub fn status_line(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, Str
         true => "U".to_string(),
         false => records.to_string(),
     };
-    let c = t.critical.and_then(Limit::failures);
-    let w = t.warning.failures();
     let mut out = format!(
         "GRANTSCOPE {} - {text} | failures={failures};{};{};0 explained={};;;0 unexplained={};;;0 flows={};;;0 failed_flows={};;;0 records={records};;;0",
         status.name(),
-        w.map_or_else(String::new, |n| n.to_string()),
-        c.map_or_else(String::new, |n| n.to_string()),
+        perf_value(t.warning.failures()),
+        perf_value(t.critical.and_then(Limit::failures)),
         s.explained,
         s.failures - s.explained,
         s.flows,
         s.failed_flows,
     );
     if sharing {
-        let (w, c) = (t.warning.share(), critical.share());
         let _ = write!(
             out,
             " failed_share={:.1}%;{};{};0;100",
             failed_share(s),
-            w.map_or_else(String::new, |p| p.to_string()),
-            c.map_or_else(String::new, |p| p.to_string()),
+            perf_value(t.warning.share()),
+            perf_value(critical_share),
         );
     }
     for rule in rules {
@@ -376,6 +371,11 @@ pub fn status_line(a: &Analysis, t: &Thresholds, rules: &[&str]) -> (Status, Str
     }
     out.push('\n');
     (status, out)
+}
+
+/// A threshold in the performance data: empty where there is none of its kind.
+fn perf_value(v: Option<impl std::fmt::Display>) -> String {
+    v.map_or_else(String::new, |v| v.to_string())
 }
 
 /// The period counted, as the status line says it (`--window`, `--since`, `--until`).
