@@ -315,6 +315,10 @@ pub struct Event {
     /// an authorize request sent, or the one the answer set. A Cancel and a new login in one
     /// browser are one user's two tries, where nothing else a capture holds ties them.
     pub browser: Option<Fingerprint>,
+    /// Which running copy of the app wrote the record (`worker`, pod, process id), where it
+    /// says: a token kept per worker goes stale in the others when one of them rotates it.
+    /// Only weighed by rules, never a join key: one session is served by any worker.
+    pub instance: Option<Arc<str>>,
 }
 
 impl Event {

@@ -1034,6 +1034,7 @@ fn fold(c: &mut Event, e: Event) {
         }
     }
     fill(&mut c.session_id, e.session_id);
+    fill(&mut c.instance, e.instance);
     fill(&mut c.trace_id, e.trace_id);
     fill(&mut c.grant_id, e.grant_id);
     fill(&mut c.subject, e.subject);

@@ -523,3 +523,24 @@ fn a_log_cut_into_files_is_read_as_one_log() {
     let parts = analyze_json(&[access.path().to_str().unwrap()]);
     assert_eq!(summary(&parts), summary(&whole));
 }
+
+/// From an app's log alone, which names no token: the first refresh of a login refused
+/// seconds after its sign-in is the refresh token's lifetime (recorded-seventeenth R17, R48;
+/// -seventh X12, X13; -sixteenth C35, C36); one refused after the same user signed out on
+/// another device is that sign-out (R40, X14, -fourteenth G22); a callback of one state
+/// handled twice is the code used again (R16, G01). No clean session gets a diagnosis.
+#[test]
+fn the_app_log_alone_reads_refreshes_and_callbacks_by_order() {
+    for (folder, ids) in [
+        ("recorded-seventeenth", &["R16", "R17", "R40", "R48"][..]),
+        ("recorded-seventh", &["X12", "X13", "X14"][..]),
+        ("recorded-sixteenth", &["C35", "C36"][..]),
+        ("recorded-fourteenth", &["G01", "G17", "G22"][..]),
+    ] {
+        let false_pos = causes_from(folder, &["app.jsonl"], ids);
+        assert!(
+            false_pos.is_empty(),
+            "{folder}: clean sessions diagnosed: {false_pos:?}"
+        );
+    }
+}

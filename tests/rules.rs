@@ -82,7 +82,8 @@ rule_tests! {
     token_confusion: "token_confusion", [HAR, ALL], &[];
     access_token_expired: "access_token_expired", [HAR, ALL], &[];
     refresh_revoked: "refresh_revoked", [HAR, ALL], &[];
-    refresh_expired: "refresh_expired", [IDP_LOG, ALL], &[];
+    // The app log alone: its first refresh refused seconds after the sign-in, by order.
+    refresh_expired: "refresh_expired", [IDP_LOG, APP_LOG, ALL], &[];
     // Only the client checks state: its log is the witness (JSON app log, or the full set).
     state_mismatch: "state_mismatch", [APP_LOG, ALL], &[];
 }
@@ -117,6 +118,120 @@ fn invalid_client_basic_header_encoding() {
         .filter_map(|f| f["variant"].as_str())
         .collect();
     assert_eq!(variants, ["basic_header"]);
+}
+
+/// What an app's log alone shows of a refresh token used again or a callback handled twice,
+/// where it names no token, no code and sometimes no state or request id: the order decides
+/// (fixtures cut from seeded recordings, see their READMEs).
+/// - `refresh_reuse/stale_worker`: a prefetch job refreshes 2.4 s after the web worker
+///   rotated the token, is refused, and the access token that rotation issued is refused
+///   0.3 s later, well within its five minutes: the grant was revoked, not the token aged.
+/// - `code_reuse/callback_again`: the callback handled again under a new request id with no
+///   new authorization request between (the app logs no state);
+/// - `code_reuse/callback_again_by_order`: the same state handled twice by two workers, the
+///   app logging no request id.
+#[test]
+fn the_app_log_alone_tells_reuse_by_order() {
+    for (folder, rule, variant) in [
+        (
+            "rules/refresh_reuse/stale_worker",
+            "refresh_reuse",
+            "stale_store",
+        ),
+        (
+            "rules/code_reuse/callback_again",
+            "code_reuse",
+            "double_submit",
+        ),
+        (
+            "rules/code_reuse/callback_again_by_order",
+            "code_reuse",
+            "double_submit",
+        ),
+    ] {
+        for files in [APP_LOG, ALL] {
+            expect(folder, files, &[], Some(rule));
+        }
+        let out = analyze_json(
+            &paths(&fixture(folder), APP_LOG)
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        );
+        let found: Vec<(String, String)> = findings(&out);
+        assert!(
+            found.iter().any(|(r, v)| r == rule && v == variant),
+            "{folder}: {found:?}"
+        );
+        if rule == "refresh_reuse" {
+            // Which worker held the stale copy, as the log names them.
+            assert!(
+                out.to_string().contains("by prefetch-job, not by web-1"),
+                "{out}"
+            );
+        }
+        // The refusal is explained, and so are its consequences: nothing is left over.
+        assert_eq!(
+            out["summary"]["unexplained"], 0,
+            "{folder}: {}",
+            out["unexplained"]
+        );
+    }
+}
+
+/// The look-alike of `code_reuse/callback_again`: the same app log with a second tab's
+/// authorization request before the first callback. Two requests were outstanding, so the
+/// two callbacks may have carried two codes: the order no longer says one was reused.
+#[test]
+fn two_requests_outstanding_are_not_one_code() {
+    let app = std::fs::read_to_string(fixture("rules/code_reuse/callback_again").join("app.jsonl"))
+        .unwrap();
+    let first = app.lines().next().unwrap();
+    let second_tab = first
+        .replace("20:37:37.913Z", "20:37:38.113Z")
+        .replace("acf89f98f3707080", "acf89f98f3707081");
+    assert_ne!(
+        first, second_tab,
+        "the fixture's first line is its authorization request"
+    );
+    let both = format!(
+        "{first}\n{second_tab}\n{}\n",
+        app.lines().skip(1).collect::<Vec<_>>().join("\n")
+    );
+    let once = analyze_texts(&[("app.jsonl", app.clone())]);
+    assert_eq!(top_rule(&once).as_deref(), Some("code_reuse"));
+    let twice = analyze_texts(&[("app.jsonl", both)]);
+    assert!(
+        !findings(&twice).iter().any(|(r, _)| r == "code_reuse"),
+        "{}",
+        twice["diagnoses"]
+    );
+}
+
+/// The look-alike of `refresh_reuse/stale_worker` without the access token refused after
+/// the refusal: another worker's refresh refused after a rotation alone does not tell a
+/// stale copy from a token past its lifetime (workers share a store as often as not), so
+/// the order does not claim a reuse.
+#[test]
+fn a_refused_refresh_of_another_worker_alone_is_no_reuse() {
+    let app =
+        std::fs::read_to_string(fixture("rules/refresh_reuse/stale_worker").join("app.jsonl"))
+            .unwrap();
+    let kept: Vec<&str> = app
+        .lines()
+        .filter(|l| !l.contains("\"http_status\": 401"))
+        .collect();
+    assert_eq!(
+        kept.len() + 1,
+        app.lines().count(),
+        "the fixture has one refused call"
+    );
+    let out = analyze_texts(&[("app.jsonl", kept.join("\n") + "\n")]);
+    assert!(
+        !findings(&out).iter().any(|(r, _)| r == "refresh_reuse"),
+        "{}",
+        out["diagnoses"]
+    );
 }
 
 // Cut from fixtures/recorded (`slice_corpus.py fixtures/recorded --plan recorded`); the

@@ -533,6 +533,22 @@ const EMITTER: &[&str] = &[
     "kubernetes.container.name",
     "k8s.container.name",
 ];
+/// Which running copy of the program wrote the record: a worker, a pod, a process. Most
+/// specific first (a host runs several workers).
+const INSTANCE: &[&str] = &[
+    "worker",
+    "worker_id",
+    "pod",
+    "pod_name",
+    "kubernetes.pod_name",
+    "kubernetes.pod.name",
+    "k8s.pod.name",
+    "pid",
+    "process.pid",
+    "hostname",
+    "host.hostname",
+    "host.name",
+];
 const CALLBACK_URL: &[&str] = &[
     "callback_url",
     "redirect_url",
@@ -1273,6 +1289,8 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
             && (low_et.contains("authoriz")
                 || low_et.contains("redirect")
                 || f.text(REDIRECT_URI).is_some())
+            // An app that does not log its state still names the request it sends.
+            || low_et.contains("authoriz") && f.text(REDIRECT_URI).is_some()
         {
             Some(EventKind::Authorize)
         } else if low_et.contains("revoke")
@@ -1430,6 +1448,7 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
         ev.session_id = f.str(SESSION_ID);
         ev.grant_id = f.str(GRANT_ID);
         ev.subject = f.str(SUBJECT);
+        ev.instance = f.text(INSTANCE).map(|i| Arc::from(&*i));
         let emitter = f.str(EMITTER).map(Arc::from);
         for s in &mut ev.sources {
             s.emitter = emitter.clone();

@@ -148,12 +148,15 @@ fn kept_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
     if ev.error.as_deref() != Some("invalid_grant") {
         return None;
     }
-    let worked = cx.last_before_unless(
+    let Some(worked) = cx.last_before_unless(
         flow,
         t,
         |e| e.kind() == EventKind::Token && e.is_refresh() && e.is_success(),
         |e| e.is_failure() || e.kind() == EventKind::Revoke,
-    )?;
+    ) else {
+        // No refresh worked since the last failure or revocation: the login's first.
+        return first_refresh_unnamed(cx, fi, t);
+    };
     let kept = cx.ev(worked).issued.as_ref().and_then(|x| x.rotated) == Some(false);
     if !kept {
         return first_refresh_unnamed(cx, fi, t);

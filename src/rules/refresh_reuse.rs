@@ -36,7 +36,8 @@ impl Rule for RefreshReuse {
                 // The logs name no token: the order of the login's refreshes decides.
                 if ev.error.as_deref() == Some("invalid_grant") {
                     let f = lost_unnamed(cx, fi, t)
-                        .or_else(|| raced_unnamed(cx, fi, t, window, &mut claimed));
+                        .or_else(|| raced_unnamed(cx, fi, t, window, &mut claimed))
+                        .or_else(|| stale_unnamed(cx, fi, t, &mut claimed));
                     out.extend(f);
                 }
                 continue;
@@ -179,7 +180,7 @@ fn raced_unnamed(
         return None;
     }
     let dt = ts - cx.ev(won).ts?;
-    let mut f = Finding::new(
+    let f = Finding::new(
         "refresh_reuse",
         "concurrent",
         0.7,
@@ -191,7 +192,87 @@ fn raced_unnamed(
     )
     .evidence(won, format!("the other refresh: {}", cx.ev(won).describe()))
     .explains(t, ev.describe());
-    // Until the login signs in again, its refreshes and calls fail with the revoked grant.
+    Some(cx.corroborate(revoked_until_relogin(cx, fi, t, f, claimed), t))
+}
+
+/// How soon after a refused refresh a refused call with the login's fresh access token
+/// shows the grant went with it.
+const REVOKED_WITHIN_MS: i64 = 60_000;
+
+/// A refresh refused (`invalid_grant`) after a refresh of the same login that rotated the
+/// refresh token, with nothing between, where the logs name neither token (an app's log),
+/// and the access token that rotation issued is refused soon after, well within its
+/// lifetime: the grant was revoked at the refusal. A refresh token past its lifetime takes
+/// nothing else with it; a server that detects a rotated token used again revokes the
+/// whole grant. The refused refresh presented the token the rotation had replaced, a copy
+/// kept elsewhere (another worker, a job, a cache), which the worker that sent it, when
+/// the log says, not the one that rotated it, makes likelier still. A revocation the logs
+/// show is `refresh_revoked`'s (more confident), not this.
+fn stale_unnamed(
+    cx: &Context,
+    fi: usize,
+    t: usize,
+    claimed: &mut HashSet<usize>,
+) -> Option<Finding> {
+    let flow = &cx.flows[fi];
+    let ev = cx.ev(t);
+    let ts = ev.ts?;
+    let rotated = cx.last_before_unless(
+        flow,
+        t,
+        |e| e.kind() == EventKind::Token && e.is_refresh() && e.is_success(),
+        |e| e.kind() == EventKind::Revoke || e.kind() == EventKind::Token,
+    )?;
+    let re = cx.ev(rotated);
+    let issued = re.issued.as_ref()?;
+    if issued.rotated == Some(false) || issued.refresh_token.is_some() {
+        return None;
+    }
+    let (rotated_at, lifetime) = (re.ts?, issued.expires_in? * 1000);
+    // The fresh access token refused, before anything new was issued.
+    let refused = cx
+        .later(flow, t, |e| {
+            e.kind() == EventKind::ApiCall || e.kind() == EventKind::Token && e.is_success()
+        })
+        .take_while(|&i| cx.ev(i).kind() == EventKind::ApiCall)
+        .find(|&i| {
+            let e = cx.ev(i);
+            e.status == Some(401)
+                && e.bearer.is_none()
+                && e.ts
+                    .is_some_and(|x| x - ts <= REVOKED_WITHIN_MS && 2 * (x - rotated_at) < lifetime)
+        })?;
+    let elsewhere = match (&ev.instance, &re.instance) {
+        (Some(a), Some(b)) if a != b => format!(" by {a}, not by {b}, which rotated it,"),
+        _ => String::new(),
+    };
+    let dt = ts - rotated_at;
+    let f = Finding::new(
+        "refresh_reuse",
+        "stale_store",
+        if elsewhere.is_empty() { 0.6 } else { 0.65 },
+        fi,
+        format!(
+            "a refresh{elsewhere} was refused {} after a refresh of this login rotated its token, and the access token that rotation issued was refused {} later, well within its lifetime: the grant was revoked, as a server does when a rotated refresh token is used again, so the refused refresh presented a stale copy of the old token (the logs name no token, so the order decides)",
+            secs(dt),
+            secs(cx.ev(refused).ts.unwrap_or(ts) - ts)
+        ),
+    )
+    .evidence(rotated, format!("the refresh that rotated the token: {}", re.describe()))
+    .explains(t, ev.describe());
+    Some(cx.corroborate(revoked_until_relogin(cx, fi, t, f, claimed), t))
+}
+
+/// `f` explaining, as consequences, the login's refreshes and calls that failed after `t`
+/// until it signs in again: the revoked grant refuses them all.
+fn revoked_until_relogin(
+    cx: &Context,
+    fi: usize,
+    t: usize,
+    mut f: Finding,
+    claimed: &mut HashSet<usize>,
+) -> Finding {
+    let flow = &cx.flows[fi];
     let relogin = cx
         .later(flow, t, |e| e.is_code_exchange() && e.is_success())
         .next()
@@ -205,7 +286,7 @@ fn raced_unnamed(
         f = f.explains(later, cx.grant_revoked_consequence(later));
         claimed.insert(later);
     }
-    Some(cx.corroborate(f, t))
+    f
 }
 
 /// How long after a refresh that got no usable answer a refused one is its retry.
