@@ -121,15 +121,14 @@ fn invalid_client_basic_header_encoding() {
 }
 
 /// What an app's log alone shows of a refresh token used again or a callback handled twice,
-/// where it names no token, no code and sometimes no state or request id: the order decides
-/// (fixtures cut from seeded recordings, see their READMEs).
+/// where it names no token, no code and no request id: the order decides (fixtures cut from
+/// seeded recordings, see their READMEs).
 /// - `refresh_reuse/stale_worker`: a prefetch job refreshes 2.4 s after the web worker
 ///   rotated the token, is refused, and the access token that rotation issued is refused
 ///   0.3 s later, well within its five minutes: the grant was revoked, not the token aged.
-/// - `code_reuse/callback_again`: the callback handled again under a new request id with no
-///   new authorization request between (the app logs no state);
 /// - `code_reuse/callback_again_by_order`: the same state handled twice by two workers, the
-///   app logging no request id.
+///   app logging no request id: each exchange handled the callback its worker logged just
+///   before it.
 #[test]
 fn the_app_log_alone_tells_reuse_by_order() {
     for (folder, rule, variant) in [
@@ -137,11 +136,6 @@ fn the_app_log_alone_tells_reuse_by_order() {
             "rules/refresh_reuse/stale_worker",
             "refresh_reuse",
             "stale_store",
-        ),
-        (
-            "rules/code_reuse/callback_again",
-            "code_reuse",
-            "double_submit",
         ),
         (
             "rules/code_reuse/callback_again_by_order",
@@ -166,7 +160,8 @@ fn the_app_log_alone_tells_reuse_by_order() {
         if rule == "refresh_reuse" {
             // Which worker held the stale copy, as the log names them.
             assert!(
-                out.to_string().contains("by prefetch-job, not by web-1"),
+                out.to_string()
+                    .contains("a refresh by prefetch-job was refused"),
                 "{out}"
             );
         }
@@ -179,39 +174,10 @@ fn the_app_log_alone_tells_reuse_by_order() {
     }
 }
 
-/// The look-alike of `code_reuse/callback_again`: the same app log with a second tab's
-/// authorization request before the first callback. Two requests were outstanding, so the
-/// two callbacks may have carried two codes: the order no longer says one was reused.
-#[test]
-fn two_requests_outstanding_are_not_one_code() {
-    let app = std::fs::read_to_string(fixture("rules/code_reuse/callback_again").join("app.jsonl"))
-        .unwrap();
-    let first = app.lines().next().unwrap();
-    let second_tab = first
-        .replace("20:37:37.913Z", "20:37:38.113Z")
-        .replace("acf89f98f3707080", "acf89f98f3707081");
-    assert_ne!(
-        first, second_tab,
-        "the fixture's first line is its authorization request"
-    );
-    let both = format!(
-        "{first}\n{second_tab}\n{}\n",
-        app.lines().skip(1).collect::<Vec<_>>().join("\n")
-    );
-    let once = analyze_texts(&[("app.jsonl", app.clone())]);
-    assert_eq!(top_rule(&once).as_deref(), Some("code_reuse"));
-    let twice = analyze_texts(&[("app.jsonl", both)]);
-    assert!(
-        !findings(&twice).iter().any(|(r, _)| r == "code_reuse"),
-        "{}",
-        twice["diagnoses"]
-    );
-}
-
-/// The look-alike of `refresh_reuse/stale_worker` without the access token refused after
-/// the refusal: another worker's refresh refused after a rotation alone does not tell a
-/// stale copy from a token past its lifetime (workers share a store as often as not), so
-/// the order does not claim a reuse.
+/// Look-alikes of `refresh_reuse/stale_worker` where the order claims no reuse: without the
+/// access token refused after the refusal, another worker's refused refresh does not tell a
+/// stale copy from a token past its lifetime; and where that worker had refreshed the login
+/// successfully before, the workers share one store and keep no copy of their own.
 #[test]
 fn a_refused_refresh_of_another_worker_alone_is_no_reuse() {
     let app =
@@ -232,6 +198,29 @@ fn a_refused_refresh_of_another_worker_alone_is_no_reuse() {
         "{}",
         out["diagnoses"]
     );
+    // The prefetch job refreshed this login successfully before web-1 rotated its token.
+    let rotation = app
+        .lines()
+        .find(|l| l.contains("oauth.refresh.success"))
+        .unwrap();
+    let shared = rotation
+        .replace("20:37:32.498Z", "20:37:31.900Z")
+        .replace("\"worker\": \"web-1\"", "\"worker\": \"prefetch-job\"")
+        .replace("28cd8f7238f59e17", "28cd8f7238f59e10");
+    assert!(
+        shared.contains("prefetch-job"),
+        "the rotation names its worker"
+    );
+    let mut lines: Vec<String> = app.lines().map(str::to_string).collect();
+    let at = lines.iter().position(|l| l == rotation).unwrap();
+    lines.insert(at, shared);
+    let out = analyze_texts(&[("app.jsonl", lines.join("\n") + "\n")]);
+    assert!(
+        !findings(&out).iter().any(|(r, _)| r == "refresh_reuse"),
+        "{}",
+        out["diagnoses"]
+    );
+    // Without either change, the fixture is a reuse (the test above).
 }
 
 // Cut from fixtures/recorded (`slice_corpus.py fixtures/recorded --plan recorded`); the

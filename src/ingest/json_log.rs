@@ -1289,8 +1289,6 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
             && (low_et.contains("authoriz")
                 || low_et.contains("redirect")
                 || f.text(REDIRECT_URI).is_some())
-            // An app that does not log its state still names the request it sends.
-            || low_et.contains("authoriz") && f.text(REDIRECT_URI).is_some()
         {
             Some(EventKind::Authorize)
         } else if low_et.contains("revoke")

@@ -136,7 +136,8 @@ impl Rule for CodeReuse {
 /// it handles and the outcome of its exchange: the same callback (one state, so one
 /// authorization response and one code) handled twice, the first exchange successful and
 /// the second refused with `invalid_grant`, is the code used twice (a reload, a back
-/// button, a load balancer's resend).
+/// button, a load balancer's resend). Which callback an exchange handled: see
+/// [`handled_state`].
 fn reused_callbacks(cx: &Context, fi: usize, window: i64, out: &mut Vec<Finding>) {
     let flow = &cx.flows[fi];
     for t in failed_tokens(cx, flow, "authorization_code") {
@@ -144,7 +145,7 @@ fn reused_callbacks(cx: &Context, fi: usize, window: i64, out: &mut Vec<Finding>
         if cx.exchanged_code(flow, t).is_some() || error_of(ev) != Some("invalid_grant") {
             continue;
         }
-        let Some(again) = handled(cx, flow, t) else {
+        let Some(state) = handled_state(cx, flow, t) else {
             continue;
         };
         let first = flow
@@ -159,37 +160,27 @@ fn reused_callbacks(cx: &Context, fi: usize, window: i64, out: &mut Vec<Finding>
                     && x.is_success()
                     && x.shares_program(ev)
                     && !x.request_ids.iter().any(|r| ev.request_ids.contains(r))
-                    && handled(cx, flow, i).is_some_and(|c| one_response(cx, flow, c, again))
+                    && handled_state(cx, flow, i) == Some(state)
             });
         let Some(first) = first else { continue };
-        let state = cx.ev(again).state.as_deref();
         let dt = ev.ts.zip(cx.ev(first).ts).map_or(0, |(a, b)| a - b);
         let variant = if dt <= window {
             "double_submit"
         } else {
             "replay"
         };
-        // Without a state, what ties the two callbacks is that no request came between.
         let mut finding = Finding::new(
             "code_reuse",
             variant,
-            if state.is_some() { 0.8 } else { 0.7 },
+            0.8,
             fi,
-            match state {
-                Some(_) => format!("the same callback (one state, so one code) was handled twice: its code was exchanged again {} after the first exchange succeeded (the app logs no code)", secs(dt)),
-                None => format!("the callback was handled again with no new authorization request between (so with the same code): its code was exchanged again {} after the first exchange succeeded (the app logs neither code nor state)", secs(dt)),
-            },
+            format!("the same callback (one state, so one code) was handled twice: its code was exchanged again {} after the first exchange succeeded (the app logs no code)", secs(dt)),
         )
         .evidence(first, format!("first exchange: {}", cx.ev(first).describe()));
         for cb in flow.events.iter().copied().filter(|&i| {
-            let c = cx.ev(i);
-            c.kind() == EventKind::Callback
-                && match state {
-                    Some(s) => c.state.as_deref() == Some(s),
-                    None => i == again || handled(cx, flow, first) == Some(i),
-                }
+            cx.ev(i).kind() == EventKind::Callback && cx.ev(i).state.as_deref() == Some(state)
         }) {
-            finding = finding.evidence(cb, "callback of that authorization response".to_string());
+            finding = finding.evidence(cb, "callback of that state".to_string());
         }
         finding = finding.explains(t, format!("the code presented again: {}", ev.describe()));
         // Consequences: what the first exchange issued is revoked by most servers.
@@ -216,64 +207,28 @@ fn reused_callbacks(cx: &Context, fi: usize, window: i64, out: &mut Vec<Finding>
 /// log that ties the two by nothing but order.
 const CALLBACK_TO_EXCHANGE_MS: Millis = 60_000;
 
-/// The callback code exchange `i` handled: the one logged under its request id; the
-/// exchange itself where it has request ids but no callback has them (the merge folded the
-/// callback's record into it: its state and time are the callback's); or, where the app
-/// logs no request id, the latest callback of the login the same program logged before it
-/// within [`CALLBACK_TO_EXCHANGE_MS`], with no other code exchange between.
-fn handled(cx: &Context, flow: &Flow, i: usize) -> Option<usize> {
-    let e = cx.ev(i);
-    if !e.request_ids.is_empty() {
-        let by_request = flow.events.iter().copied().find(|&c| {
-            let cb = cx.ev(c);
-            cb.kind() == EventKind::Callback
-                && cb.request_ids.iter().any(|r| e.request_ids.contains(r))
-        });
-        return Some(by_request.unwrap_or(i));
+/// The state of the callback code exchange `i` handled: that of the callback the app logged
+/// under the exchange's request id; else the exchange's own (a record that names it, or a
+/// callback the merge folded into it); else, where no callback shares a request id with it
+/// (an app that logs none, or a new one per record), that of the latest callback of the
+/// login its program logged before it, within [`CALLBACK_TO_EXCHANGE_MS`] and with no other
+/// code exchange between.
+fn handled_state<'c>(cx: &'c Context, flow: &Flow, i: usize) -> Option<&'c str> {
+    if let Some(by_request) = cx.handled_callback(flow, i, |c| Some(c.state.as_deref())) {
+        return by_request;
     }
-    let at = e.ts?;
+    let e = cx.ev(i);
+    if let Some(own) = e.state.as_deref() {
+        return Some(own);
+    }
     let c = cx.last_before_unless(
         flow,
         i,
         |x| x.kind() == EventKind::Callback && x.shares_program(e),
         |x| x.kind() == EventKind::Token && x.is_code_exchange(),
     )?;
-    cx.ev(c)
-        .ts
-        .is_some_and(|x| at - x <= CALLBACK_TO_EXCHANGE_MS)
-        .then_some(c)
-}
-
-/// Whether callbacks `a` (earlier) and `b` carried one authorization response, so one code:
-/// the same state, or, where the app logs no state, a single request outstanding: the app
-/// that logs them logged one authorization request since the login's code exchange before
-/// `a` (it does log its requests), and none between `a` and `b`. A browser gets a new code
-/// only through a new request; two requests outstanding (two tabs) are two codes.
-fn one_response(cx: &Context, flow: &Flow, a: usize, b: usize) -> bool {
-    let (ca, cb) = (cx.ev(a), cx.ev(b));
-    if a == b {
-        return false;
-    }
-    match (ca.state.as_deref(), cb.state.as_deref()) {
-        (Some(x), Some(y)) => x == y,
-        (None, None) => {
-            let (Some(from), Some(to)) = (ca.ts, cb.ts) else {
-                return false;
-            };
-            let requests = || {
-                cx.earlier_kind(flow, b, EventKind::Authorize, |x| x.shares_program(ca))
-                    .filter_map(|i| cx.ev(i).ts)
-            };
-            let since = cx
-                .earlier(flow, a, |x| {
-                    x.kind() == EventKind::Token && x.is_code_exchange()
-                })
-                .next_back()
-                .and_then(|i| cx.ev(i).ts)
-                .unwrap_or(Millis::MIN);
-            requests().filter(|&x| since < x && x <= from).count() == 1
-                && !requests().any(|x| from < x && x <= to)
-        }
-        _ => false,
-    }
+    let cb = cx.ev(c);
+    (e.ts? - cb.ts? <= CALLBACK_TO_EXCHANGE_MS)
+        .then_some(cb.state.as_deref())
+        .flatten()
 }

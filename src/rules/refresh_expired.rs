@@ -235,9 +235,34 @@ fn first_refresh_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
         },
         |e| e.kind() == EventKind::Token && e.is_refresh() || e.kind() == EventKind::Revoke,
     )?;
-    let age = ev.ts? - cx.ev(issued).ts?;
+    let issued_at = cx.ev(issued).ts?;
+    let age = ev.ts? - issued_at;
     if age < FRESH_MIN_MS {
         return None;
+    }
+    // A client refreshes when its access token has run out or is about to, and a refresh
+    // token outlives the access token issued with it: refused before half that access
+    // token's life, or after it was itself refused while it still had time, something
+    // ended the grant (a revocation, a reuse) that the logs do not show, not the refresh
+    // token's age.
+    if let Some(lifetime) = cx
+        .ev(issued)
+        .issued
+        .as_ref()
+        .and_then(|x| x.expires_in)
+        .map(|s| s * 1000)
+    {
+        let refused_in_time = cx.flows[fi].events.iter().any(|&i| {
+            let e = cx.ev(i);
+            e.kind() == EventKind::ApiCall
+                && e.is_failure()
+                && e.ts.is_some_and(|x| {
+                    issued_at <= x && x - issued_at < lifetime && x <= issued_at + age
+                })
+        });
+        if 2 * age < lifetime || refused_in_time {
+            return None;
+        }
     }
     let f = Finding::new(
         "refresh_expired",

@@ -200,14 +200,15 @@ fn raced_unnamed(
 const REVOKED_WITHIN_MS: i64 = 60_000;
 
 /// A refresh refused (`invalid_grant`) after a refresh of the same login that rotated the
-/// refresh token, with nothing between, where the logs name neither token (an app's log),
-/// and the access token that rotation issued is refused soon after, well within its
-/// lifetime: the grant was revoked at the refusal. A refresh token past its lifetime takes
-/// nothing else with it; a server that detects a rotated token used again revokes the
-/// whole grant. The refused refresh presented the token the rotation had replaced, a copy
-/// kept elsewhere (another worker, a job, a cache), which the worker that sent it, when
-/// the log says, not the one that rotated it, makes likelier still. A revocation the logs
-/// show is `refresh_revoked`'s (more confident), not this.
+/// refresh token, with nothing between, where the logs name neither token (an app's log):
+/// sent by another worker of the app than the one that rotated it, and the access token
+/// that rotation issued refused soon after, well within its lifetime. The grant was revoked
+/// at the refusal, as a server does when a rotated refresh token is used again, and the
+/// worker that sent it held a copy of the token the rotation replaced. Each alone says
+/// less: a refresh token past its lifetime or a grant that expired is also refused by
+/// another worker, and an expired grant takes its access tokens with it; workers that share
+/// one store (the login's refreshes have succeeded from more than one of them) keep no copy
+/// of their own.
 fn stale_unnamed(
     cx: &Context,
     fi: usize,
@@ -228,6 +229,15 @@ fn stale_unnamed(
     if issued.rotated == Some(false) || issued.refresh_token.is_some() {
         return None;
     }
+    let (stale, rotator) = (ev.instance.as_deref()?, re.instance.as_deref()?);
+    let shared_store = cx
+        .earlier(flow, t, |e| {
+            e.kind() == EventKind::Token && e.is_refresh() && e.is_success()
+        })
+        .any(|i| cx.ev(i).instance.as_deref().is_some_and(|w| w != rotator));
+    if stale == rotator || shared_store {
+        return None;
+    }
     let (rotated_at, lifetime) = (re.ts?, issued.expires_in? * 1000);
     // The fresh access token refused, before anything new was issued.
     let refused = cx
@@ -242,18 +252,14 @@ fn stale_unnamed(
                 && e.ts
                     .is_some_and(|x| x - ts <= REVOKED_WITHIN_MS && 2 * (x - rotated_at) < lifetime)
         })?;
-    let elsewhere = match (&ev.instance, &re.instance) {
-        (Some(a), Some(b)) if a != b => format!(" by {a}, not by {b}, which rotated it,"),
-        _ => String::new(),
-    };
     let dt = ts - rotated_at;
     let f = Finding::new(
         "refresh_reuse",
         "stale_store",
-        if elsewhere.is_empty() { 0.6 } else { 0.65 },
+        0.6,
         fi,
         format!(
-            "a refresh{elsewhere} was refused {} after a refresh of this login rotated its token, and the access token that rotation issued was refused {} later, well within its lifetime: the grant was revoked, as a server does when a rotated refresh token is used again, so the refused refresh presented a stale copy of the old token (the logs name no token, so the order decides)",
+            "a refresh by {stale} was refused {} after {rotator} had refreshed this login and rotated its token, and the access token that rotation issued was refused {} later, well within its lifetime: the grant was revoked, as a server does when a rotated refresh token is used again, so {stale} presented its stale copy of the old token (the logs name no token, so the order decides)",
             secs(dt),
             secs(cx.ev(refused).ts.unwrap_or(ts) - ts)
         ),

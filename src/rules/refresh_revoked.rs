@@ -27,12 +27,6 @@ impl Rule for RefreshRevoked {
                         .evidence(r, "revocation in the same login".to_string())
                         .explains(t, ev.describe());
                     out.push(cx.corroborate(f, t));
-                } else if let Some(r) = revoked_by_the_same_user(cx, fi, t) {
-                    let dt = ev.ts.zip(cx.ev(r).ts).map(|(a, b)| a - b).unwrap_or(0);
-                    let f = Finding::new(self.id(), "revoked_elsewhere", 0.55, fi, format!("another login of the same user at this client revoked its tokens {} before this refresh, after this login's tokens were issued (signed out on another device, a password change ending every session): servers that end the user's other sessions take this login's grant with them; the logs name no token, so the order decides", secs(dt)))
-                        .evidence(r, "revocation by another login of the same user".to_string())
-                        .explains(t, ev.describe());
-                    out.push(cx.corroborate(f, t));
                 }
                 continue;
             };
@@ -121,39 +115,6 @@ impl Rule for RefreshRevoked {
             }
         }
     }
-}
-
-/// Where the logs name no token: the latest successful revocation, in another login of the
-/// same user (as the logins' records name them) and client, between the last tokens issued
-/// to failure `t`'s login and `t`. A user's "sign out everywhere" or password change ends
-/// their other sessions, and an app log records it in the session where the user clicked.
-/// Another user's sign-out, or one before this login got its tokens, took nothing of it.
-fn revoked_by_the_same_user(cx: &Context, fi: usize, t: usize) -> Option<usize> {
-    let ev = cx.ev(t);
-    let to = ev.ts?;
-    let user = subject_of(cx, fi)?;
-    let from = cx
-        .earlier_kind(&cx.flows[fi], t, EventKind::Token, |e| {
-            e.is_success() && (e.is_refresh() || e.is_code_exchange())
-        })
-        .next_back()
-        .and_then(|i| cx.ev(i).ts)?;
-    let revocations = cx.revocations.get(ev.client_id.as_deref()?)?;
-    revocations.iter().rev().copied().find(|&r| {
-        let rf = cx.flow_of.get(r).copied();
-        rf != Some(fi)
-            && cx.ev(r).ts.is_some_and(|x| from <= x && x <= to)
-            && rf.and_then(|rf| subject_of(cx, rf)) == Some(user)
-    })
-}
-
-/// The user a login's records name (the first that names one).
-fn subject_of<'c>(cx: &'c Context, fi: usize) -> Option<&'c str> {
-    cx.flows
-        .get(fi)?
-        .events
-        .iter()
-        .find_map(|&i| cx.ev(i).subject.as_deref())
 }
 
 /// Every token issued in the grant that `rt` belongs to, as far as the captured token
