@@ -674,9 +674,45 @@ fn plainly_clean(text: &str) -> bool {
             .any(|w| contains_ignoring_case(text, w))
 }
 
+/// The password of a URL's userinfo (`https://user:password@host/`, RFC 3986 §3.2.1, which
+/// deprecates it for that very reason): connection strings and endpoints logged whole.
+fn url_passwords(text: &str) -> Option<String> {
+    let mut edits = Vec::new();
+    for (at, _) in text.match_indices("://") {
+        let start = at + 3;
+        if edits.last().is_some_and(|&(_, end, _)| at < end) {
+            continue;
+        }
+        let rest = &text[start..];
+        let end = rest
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#' | '"' | '\'' | '<' | '>' | '\\') || c.is_whitespace()
+            })
+            .unwrap_or(rest.len());
+        let authority = &rest[..end];
+        let Some(userinfo) = authority.rfind('@').map(|i| &authority[..i]) else {
+            continue;
+        };
+        let Some(colon) = userinfo.find(':') else {
+            continue;
+        };
+        let password = &userinfo[colon + 1..];
+        if !password.is_empty() && !is_fingerprint(password) {
+            let from = start + colon + 1;
+            edits.push((
+                from,
+                from + password.len(),
+                fp(SecretKind::Password, password),
+            ));
+        }
+    }
+    splice(text, edits)
+}
+
 fn scrub_all(text: &str) -> Cow<'_, str> {
     let mut out: Cow<'_, str> = Cow::Borrowed(text);
     for stage in [
+        url_passwords,
         jwts,
         key_values,
         word_quoted,
@@ -764,6 +800,23 @@ mod tests {
             ],
         );
         assert!(s.contains("state=xyz"));
+    }
+
+    #[test]
+    fn a_password_in_a_urls_userinfo_is_found() {
+        let s = assert_scrubbed(
+            "POST https://svc:S3cr3tPassw0rd@login.example.test/token failed; retry via http://u:p4ss@h:8443",
+            &["S3cr3tPassw0rd", "p4ss"],
+        );
+        assert!(s.contains("https://svc:password#"), "{s}");
+        assert!(s.contains("@login.example.test/token"), "{s}");
+        // No userinfo, or a user without a password: nothing to hide.
+        for clean in [
+            "see https://login.example.test:8443/token",
+            "ssh://git@host/repo",
+        ] {
+            assert_eq!(scrub(clean), clean);
+        }
     }
 
     #[test]

@@ -174,6 +174,40 @@ fn the_app_log_alone_tells_reuse_by_order() {
     }
 }
 
+/// Look-alikes of `code_reuse/callback_again_by_order` where the order claims no reuse: one
+/// callback record of the state only (two exchanges tied to one record by order are not one
+/// code handled twice), and a new authorization request between the first exchange and the
+/// second callback (an app that keeps one state per session got a new code with it).
+#[test]
+fn one_state_by_order_is_one_code_only_with_two_callbacks_and_no_new_request() {
+    let app = std::fs::read_to_string(
+        fixture("rules/code_reuse/callback_again_by_order").join("app.jsonl"),
+    )
+    .unwrap();
+    let lines: Vec<&str> = app.lines().collect();
+    assert_eq!(
+        lines.len(),
+        6,
+        "authorize, callback, sign-in, callback, refusal, 401"
+    );
+    let reuse = |lines: &[String]| {
+        let out = analyze_texts(&[("app.jsonl", lines.join("\n") + "\n")]);
+        findings(&out).iter().any(|(r, _)| r == "code_reuse")
+    };
+    let all: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    assert!(reuse(&all), "the fixture itself is a reuse");
+    let mut one_callback = all.clone();
+    one_callback.remove(3);
+    assert!(!reuse(&one_callback));
+    let mut new_request = all.clone();
+    let again = lines[0]
+        .replace("20:41:24.792Z", "20:41:25.700Z")
+        .replace("\"worker\": \"web-1\"", "\"worker\": \"web-2\"");
+    assert_ne!(again, lines[0]);
+    new_request.insert(3, again);
+    assert!(!reuse(&new_request));
+}
+
 /// Look-alikes of `refresh_reuse/stale_worker` where the order claims no reuse: without the
 /// access token refused after the refusal, another worker's refused refresh does not tell a
 /// stale copy from a token past its lifetime; and where that worker had refreshed the login

@@ -729,6 +729,9 @@ fn app_jsonl(p: &mut Planted) -> String {
     let pw_field = p.mint("jsonl password field", PASSWORD, 14);
     let bearer_desc = p.opaque("jsonl Bearer in error_description", 43);
     let b64_cs = p.mint("jsonl client_secret base64 std", B64STD, 44);
+    // RFC 3986 userinfo: a password in a URL (percent-encoded, so no `@`, `/`, `?` or `#`).
+    let url_pw = p.mint("jsonl password in a URL's userinfo", B64URL, 14);
+    let worker_pw = p.mint("jsonl password in a worker field's URL", ALNUM, 12);
 
     let recs = [
         // a code exchange that fails, then the same code again
@@ -755,6 +758,7 @@ fn app_jsonl(p: &mut Planted) -> String {
         json!({"ts": ts(233), "level": "error", "error": "invalid_client", "error_description": format!("Client authentication failed: code '{quoted_code}' client_secret={}", pct(&b64_cs)), "client_id": "web-portal", "event": "oauth.token.request", "status": 401}),
         json!({"ts": ts(234), "level": "error", "msg": format!("authorization code already consumed: body={{\\\"refresh_token\\\":\\\"{escaped_rt}\\\"}} code='{single_quoted}'"), "error": "invalid_grant", "password": pw_field}),
         json!({"ts": ts(236), "level": "error", "event": "api.call", "status": 401, "error": "invalid_token", "error_description": format!("Bearer {bearer_desc} is not active")}),
+        json!({"ts": ts(238), "level": "error", "event": "oauth.token.request", "error": "invalid_client", "error_description": format!("token endpoint https://svc:{url_pw}@login.example.test/token refused the client"), "client_id": "web-portal", "status": 401, "worker": format!("https://svc:{worker_pw}@worker-7.internal:8443/")}),
     ];
     recs.iter().map(|r| r.to_string() + "\n").collect()
 }

@@ -549,6 +549,15 @@ const INSTANCE: &[&str] = &[
     "host.hostname",
     "host.name",
 ];
+/// Whether a value can name a worker as it is printed: a short name (`web-1`, a pod, a pid,
+/// `host:port`), not a URL or any text that could carry a credential.
+fn is_instance_name(s: &str) -> bool {
+    s.len() <= 64
+        && !s.contains("://")
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'/' | b':'))
+}
+
 const CALLBACK_URL: &[&str] = &[
     "callback_url",
     "redirect_url",
@@ -1446,7 +1455,10 @@ fn events_of(v: &Json, src: &Source, gated: bool) -> Vec<Event> {
         ev.session_id = f.str(SESSION_ID);
         ev.grant_id = f.str(GRANT_ID);
         ev.subject = f.str(SUBJECT);
-        ev.instance = f.text(INSTANCE).map(|i| Arc::from(&*i));
+        ev.instance = f
+            .text(INSTANCE)
+            .filter(|i| is_instance_name(i))
+            .map(|i| Arc::from(&*i));
         let emitter = f.str(EMITTER).map(Arc::from);
         for s in &mut ev.sources {
             s.emitter = emitter.clone();

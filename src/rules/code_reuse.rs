@@ -140,28 +140,51 @@ impl Rule for CodeReuse {
 /// [`handled_state`].
 fn reused_callbacks(cx: &Context, fi: usize, window: i64, out: &mut Vec<Finding>) {
     let flow = &cx.flows[fi];
-    for t in failed_tokens(cx, flow, "authorization_code") {
+    let mut failed = failed_tokens(cx, flow, "authorization_code")
+        .filter(|&t| {
+            cx.exchanged_code(flow, t).is_none() && error_of(cx.ev(t)) == Some("invalid_grant")
+        })
+        .peekable();
+    if failed.peek().is_none() {
+        return;
+    }
+    // Found once per login: a reload loop has thousands of exchanges.
+    let successes: Vec<(usize, &Event)> = flow
+        .events
+        .iter()
+        .copied()
+        .filter(|&i| {
+            let x = cx.ev(i);
+            x.kind() == EventKind::Token && x.is_code_exchange() && x.is_success()
+        })
+        .filter_map(|i| Some((i, handled(cx, flow, i)?)))
+        .collect();
+    let requests: Vec<Millis> = cx
+        .of_kind(flow, EventKind::Authorize)
+        .into_iter()
+        .filter_map(|i| cx.ev(i).ts)
+        .collect();
+    for t in failed {
         let ev = cx.ev(t);
-        if cx.exchanged_code(flow, t).is_some() || error_of(ev) != Some("invalid_grant") {
-            continue;
-        }
-        let Some(state) = handled_state(cx, flow, t) else {
+        let Some(again) = handled(cx, flow, t) else {
             continue;
         };
-        let first = flow
-            .events
-            .iter()
-            .copied()
-            .take_while(|&i| i != t)
-            .find(|&i| {
-                let x = cx.ev(i);
-                x.kind() == EventKind::Token
-                    && x.is_code_exchange()
-                    && x.is_success()
-                    && x.shares_program(ev)
-                    && !x.request_ids.iter().any(|r| ev.request_ids.contains(r))
-                    && handled_state(cx, flow, i) == Some(state)
-            });
+        let Some(state) = again.state.as_deref() else {
+            continue;
+        };
+        let first = successes.iter().find(|&&(i, cb)| {
+            let x = cx.ev(i);
+            cx.before_in_flow(i, t)
+                && x.shares_program(ev)
+                && !x.request_ids.iter().any(|r| ev.request_ids.contains(r))
+                && one_response(cb, again, state)
+                // A new authorization request between the first exchange and the callback
+                // handled again: an app that keeps one state per session got a new code.
+                && !x.ts.zip(again.ts).is_some_and(|(from, to)| {
+                    requests.iter().any(|&r| from < r && r <= to)
+                })
+        });
+        let first = first.map(|&(i, _)| i);
         let Some(first) = first else { continue };
         let dt = ev.ts.zip(cx.ev(first).ts).map_or(0, |(a, b)| a - b);
         let variant = if dt <= window {
@@ -207,28 +230,38 @@ fn reused_callbacks(cx: &Context, fi: usize, window: i64, out: &mut Vec<Finding>
 /// log that ties the two by nothing but order.
 const CALLBACK_TO_EXCHANGE_MS: Millis = 60_000;
 
-/// The state of the callback code exchange `i` handled: that of the callback the app logged
-/// under the exchange's request id; else the exchange's own (a record that names it, or a
-/// callback the merge folded into it); else, where no callback shares a request id with it
-/// (an app that logs none, or a new one per record), that of the latest callback of the
-/// login its program logged before it, within [`CALLBACK_TO_EXCHANGE_MS`] and with no other
-/// code exchange between.
-fn handled_state<'c>(cx: &'c Context, flow: &Flow, i: usize) -> Option<&'c str> {
-    if let Some(by_request) = cx.handled_callback(flow, i, |c| Some(c.state.as_deref())) {
-        return by_request;
+/// The record of the callback code exchange `i` handled: the callback the app logged under
+/// the exchange's request id; else the exchange itself where it names a state (a record that
+/// names it, or a callback the merge folded into it); else, where no callback shares a
+/// request id with it (an app that logs none, or a new one per record), the latest callback
+/// of the login its program (and its worker, where both say) logged before it, within
+/// [`CALLBACK_TO_EXCHANGE_MS`] and with no other code exchange between.
+fn handled<'c>(cx: &'c Context, flow: &Flow, i: usize) -> Option<&'c Event> {
+    if let Some(by_request) = cx.handled_callback(flow, i, Some) {
+        return Some(by_request);
     }
     let e = cx.ev(i);
-    if let Some(own) = e.state.as_deref() {
-        return Some(own);
+    if e.state.is_some() {
+        return Some(e);
     }
     let c = cx.last_before_unless(
         flow,
         i,
-        |x| x.kind() == EventKind::Callback && x.shares_program(e),
+        |x| {
+            x.kind() == EventKind::Callback
+                && x.shares_program(e)
+                && (x.instance.is_none() || e.instance.is_none() || x.instance == e.instance)
+        },
         |x| x.kind() == EventKind::Token && x.is_code_exchange(),
     )?;
     let cb = cx.ev(c);
-    (e.ts? - cb.ts? <= CALLBACK_TO_EXCHANGE_MS)
-        .then_some(cb.state.as_deref())
-        .flatten()
+    (e.ts? - cb.ts? <= CALLBACK_TO_EXCHANGE_MS).then_some(cb)
+}
+
+/// Whether two callback records `a` and `b` carried one authorization response, so one
+/// code: two records (one handled twice is no reuse), of `state`, naming no two codes.
+fn one_response(a: &Event, b: &Event, state: &str) -> bool {
+    !std::ptr::eq(a, b)
+        && a.state.as_deref() == Some(state)
+        && !matches!((a.code, b.code), (Some(x), Some(y)) if x != y)
 }

@@ -283,6 +283,11 @@ impl<'a> Context<'a> {
         }
     }
 
+    /// Whether event `a` comes before event `b` in the order of their flow.
+    pub fn before_in_flow(&self, a: usize, b: usize) -> bool {
+        self.pos_in_flow.get(a) < self.pos_in_flow.get(b)
+    }
+
     /// Where event `i` stands in `flow`'s events (None: not in it).
     fn position(&self, flow: &Flow, i: usize) -> Option<usize> {
         let p = *self.pos_in_flow.get(i)?;

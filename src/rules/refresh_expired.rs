@@ -155,11 +155,11 @@ fn kept_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
         |e| e.is_failure() || e.kind() == EventKind::Revoke,
     ) else {
         // No refresh worked since the last failure or revocation: the login's first.
-        return first_refresh_unnamed(cx, fi, t);
+        return first_refresh_unnamed(cx, fi, t, true);
     };
     let kept = cx.ev(worked).issued.as_ref().and_then(|x| x.rotated) == Some(false);
     if !kept {
-        return first_refresh_unnamed(cx, fi, t);
+        return first_refresh_unnamed(cx, fi, t, false);
     }
     let dt = ev.ts? - cx.ev(worked).ts?;
     let login = cx
@@ -221,8 +221,15 @@ fn first_use_unrevoked(
 /// [`first_use_unrevoked`] where the logs name no token (an app's log): the login's first
 /// refresh since its latest tokens were issued (by the sign-in or a refresh), at least
 /// [`FRESH_MIN_MS`] after, with no other refresh or revocation between, refused with
-/// `invalid_grant`.
-fn first_refresh_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
+/// `invalid_grant`. `first_of_login`: no refresh of the login worked before, so nothing but
+/// the access token's lifetime says how long its tokens were meant to last, and without it
+/// nothing is claimed.
+fn first_refresh_unnamed(
+    cx: &Context,
+    fi: usize,
+    t: usize,
+    first_of_login: bool,
+) -> Option<Finding> {
     let ev = cx.ev(t);
     // No other refresh and no revocation between.
     let issued = cx.last_before_unless(
@@ -245,13 +252,16 @@ fn first_refresh_unnamed(cx: &Context, fi: usize, t: usize) -> Option<Finding> {
     // token's life, or after it was itself refused while it still had time, something
     // ended the grant (a revocation, a reuse) that the logs do not show, not the refresh
     // token's age.
-    if let Some(lifetime) = cx
+    let lifetime = cx
         .ev(issued)
         .issued
         .as_ref()
         .and_then(|x| x.expires_in)
-        .map(|s| s * 1000)
-    {
+        .map(|s| s * 1000);
+    if lifetime.is_none() && first_of_login {
+        return None;
+    }
+    if let Some(lifetime) = lifetime {
         let refused_in_time = cx.flows[fi].events.iter().any(|&i| {
             let e = cx.ev(i);
             e.kind() == EventKind::ApiCall

@@ -239,7 +239,19 @@ fn stale_unnamed(
         return None;
     }
     let (rotated_at, lifetime) = (re.ts?, issued.expires_in? * 1000);
-    // The fresh access token refused, before anything new was issued.
+    // A call refused between the rotation and this refusal, while the tokens still had
+    // time: the grant had ended already (an administrator, a sign-out), not at this refresh.
+    let ended_before = cx.flows[fi].events.iter().any(|&i| {
+        let e = cx.ev(i);
+        e.kind() == EventKind::ApiCall
+            && e.is_failure()
+            && e.ts.is_some_and(|x| rotated_at <= x && x <= ts)
+    });
+    if ended_before {
+        return None;
+    }
+    // The fresh access token refused, before anything new was issued: by the worker that
+    // holds it, where the log says.
     let refused = cx
         .later(flow, t, |e| {
             e.kind() == EventKind::ApiCall || e.kind() == EventKind::Token && e.is_success()
@@ -249,6 +261,7 @@ fn stale_unnamed(
             let e = cx.ev(i);
             e.status == Some(401)
                 && e.bearer.is_none()
+                && e.instance.as_deref().is_none_or(|w| w == rotator)
                 && e.ts
                     .is_some_and(|x| x - ts <= REVOKED_WITHIN_MS && 2 * (x - rotated_at) < lifetime)
         })?;
