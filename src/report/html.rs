@@ -1,4 +1,4 @@
-//! HTML for postmortems: the [`doc::postmortem`](super::doc::postmortem) of an analysis as
+//! HTML for postmortems: the [`doc::postmortem`] of an analysis as
 //! one self-contained page (no script, no asset fetched), to open in a browser or attach to
 //! an incident ticket. Every text is escaped: log records are untrusted, and a record
 //! quoting `<script>` must stay text.

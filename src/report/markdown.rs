@@ -1,4 +1,4 @@
-//! Markdown for postmortems: the [`doc::postmortem`](super::doc::postmortem) of an analysis
+//! Markdown for postmortems: the [`doc::postmortem`] of an analysis
 //! as a page to paste into an incident document.
 
 use super::doc::{self, Block, Inline, Item};

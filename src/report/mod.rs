@@ -1,4 +1,4 @@
-//! Reports: the same [`Analysis`](crate::Analysis) rendered as a table, JSON (contract
+//! Reports: the same [`Analysis`] rendered as a table, JSON (contract
 //! version 1), Markdown or HTML (one [`doc`] written two ways), or a monitoring check's
 //! status (`watch`). Every string that can carry input text goes through the redaction in
 //! `event`/`redact`, so no format can print a secret.

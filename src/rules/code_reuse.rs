@@ -136,8 +136,7 @@ impl Rule for CodeReuse {
 /// it handles and the outcome of its exchange: the same callback (one state, so one
 /// authorization response and one code) handled twice, the first exchange successful and
 /// the second refused with `invalid_grant`, is the code used twice (a reload, a back
-/// button, a load balancer's resend). Which callback an exchange handled: see
-/// [`handled_state`].
+/// button, a load balancer's resend). Which callback an exchange handled: see [`handled`].
 fn reused_callbacks(cx: &Context, fi: usize, window: i64, out: &mut Vec<Finding>) {
     let flow = &cx.flows[fi];
     let mut failed = failed_tokens(cx, flow, "authorization_code")
@@ -184,8 +183,7 @@ fn reused_callbacks(cx: &Context, fi: usize, window: i64, out: &mut Vec<Finding>
                     requests.iter().any(|&r| from < r && r <= to)
                 })
         });
-        let first = first.map(|&(i, _)| i);
-        let Some(first) = first else { continue };
+        let Some(&(first, _)) = first else { continue };
         let dt = ev.ts.zip(cx.ev(first).ts).map_or(0, |(a, b)| a - b);
         let variant = if dt <= window {
             "double_submit"

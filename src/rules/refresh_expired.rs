@@ -242,8 +242,8 @@ fn first_refresh_unnamed(
         },
         |e| e.kind() == EventKind::Token && e.is_refresh() || e.kind() == EventKind::Revoke,
     )?;
-    let issued_at = cx.ev(issued).ts?;
-    let age = ev.ts? - issued_at;
+    let (issued_at, at) = (cx.ev(issued).ts?, ev.ts?);
+    let age = at - issued_at;
     if age < FRESH_MIN_MS {
         return None;
     }
@@ -262,14 +262,14 @@ fn first_refresh_unnamed(
         return None;
     }
     if let Some(lifetime) = lifetime {
-        let refused_in_time = cx.flows[fi].events.iter().any(|&i| {
-            let e = cx.ev(i);
-            e.kind() == EventKind::ApiCall
-                && e.is_failure()
-                && e.ts.is_some_and(|x| {
-                    issued_at <= x && x - issued_at < lifetime && x <= issued_at + age
-                })
-        });
+        let refused_in_time = cx
+            .earlier_kind(&cx.flows[fi], t, EventKind::ApiCall, |e| {
+                e.is_failure()
+                    && e.ts
+                        .is_some_and(|x| issued_at <= x && x - issued_at < lifetime && x <= at)
+            })
+            .next()
+            .is_some();
         if 2 * age < lifetime || refused_in_time {
             return None;
         }

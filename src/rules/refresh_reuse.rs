@@ -241,12 +241,12 @@ fn stale_unnamed(
     let (rotated_at, lifetime) = (re.ts?, issued.expires_in? * 1000);
     // A call refused between the rotation and this refusal, while the tokens still had
     // time: the grant had ended already (an administrator, a sign-out), not at this refresh.
-    let ended_before = cx.flows[fi].events.iter().any(|&i| {
-        let e = cx.ev(i);
-        e.kind() == EventKind::ApiCall
-            && e.is_failure()
-            && e.ts.is_some_and(|x| rotated_at <= x && x <= ts)
-    });
+    let ended_before = cx
+        .earlier_kind(flow, t, EventKind::ApiCall, |e| {
+            e.is_failure() && e.ts.is_some_and(|x| rotated_at <= x && x <= ts)
+        })
+        .next()
+        .is_some();
     if ended_before {
         return None;
     }
