@@ -13,7 +13,7 @@
 //! How: two records of one exchange, one from each input, overlap in time when both clocks
 //! agree: each record covers a span (a HAR entry from the request's start to the response's
 //! end, an access-log line the whole second it names, a log record its instant, widened by
-//! [`SLACK_MS`] for the latency between the programs). Each pair of records allows a range of
+//! `SLACK_MS` for the latency between the programs). Each pair of records allows a range of
 //! corrections under which they overlap. Where most pairs overlap without correction, the
 //! clocks agree. Otherwise the correction most pairs allow, if at least 3 in 4 allow it, is
 //! the offset: the middle of the range they all allow. Each input is measured against one
@@ -39,7 +39,7 @@ const SLACK_MS: Millis = 100;
 /// Fewest exchanges two inputs must share before their offset is trusted.
 const MIN_SAMPLES: usize = 4;
 /// A session's records are corrected apart from their input only this far off, and only
-/// when at least [`SESSION_MIN_SAMPLES`] of its exchanges all agree.
+/// when at least `SESSION_MIN_SAMPLES` of its exchanges all agree.
 pub const SESSION_MIN_MS: Millis = 2_000;
 const SESSION_MIN_SAMPLES: usize = 2;
 

@@ -327,9 +327,9 @@ fn mark_superseded_refusals(events: &mut [Event], f: &Flow) {
 
 /// The later requests of flow `f` that retry its `pos`th event, a failed request: the
 /// same kind of request to the same path, for the same code, refresh token or bearer
-/// token, within [`RETRY_WINDOW_MS`]. A record that names none of them (an app's log of a
+/// token, within `RETRY_WINDOW_MS`. A record that names none of them (an app's log of a
 /// refresh) is retried only by the next such request of its own program, within
-/// [`UNNAMED_RETRY_MS`]: another tab's refresh minutes later is no retry of it.
+/// `UNNAMED_RETRY_MS`: another tab's refresh minutes later is no retry of it.
 ///
 /// The one notion of "a retry" for what recovered (`mark_recovered`) and for an outage
 /// whose retry got a real answer (`server_error`).

@@ -2,7 +2,7 @@
 //!
 //! Field names differ per stack (`ts`/`time`/`@timestamp`, `msg`/`message`, `status`/
 //! `http_status`, `clientId`/`client_id`), and each IdP has its own event schema. A record
-//! is first flattened and read through [`Fields`] (aliases; records that a shipper wrapped
+//! is first flattened and read through `Fields` (aliases; records that a shipper wrapped
 //! in `jsonPayload`, `properties`, `data` or `detail` are read through the wrapper), then a
 //! vendor profile fills what the generic aliases cannot, and finally the record is
 //! classified into an OAuth event by the same shape rules as HTTP sources.

@@ -119,7 +119,7 @@ impl ByteSource {
     /// Why: read through a pipe-sized buffer, a redirected 1 GiB log took 0.82 s against
     /// the 0.69 s of naming the same file. The price is a named file's: a log truncated
     /// while it is read (`copytruncate` rotation) ends the run with SIGBUS instead of
-    /// cutting it short (see [`MappedFile::map`]).
+    /// cutting it short (see `MappedFile::map`).
     ///
     /// `follow`: a stream hands on what each read brings (see [`StreamReader::follow`]).
     pub fn open_stdin(window: usize, follow: bool) -> ByteSource {

@@ -6,7 +6,7 @@
 //! `rg`.
 //!
 //! How: a line is parsed when it contains, ignoring ASCII case, one of a format's words
-//! ([`LOG_WORDS`], [`ACCESS_WORDS`]). Matching dozens of words case-insensitively with an
+//! (`LOG_WORDS`, `ACCESS_WORDS`). Matching dozens of words case-insensitively with an
 //! automaton costs ~15 instructions per byte. Instead each chunk is lowercased once (a
 //! vectorised pass) and searched with Teddy, a SIMD multi-literal searcher, which passes
 //! over most of a line a few SIMD instructions per 16 or 32 bytes.
@@ -20,7 +20,7 @@
 //! That made the scan 1.6× faster (1.7 → 2.7 GB/s on the bench log). Words sharing an anchor
 //! (`authorize`, `authorization.`) share one pattern.
 //!
-//! A few words count only in context ([`IN_CONTEXT`]): `"code"` not as the key of a short
+//! A few words count only in context (`IN_CONTEXT`): `"code"` not as the key of a short
 //! string of capitals and digits (a promo code, no authorization code), `code_` not right
 //! after a letter (`decode_`), `refresh` not as the method of a JVM stack frame. On the
 //! bench log, lines with only those were two thirds of all the lines parsed, and made no
