@@ -174,6 +174,56 @@ fn the_app_log_alone_tells_reuse_by_order() {
     }
 }
 
+/// An app that logs request ids only: its refused API call names no login, so its age is
+/// read from the latest tokens the app got for the client, which had long expired.
+#[test]
+fn the_app_log_alone_tells_an_expired_token_by_order() {
+    let folder = "rules/access_token_expired/tab_left_open_by_order";
+    for files in [APP_LOG, &["app.jsonl", "idp.jsonl"][..], ALL] {
+        expect(folder, files, &[], Some("access_token_expired"));
+    }
+}
+
+/// Look-alikes of `access_token_expired/tab_left_open_by_order` where order tells nothing:
+/// a call refused while the app's latest tokens for the client were fresh (another user's
+/// login may be the latest, or a token of the wrong type was sent), and a refused call with
+/// no tokens of the app's own before it.
+#[test]
+fn a_refusal_by_order_is_expiry_only_when_the_latest_tokens_had_expired() {
+    let app = std::fs::read_to_string(
+        fixture("rules/access_token_expired/tab_left_open_by_order").join("app.jsonl"),
+    )
+    .unwrap();
+    let lines: Vec<&str> = app.lines().collect();
+    assert_eq!(
+        lines.len(),
+        5,
+        "authorize, callback, sign-in, API call, refused API call"
+    );
+    assert!(lines[4].contains("\"http_status\": 401") && !lines[4].contains("session_id"));
+    let expired = |lines: &[String]| {
+        let out = analyze_texts(&[("app.jsonl", lines.join("\n") + "\n")]);
+        findings(&out)
+            .iter()
+            .any(|(r, _)| r == "access_token_expired")
+    };
+    let all: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    assert!(expired(&all), "the fixture itself is an expiry");
+    let mut fresh = all.clone();
+    fresh[4] = fresh[4].replace("22:54:04.129Z", "22:53:34.129Z");
+    assert_ne!(fresh[4], all[4]);
+    assert!(!expired(&fresh), "refused 1.5 s after the sign-in");
+    let mut another_login = all.clone();
+    another_login.insert(4, all[2].replace("22:53:32.674Z", "22:54:02.000Z"));
+    assert!(!expired(&another_login), "a fresh sign-in 2 s before");
+    let no_tokens: Vec<String> = all
+        .iter()
+        .filter(|l| !l.contains("login.success"))
+        .cloned()
+        .collect();
+    assert!(!expired(&no_tokens));
+}
+
 /// Look-alikes of `code_reuse/callback_again_by_order` where the order claims no reuse: one
 /// callback record of the state only (two exchanges tied to one record by order are not one
 /// code handled twice), and a new authorization request between the first exchange and the

@@ -98,7 +98,9 @@ fn by_timing(cx: &Context, fi: usize, i: usize, ts: Millis, leeway: i64) -> Opti
     let mut issues = cx.earlier_kind(flow, i, EventKind::Token, |x| {
         x.is_success() && x.issued.as_ref().and_then(|s| s.expires_in).is_some()
     });
-    let issue = issues.next_back()?;
+    let Some(issue) = issues.next_back() else {
+        return by_order(cx, fi, i, ts, leeway);
+    };
     let lifetime = cx.ev(issue).issued.as_ref()?.expires_in? * 1000;
     let age = ts - cx.ev(issue).ts?;
     if age <= lifetime + leeway {
@@ -126,6 +128,51 @@ fn by_timing(cx: &Context, fi: usize, i: usize, ts: Millis, leeway: i64) -> Opti
     )
 }
 
+/// How far back a refused call that names no login is weighed against its program's tokens.
+const BY_ORDER_MS: Millis = 60 * 60 * 1000;
+/// How many of the client's latest successes are looked through for the program's own.
+const BY_ORDER_SCAN: usize = 256;
+
+/// A refused call that names no login (an app that logs request ids only), weighed against
+/// the latest tokens the same program got for the same client. When even those had outlived
+/// `expires_in`, no token it held for that client was still valid: expiry, not a token of
+/// the wrong type, is what the server's bare `invalid_token` says. A fresh one decides
+/// nothing (it may be another user's login), so the call stays ambiguous.
+fn by_order(cx: &Context, fi: usize, i: usize, ts: Millis, leeway: i64) -> Option<Finding> {
+    let e = cx.ev(i);
+    if !refused_as_unknown(e) {
+        return None;
+    }
+    let successes = cx.token_successes.get(e.client_id.as_deref()?)?;
+    let before = &successes[..successes.partition_point(|&x| x < i)];
+    // Bounded: a program that logs no token requests of its own would otherwise have each of
+    // its refusals walk all the client's successes.
+    let issue = *before.iter().rev().take(BY_ORDER_SCAN).find(|&&x| {
+        let x = cx.ev(x);
+        x.ts.is_some_and(|t| t <= ts) && x.shares_program(e)
+    })?;
+    let lifetime = cx.ev(issue).issued.as_ref()?.expires_in? * 1000;
+    let age = ts - cx.ev(issue).ts?;
+    if age <= lifetime + leeway || age > BY_ORDER_MS {
+        return None;
+    }
+    Some(
+        Finding::new(
+            "access_token_expired",
+            "no_refresh_attempted",
+            0.45,
+            fi,
+            format!(
+                "the call names no login, and the latest tokens this program got for the client came {} before it, issued with expires_in {}: none it held was still valid",
+                secs(age),
+                secs(lifetime)
+            ),
+        )
+        .evidence(issue, "the program's latest tokens for this client".to_string())
+        .explains(i, e.describe()),
+    )
+}
+
 /// A call refused as `invalid_token` right after the login's latest issuance (`latest`, fresh
 /// then), when the issuance before it (`before`) was older than twice its `expires_in`: no
 /// token of the login was both known to the server and expired but for the old ones, so the
@@ -142,9 +189,7 @@ fn stale_after_refresh(
     before: usize,
 ) -> Option<Finding> {
     let e = cx.ev(i);
-    let refused_as_unknown = e.error.as_deref() == Some("invalid_token")
-        || e.www_authenticate_error.as_deref() == Some("invalid_token");
-    if !refused_as_unknown || !cx.ev(latest).is_refresh() {
+    if !refused_as_unknown(e) || !cx.ev(latest).is_refresh() {
         return None;
     }
     let lifetime = cx.ev(before).issued.as_ref()?.expires_in? * 1000;
@@ -170,4 +215,11 @@ fn stale_after_refresh(
         .evidence(latest, "latest tokens issued".to_string())
         .explains(i, e.describe()),
     )
+}
+
+/// Whether the server refused the call's token as one it does not know (`invalid_token`),
+/// as it does an expired one and a token of the wrong type alike.
+fn refused_as_unknown(e: &Event) -> bool {
+    e.error.as_deref() == Some("invalid_token")
+        || e.www_authenticate_error.as_deref() == Some("invalid_token")
 }
