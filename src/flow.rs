@@ -139,6 +139,79 @@ pub fn mark_recovered(events: &mut [Event], flows: &[Flow]) {
         mark_stray_callbacks(events, f);
     }
     mark_refusals_retried_in_the_browser(events, flows);
+    mark_unnamed_refreshed_retries(events, flows);
+}
+
+/// [`mark_refreshed_retries`] for an app that logs no session (request ids only): its
+/// refused call, the refresh it answers it with and the retried call name no login, so each
+/// is a flow of its own. A 401 of a flow without token requests is recovered when the same
+/// program's worker refreshes for the same client within [`UNNAMED_REFRESH_MS`] after it and
+/// a call to the same path succeeds as soon after the refresh. Tighter than in one login,
+/// since nothing but order and time ties them.
+fn mark_unnamed_refreshed_retries(events: &mut [Event], flows: &[Flow]) {
+    let mut recovered = Vec::new();
+    for f in flows {
+        if f.events
+            .iter()
+            .any(|&j| events[j].kind() == EventKind::Token)
+        {
+            continue;
+        }
+        for &i in &f.events {
+            let e = &events[i];
+            if e.kind() != EventKind::ApiCall
+                || e.status != Some(401)
+                || e.recovered
+                || e.client_id.is_none()
+            {
+                continue;
+            }
+            let Some(t) = e.ts else { continue };
+            let caller = |r: &Event| {
+                r.client_id == e.client_id
+                    && same_if_known(&r.instance, &e.instance)
+                    && r.shares_program(e)
+            };
+            let soon_after = |r: &Event, from: Millis| {
+                r.ts.is_some_and(|rt| rt >= from && rt - from <= UNNAMED_REFRESH_MS)
+            };
+            // Events are in time order (untimed last): what lies past twice the window
+            // cannot be the refresh or the retry.
+            let later = events
+                .get(i + 1..)
+                .unwrap_or_default()
+                .iter()
+                .take_while(|r| r.ts.is_some_and(|rt| rt - t <= 2 * UNNAMED_REFRESH_MS));
+            let mut refreshed_at = None;
+            let retried = later.into_iter().any(|r| match refreshed_at {
+                None => {
+                    if r.kind() == EventKind::Token
+                        && r.is_refresh()
+                        && r.is_success()
+                        && caller(r)
+                        && soon_after(r, t)
+                    {
+                        refreshed_at = r.ts;
+                    }
+                    false
+                }
+                Some(rt) => {
+                    r.kind() == EventKind::ApiCall
+                        && r.is_success()
+                        && caller(r)
+                        && same_if_known(&r.path, &e.path)
+                        && same_if_known(&r.host, &e.host)
+                        && soon_after(r, rt)
+                }
+            });
+            if retried {
+                recovered.push(i);
+            }
+        }
+    }
+    for i in recovered {
+        events[i].recovered = true;
+    }
 }
 
 /// A refusal the same browser followed with a login of the same client that got in: the
@@ -483,6 +556,11 @@ const UNNAMED_RETRY_MS: i64 = 60_000;
 /// How soon after a 401 a refresh and a successful retry of the call show the client
 /// handled its token's expiry.
 const REFRESH_RETRY_MS: i64 = 60_000;
+
+/// How soon a refresh must follow a refused call that names no login, and the retried call
+/// the refresh, to count as the client's answer to it (see
+/// [`mark_unnamed_refreshed_retries`]).
+const UNNAMED_REFRESH_MS: i64 = 5_000;
 
 /// The id of the `n`th flow of a set, in the order [`build`] gives.
 pub fn id(n: usize) -> String {

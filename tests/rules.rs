@@ -185,11 +185,12 @@ fn the_app_log_alone_tells_an_expired_token_by_order() {
 }
 
 /// Look-alikes of `access_token_expired/tab_left_open_by_order` where order tells nothing:
-/// a call refused while the app's latest tokens for the client were fresh (another user's
-/// login may be the latest, or a token of the wrong type was sent), and a refused call with
-/// no tokens of the app's own before it.
+/// another user's sign-in just before the refused call (its token fresh, so the call may have
+/// carried a token of the wrong type); a token of another grant still valid; a refresh that
+/// names no client just before; a sign-in whose token was meant to last an hour; no tokens
+/// of the app's own before the call; and tokens over an hour old.
 #[test]
-fn a_refusal_by_order_is_expiry_only_when_the_latest_tokens_had_expired() {
+fn a_refusal_by_order_is_expiry_only_when_every_token_before_had_expired() {
     let app = std::fs::read_to_string(
         fixture("rules/access_token_expired/tab_left_open_by_order").join("app.jsonl"),
     )
@@ -200,7 +201,9 @@ fn a_refusal_by_order_is_expiry_only_when_the_latest_tokens_had_expired() {
         5,
         "authorize, callback, sign-in, API call, refused API call"
     );
-    assert!(lines[4].contains("\"http_status\": 401") && !lines[4].contains("session_id"));
+    let (sign_in, refused) = (lines[2], lines[4]);
+    assert!(sign_in.contains("\"oauth.login.success\"") && sign_in.contains("\"expires_in\": 4,"));
+    assert!(refused.contains("\"http_status\": 401") && !refused.contains("session_id"));
     let expired = |lines: &[String]| {
         let out = analyze_texts(&[("app.jsonl", lines.join("\n") + "\n")]);
         findings(&out)
@@ -209,19 +212,117 @@ fn a_refusal_by_order_is_expiry_only_when_the_latest_tokens_had_expired() {
     };
     let all: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
     assert!(expired(&all), "the fixture itself is an expiry");
-    let mut fresh = all.clone();
-    fresh[4] = fresh[4].replace("22:54:04.129Z", "22:53:34.129Z");
-    assert_ne!(fresh[4], all[4]);
-    assert!(!expired(&fresh), "refused 1.5 s after the sign-in");
-    let mut another_login = all.clone();
-    another_login.insert(4, all[2].replace("22:53:32.674Z", "22:54:02.000Z"));
-    assert!(!expired(&another_login), "a fresh sign-in 2 s before");
+    let with = |at: usize, line: String| {
+        let mut v = all.clone();
+        v.insert(at, line);
+        v
+    };
+    let another_user = sign_in
+        .replace("22:53:32.674Z", "22:54:02.000Z")
+        .replace("79bb3e12764730c0", "5d1e0c2b9a8f7e61")
+        .replace("frank@example.com", "grace@example.com");
+    assert!(
+        !expired(&with(4, another_user)),
+        "a fresh sign-in 2 s before"
+    );
+    let other_grant = sign_in
+        .replace("22:53:32.674Z", "22:53:40.000Z")
+        .replace("79bb3e12764730c0", "0c4f2a9d8e7b6a51")
+        .replace(
+            "\"event\": \"oauth.login.success\"",
+            "\"event\": \"oauth.token.issued\", \"grant_type\": \"client_credentials\"",
+        )
+        .replace("\"expires_in\": 4,", "\"expires_in\": 3600,");
+    assert!(
+        !expired(&with(4, other_grant)),
+        "a token of another grant, valid for an hour"
+    );
+    // The sign-in's token still valid, a short-lived token of another grant issued after it.
+    let mut long_sign_in = all.clone();
+    long_sign_in[2] = sign_in.replace("\"expires_in\": 4,", "\"expires_in\": 3600,");
+    long_sign_in.insert(
+        4,
+        sign_in
+            .replace("22:53:32.674Z", "22:53:40.000Z")
+            .replace("79bb3e12764730c0", "0c4f2a9d8e7b6a51")
+            .replace(
+                "\"event\": \"oauth.login.success\"",
+                "\"event\": \"oauth.token.issued\", \"grant_type\": \"client_credentials\"",
+            ),
+    );
+    assert!(
+        !expired(&long_sign_in),
+        "the sign-in's token valid, though a later one of another grant expired"
+    );
+    let unnamed_refresh = sign_in
+        .replace("22:53:32.674Z", "22:54:02.000Z")
+        .replace("79bb3e12764730c0", "8a7b6c5d4e3f2a19")
+        .replace("oauth.login.success", "oauth.refresh.success")
+        .replace(", \"client_id\": \"reports-web\"", "");
+    assert_ne!(
+        unnamed_refresh,
+        sign_in.replace("22:53:32.674Z", "22:54:02.000Z")
+    );
+    assert!(
+        !expired(&with(4, unnamed_refresh)),
+        "a refresh naming no client, 2 s before"
+    );
+    let mut long_lived = all.clone();
+    long_lived[2] = sign_in.replace("\"expires_in\": 4,", "\"expires_in\": 3600,");
+    assert!(!expired(&long_lived), "a token meant to last an hour");
     let no_tokens: Vec<String> = all
         .iter()
         .filter(|l| !l.contains("login.success"))
         .cloned()
         .collect();
     assert!(!expired(&no_tokens));
+    let mut hours_later = all.clone();
+    hours_later[4] = refused.replace("22:54:04.129Z", "23:58:04.129Z");
+    assert!(
+        !expired(&hours_later),
+        "tokens over an hour old tell nothing"
+    );
+}
+
+/// A clean look-alike from an app that logs request ids only: its refused call, the refresh
+/// it answered it with and the retried call name no login, yet together they are a client
+/// that refreshes when told its token expired. Delayed past the window, or without the
+/// successful retry, the refusal is a failure again.
+#[test]
+fn a_refusal_refreshed_and_retried_by_order_is_no_failure() {
+    let folder = "rules/access_token_expired/refreshed_retry_by_order";
+    for files in [APP_LOG, &["app.jsonl", "idp.jsonl"][..], ALL] {
+        expect(folder, files, &[], None);
+    }
+    let app = std::fs::read_to_string(fixture(folder).join("app.jsonl")).unwrap();
+    let lines: Vec<String> = app.lines().map(str::to_string).collect();
+    let at = |event: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(&format!("\"event\": \"{event}\"")))
+            .unwrap()
+    };
+    let (refused, refresh) = (at("api.unauthorized"), at("oauth.refresh.success"));
+    assert_eq!((refused + 1, refresh + 1), (refresh, lines.len() - 1));
+    let failures = |lines: &[String]| {
+        let out = analyze_texts(&[("app.jsonl", lines.join("\n") + "\n")]);
+        out["summary"]["failures"].as_u64().unwrap()
+    };
+    assert_eq!(failures(&lines), 0);
+    let mut no_retry = lines.clone();
+    no_retry.pop();
+    assert_eq!(failures(&no_retry), 1, "refreshed but never retried");
+    let late = |l: &str| l.replace("23:14:17.9", "23:14:27.9");
+    let mut late_refresh = lines.clone();
+    late_refresh[refresh] = late(&lines[refresh]);
+    late_refresh[refresh + 1] = late(&lines[refresh + 1]);
+    assert_ne!(late_refresh, lines);
+    assert_eq!(failures(&late_refresh), 1, "refreshed 10 s later");
+    let mut other_worker = lines.clone();
+    other_worker[refresh] =
+        lines[refresh].replace("\"worker\": \"web-3\"", "\"worker\": \"web-1\"");
+    assert_ne!(other_worker, lines);
+    assert_eq!(failures(&other_worker), 1, "another worker's refresh");
 }
 
 /// Look-alikes of `code_reuse/callback_again_by_order` where the order claims no reuse: one

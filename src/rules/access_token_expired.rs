@@ -93,6 +93,7 @@ impl Rule for AccessTokenExpired {
 /// came later than that — even the freshest token this login had was expired. Or the latest
 /// was fresh, but every token issued before it was long expired: a call refused right after
 /// a refresh carried an old token (a client that keeps the access token it was first given).
+/// A call whose login holds no issuance at all is weighed by order ([`by_order`]).
 fn by_timing(cx: &Context, fi: usize, i: usize, ts: Millis, leeway: i64) -> Option<Finding> {
     let flow = &cx.flows[fi];
     let mut issues = cx.earlier_kind(flow, i, EventKind::Token, |x| {
@@ -128,47 +129,67 @@ fn by_timing(cx: &Context, fi: usize, i: usize, ts: Millis, leeway: i64) -> Opti
     )
 }
 
-/// How far back a refused call that names no login is weighed against its program's tokens.
+/// How far back a refused call that names no login is weighed against the tokens issued
+/// before it.
 const BY_ORDER_MS: Millis = 60 * 60 * 1000;
-/// How many of the client's latest successes are looked through for the program's own.
+/// How many of the latest successes are looked through, at most.
 const BY_ORDER_SCAN: usize = 256;
 
 /// A refused call that names no login (an app that logs request ids only), weighed against
-/// the latest tokens the same program got for the same client. When even those had outlived
-/// `expires_in`, no token it held for that client was still valid: expiry, not a token of
-/// the wrong type, is what the server's bare `invalid_token` says. A fresh one decides
-/// nothing (it may be another user's login), so the call stays ambiguous.
+/// every token its logs show issued for the client (or naming no client) within the hour
+/// before it. When each of those had outlived its `expires_in`, no token the call could have
+/// carried was still valid: expiry, not a token of the wrong type, is what the server's
+/// bare `invalid_token` says. One fresh token, one of unknown lifetime or time, or records
+/// whose clocks were corrected apart decide nothing: the call stays ambiguous.
 fn by_order(cx: &Context, fi: usize, i: usize, ts: Millis, leeway: i64) -> Option<Finding> {
     let e = cx.ev(i);
     if !refused_as_unknown(e) {
         return None;
     }
-    let successes = cx.token_successes.get(e.client_id.as_deref()?)?;
-    let before = &successes[..successes.partition_point(|&x| x < i)];
-    // Bounded: a program that logs no token requests of its own would otherwise have each of
-    // its refusals walk all the client's successes.
-    let issue = *before.iter().rev().take(BY_ORDER_SCAN).find(|&&x| {
-        let x = cx.ev(x);
-        x.ts.is_some_and(|t| t <= ts) && x.shares_program(e)
-    })?;
-    let lifetime = cx.ev(issue).issued.as_ref()?.expires_in? * 1000;
-    let age = ts - cx.ev(issue).ts?;
-    if age <= lifetime + leeway || age > BY_ORDER_MS {
-        return None;
+    let before = |list: &[usize]| -> Vec<usize> {
+        let end = list.partition_point(|&x| x < i);
+        list[..end]
+            .iter()
+            .rev()
+            .take(BY_ORDER_SCAN)
+            .copied()
+            .collect()
+    };
+    let mut issued = before(cx.token_successes.get(e.client_id.as_deref()?)?);
+    issued.extend(before(&cx.unnamed_token_successes));
+    issued.sort_unstable_by(|a, b| b.cmp(a));
+    let clock = |x: &Event| x.sources.first().map_or(0, |s| s.clock_ms);
+    let mut latest = None;
+    for &x in issued.iter().filter(|&&x| cx.ev(x).shares_program(e)) {
+        let t = cx.ev(x).ts?;
+        if ts - t > BY_ORDER_MS {
+            break;
+        }
+        let lifetime = cx.ev(x).issued.as_ref()?.expires_in? * 1000;
+        if t > ts || ts - t <= lifetime + leeway || clock(cx.ev(x)) != clock(e) {
+            return None;
+        }
+        latest.get_or_insert((x, ts - t, lifetime));
     }
+    let (issue, age, lifetime) = latest?;
+    let variant = if cx.ev(issue).is_refresh() {
+        "used_stale_token"
+    } else {
+        "no_refresh_attempted"
+    };
     Some(
         Finding::new(
             "access_token_expired",
-            "no_refresh_attempted",
+            variant,
             0.45,
             fi,
             format!(
-                "the call names no login, and the latest tokens this program got for the client came {} before it, issued with expires_in {}: none it held was still valid",
+                "the call names no login, and every token its logs show issued for the client in the hour before had expired: the latest came {} before it, with expires_in {}",
                 secs(age),
                 secs(lifetime)
             ),
         )
-        .evidence(issue, "the program's latest tokens for this client".to_string())
+        .evidence(issue, "latest tokens issued for the client".to_string())
         .explains(i, e.describe()),
     )
 }

@@ -177,6 +177,9 @@ pub struct Context<'a> {
     /// Client id -> its successful token requests, in event order. A failing client is
     /// compared with them; looking them up per failure in the whole batch was quadratic.
     pub token_successes: HashMap<&'a str, Vec<usize>>,
+    /// Successful token requests that name no client, in event order (an app's log of its
+    /// refresh that leaves the client out): weighed beside a client's own.
+    pub unnamed_token_successes: Vec<usize>,
     /// Client id -> its successful revocations, in event order: what an ambiguous "refresh
     /// token not found" of another login of the client is weighed against.
     pub revocations: HashMap<&'a str, Vec<usize>>,
@@ -230,6 +233,7 @@ impl<'a> Context<'a> {
         let mut issued_by = HashMap::new();
         let mut challenges: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut token_successes: HashMap<&str, Vec<usize>> = HashMap::new();
+        let mut unnamed_token_successes = Vec::new();
         let mut revocations: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut flow_of = vec![0; events.len()];
         let mut pos_in_flow = vec![usize::MAX; events.len()];
@@ -256,10 +260,13 @@ impl<'a> Context<'a> {
                     challenges.entry(c.as_str()).or_default().push(i);
                 }
             }
-            if let Some(client) = e.client_id.as_deref() {
-                if e.kind() == EventKind::Token && e.is_success() {
-                    token_successes.entry(client).or_default().push(i);
+            if e.kind() == EventKind::Token && e.is_success() {
+                match e.client_id.as_deref() {
+                    Some(client) => token_successes.entry(client).or_default().push(i),
+                    None => unnamed_token_successes.push(i),
                 }
+            }
+            if let Some(client) = e.client_id.as_deref() {
                 if e.kind() == EventKind::Revoke && e.is_success() {
                     revocations.entry(client).or_default().push(i);
                 }
@@ -274,6 +281,7 @@ impl<'a> Context<'a> {
             flow_of,
             pos_in_flow,
             token_successes,
+            unnamed_token_successes,
             revocations,
             memo: Memo::default(),
             by_kind: (0..flows.len())

@@ -27,9 +27,10 @@
 //! exchange events as text access logs. Lines that are not OAuth are counted but produce
 //! nothing; only lines that are not JSON at all are reported as skipped.
 //!
-//! Reading a record goes one way, a file per stage: `fields` flattens it, `gate` drops most
-//! records before anything else is read, `Said` reads the generic aliases, `vendor` profiles
-//! correct them, `shape` decides the events, and `enrich` gives them what the record says.
+//! Reading a record goes one way: `fields` flattens it, `gate` drops most records before
+//! anything else is read, `Said` reads the generic aliases, `vendor` profiles correct them,
+//! `shape` decides the events, and `enrich` gives them what the record says (the last three
+//! here, the others in their own files).
 
 mod fields;
 mod gate;
@@ -433,7 +434,11 @@ fn shape(rec: &Record, src: &Source, said: &mut Said) -> Vec<Event> {
 /// Gives every event of the record what the record says: its ids, client, grant, secrets
 /// (as fingerprints), error texts and the app's own words.
 fn enrich(rec: &Record, said: &mut Said, out: &mut [Event]) {
+    if out.is_empty() {
+        return;
+    }
     let f = rec.fields;
+    // Whether the record itself names an error: read before a vendor's failure fills one in.
     let has_oauth_error = said.has_oauth_error();
     if said.failed_by_vendor && said.error.is_none() {
         // A wire error code quoted in the server's words (`invalid_grant: ...`); a vendor's
