@@ -195,14 +195,7 @@ fn mark_unnamed_refreshed_retries(events: &mut [Event], flows: &[Flow]) {
                     }
                     false
                 }
-                Some(rt) => {
-                    r.kind() == EventKind::ApiCall
-                        && r.is_success()
-                        && caller(r)
-                        && same_if_known(&r.path, &e.path)
-                        && same_if_known(&r.host, &e.host)
-                        && soon_after(r, rt)
-                }
+                Some(rt) => is_call_again(r, e) && caller(r) && soon_after(r, rt),
             });
             if retried {
                 recovered.push(i);
@@ -418,7 +411,7 @@ pub fn retries<'a>(
         None => &f.events[pos + 1..],
     };
     // A path one source left out (an app's log of a token request) does not tell two apart.
-    let same_path = move |r: &Event| e.path.is_none() || r.path.is_none() || r.path == e.path;
+    let same_path = move |r: &Event| same_if_known(&e.path, &r.path);
     let of_kind = move |r: &Event| r.kind == e.kind && r.grant_type == e.grant_type && same_path(r);
     // An API call's bearer does not name it: one token serves every call for minutes, and
     // a later success with it is no retry of each failure before (an outage would vanish).
@@ -511,17 +504,21 @@ fn mark_refreshed_retries(events: &mut [Event], f: &Flow) {
                 (Some(t), Some(b)) => b.fp == t,
                 _ => true,
             };
-            r.kind() == EventKind::ApiCall
-                && same_if_known(&r.path, &e.path)
-                && same_if_known(&r.host, &e.host)
-                && same_token
-                && r.is_success()
-                && within(r)
+            is_call_again(r, e) && same_token && within(r)
         });
         if retried {
             events[i].recovered = true;
         }
     }
+}
+
+/// Whether `r` is a successful API call to where the refused call `e` went: its retry, when
+/// it comes right after a refresh.
+fn is_call_again(r: &Event, e: &Event) -> bool {
+    r.kind() == EventKind::ApiCall
+        && r.is_success()
+        && same_if_known(&r.path, &e.path)
+        && same_if_known(&r.host, &e.host)
 }
 
 /// The events of `f` after its `pos`th, up to the first one timed more than `ms` after
@@ -541,9 +538,9 @@ fn within_after<'f>(
     &after[..end]
 }
 
-/// Equal, or one side unknown: a path or host that one source left out (an app's log of a
-/// token request or an API call) does not tell two requests apart.
-fn same_if_known<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
+/// Equal, or one side unknown: a path, host, worker or status that one source left out (an
+/// app's log of a token request or an API call) does not tell two records apart.
+pub fn same_if_known<T: PartialEq>(a: &Option<T>, b: &Option<T>) -> bool {
     a.is_none() || b.is_none() || a == b
 }
 

@@ -210,8 +210,7 @@ pub fn claim(events: &[Event], flows: &[Flow], mut findings: Vec<Finding>) -> Cl
                         .zip(ce.ts)
                         .is_some_and(|(a, b)| (a - b).abs() <= ECHO_MS);
                     let kinds = ue.kind() == ce.kind() || ue.kind() == EventKind::LogError;
-                    let agree =
-                        ue.status.is_none() || ce.status.is_none() || ue.status == ce.status;
+                    let agree = crate::flow::same_if_known(&ue.status, &ce.status);
                     near && kinds && agree
                 });
             match echo {

@@ -107,26 +107,37 @@ fn by_timing(cx: &Context, fi: usize, i: usize, ts: Millis, leeway: i64) -> Opti
     if age <= lifetime + leeway {
         return stale_after_refresh(cx, fi, i, ts, leeway, issue, issues.next_back()?);
     }
+    Some(outlived(
+        cx,
+        (fi, i, issue),
+        0.7,
+        format!(
+            "the call came {} after the login's latest tokens, issued with expires_in {}; no refresh in between",
+            secs(age),
+            secs(lifetime)
+        ),
+        "latest tokens issued",
+    ))
+}
+
+/// The finding of a call refused after the tokens of `issue` had outlived their
+/// `expires_in`: a client that refreshed once and kept the refreshed token past its life
+/// used a stale token; one that never refreshed made no attempt.
+fn outlived(
+    cx: &Context,
+    (fi, i, issue): (usize, usize, usize),
+    confidence: f64,
+    summary: String,
+    issued_note: &str,
+) -> Finding {
     let variant = if cx.ev(issue).is_refresh() {
         "used_stale_token"
     } else {
         "no_refresh_attempted"
     };
-    Some(
-        Finding::new(
-            "access_token_expired",
-            variant,
-            0.7,
-            fi,
-            format!(
-                "the call came {} after the login's latest tokens, issued with expires_in {}; no refresh in between",
-                secs(age),
-                secs(lifetime)
-            ),
-        )
-        .evidence(issue, "latest tokens issued".to_string())
-        .explains(i, cx.ev(i).describe()),
-    )
+    Finding::new("access_token_expired", variant, confidence, fi, summary)
+        .evidence(issue, issued_note.to_string())
+        .explains(i, cx.ev(i).describe())
 }
 
 /// How far back a refused call that names no login is weighed against the tokens issued
@@ -172,26 +183,17 @@ fn by_order(cx: &Context, fi: usize, i: usize, ts: Millis, leeway: i64) -> Optio
         latest.get_or_insert((x, ts - t, lifetime));
     }
     let (issue, age, lifetime) = latest?;
-    let variant = if cx.ev(issue).is_refresh() {
-        "used_stale_token"
-    } else {
-        "no_refresh_attempted"
-    };
-    Some(
-        Finding::new(
-            "access_token_expired",
-            variant,
-            0.45,
-            fi,
-            format!(
-                "the call names no login, and every token its logs show issued for the client in the hour before had expired: the latest came {} before it, with expires_in {}",
-                secs(age),
-                secs(lifetime)
-            ),
-        )
-        .evidence(issue, "latest tokens issued for the client".to_string())
-        .explains(i, e.describe()),
-    )
+    Some(outlived(
+        cx,
+        (fi, i, issue),
+        0.45,
+        format!(
+            "the call names no login, and every token its logs show issued for the client in the hour before had expired: the latest came {} before it, with expires_in {}",
+            secs(age),
+            secs(lifetime)
+        ),
+        "latest tokens issued for the client",
+    ))
 }
 
 /// A call refused as `invalid_token` right after the login's latest issuance (`latest`, fresh

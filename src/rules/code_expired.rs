@@ -73,7 +73,7 @@ impl Rule for CodeExpired {
             let ages = cx.memo.code_ages.get_or_init(|| success_ages(cx));
             let max_ok = ages
                 .iter()
-                .filter(|(h, _)| ev.host.is_none() || h.is_none() || *h == ev.host)
+                .filter(|(h, _)| crate::flow::same_if_known(h, &ev.host))
                 .map(|(_, a)| *a)
                 .max();
             let (confidence, variant, summary) = if age > ttl {

@@ -248,7 +248,7 @@ fn handled<'c>(cx: &'c Context, flow: &Flow, i: usize) -> Option<&'c Event> {
         |x| {
             x.kind() == EventKind::Callback
                 && x.shares_program(e)
-                && (x.instance.is_none() || e.instance.is_none() || x.instance == e.instance)
+                && crate::flow::same_if_known(&x.instance, &e.instance)
         },
         |x| x.kind() == EventKind::Token && x.is_code_exchange(),
     )?;
